@@ -1,0 +1,1 @@
+"""Wire-format adapters: one module per upstream API family behind one interface."""

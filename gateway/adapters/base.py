@@ -1,0 +1,114 @@
+"""The adapter interface: translate a request, parse a response, parse stream events.
+
+An adapter is stateless; everything provider-specific arrives in a Target that
+is built once when the provider loads (URL, auth and fixed headers, paths), so
+the hot path does no per-request assembly beyond the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatePaths:
+    """Paths relative to the base URL; may hold {model} and {deployment}."""
+
+    chat: str = "/chat/completions"
+    models: str | None = "/models"
+    embeddings: str | None = "/embeddings"
+    health: str | None = None
+    """None: probe with the models list."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What an adapter needs to know about one provider, precomputed at load time."""
+
+    provider_id: str
+    base_url: str
+    """Without a trailing slash."""
+    headers: Mapping[str, str]
+    """Auth, the template's fixed headers and the provider's extra headers, merged."""
+    paths: TemplatePaths = TemplatePaths()
+    query: Mapping[str, str] = field(default_factory=dict)
+    """Added to every upstream URL (Azure's api-version)."""
+
+    def url(self, path: str, model: str = "") -> str:
+        """Absolute URL for a template path, with {model}/{deployment} filled in."""
+        if "{" in path:
+            path = path.replace("{model}", model).replace("{deployment}", model)
+        return self.base_url + path
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """One HTTP request for the upstream client to send."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPage:
+    """One page of an upstream's model list."""
+
+    ids: list[str]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUsage:
+    """Token counts seen in a stream so far (for metrics and tpm limits)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Adapter(Protocol):
+    """One wire format. Implementations live in adapters/<name>.py."""
+
+    name: str
+    supports_embeddings: bool
+
+    def build_chat(
+        self, target: Target, body: JSON, raw: bytes, upstream_model: str, stream: bool
+    ) -> UpstreamRequest:
+        """Translate an OpenAI chat body; ``raw`` is the client's bytes, for pass-through."""
+
+    def parse_chat(self, payload: bytes, model: str) -> JSON:
+        """An upstream success body -> OpenAI chat.completion; UpstreamError when malformed."""
+
+    def parse_error(self, status: int, payload: bytes) -> str:
+        """The human message inside an upstream error body (never echoes request headers)."""
+
+    def stream_chat(
+        self,
+        events: AsyncIterator[bytes],
+        model: str,
+        include_usage: bool,
+        usage: list[StreamUsage],
+    ) -> AsyncIterator[bytes]:
+        """Upstream SSE ``data`` payloads -> OpenAI SSE bytes (``data: {...}\\n\\n``).
+
+        Appends the usage it sees to ``usage`` so the caller can record it even
+        when the client goes away mid-stream. Does not emit ``data: [DONE]``;
+        the caller does.
+        """
+
+    def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest: ...
+
+    def parse_models(self, payload: bytes) -> ModelPage: ...
+
+    def build_embeddings(
+        self, target: Target, body: JSON, raw: bytes, upstream_model: str
+    ) -> UpstreamRequest: ...
+
+    def parse_embeddings(self, payload: bytes, model: str) -> JSON: ...

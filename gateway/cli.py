@@ -1,0 +1,100 @@
+"""The ``gateway`` command: serve, check-config, version, and the admin tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway import __version__
+from gateway.logs import configure_logging
+from gateway.settings import ConfigError, Settings, load_settings, masked_dump
+from gateway.storage.base import StorageError
+
+EXIT_CONFIG = 2
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    server_overrides = {
+        key: value
+        for key, value in (
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+            ("workers", getattr(args, "workers", None)),
+            ("reuse_port", getattr(args, "reuse_port", None) or None),
+        )
+        if value is not None
+    }
+    if server_overrides:
+        merged = settings.server.model_dump() | server_overrides
+        settings = settings.model_copy(
+            update={"server": type(settings.server).model_validate(merged)}
+        )
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    configure_logging(settings.logging)
+    if settings.server.workers > 1:
+        from gateway.supervisor import supervise
+
+        return supervise(
+            settings.server.workers, args.config, settings.server.host, settings.server.port
+        )
+    from gateway.server import run
+
+    run(settings)
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    print(json.dumps(masked_dump(settings), indent=2))
+    return 0
+
+
+def _version(_args: argparse.Namespace) -> int:
+    print(__version__)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="OpenAI-compatible LLM gateway")
+    parser.add_argument("--config", type=Path, default=None, help="path to gateway.yaml")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the gateway")
+    serve.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(func=_serve)
+
+    check = commands.add_parser("check-config", help="validate and print the configuration")
+    check.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    check.set_defaults(func=_check_config)
+
+    version = commands.add_parser("version", help="print the version")
+    version.set_defaults(func=_version)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print("invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StorageError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,150 @@
+"""One error hierarchy, mapped to OpenAI's error JSON in one place.
+
+OpenAI SDKs pick their exception class from the HTTP status, and show
+``error.message``; ``param`` names the offending field and ``code`` is a
+stable machine-readable reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway answers with on purpose."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.status_override = status
+        self.headers = dict(headers) if headers else {}
+
+    @property
+    def http_status(self) -> int:
+        return self.status_override or self.status
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.message, self.type, self.param, self.code)
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "invalid_request_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+    default_code = "permission_denied"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "invalid_request_error"
+    default_code = "conflict"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "payload_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    type = "invalid_request_error"
+    default_code = "unsupported_media_type"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class UpstreamError(GatewayError):
+    """The provider failed or answered with an error; status mirrors theirs where useful."""
+
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_error"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    type = "service_unavailable"
+    default_code = "service_unavailable"
+
+
+_BY_STATUS: dict[int, type[GatewayError]] = {
+    400: InvalidRequest,
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    429: RateLimited,
+    502: UpstreamError,
+    503: ServiceUnavailable,
+}
+
+
+def error_class_for(status: int) -> type[GatewayError]:
+    """The error class whose status is ``status``, or the nearest family."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return InvalidRequest if status < 500 else GatewayError
+
+
+def error_body(
+    message: str, type_: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def error_response(error: GatewayError) -> web.Response:
+    """The one place a GatewayError becomes an HTTP answer."""
+    return web.Response(
+        body=orjson.dumps(error.body()),
+        status=error.http_status,
+        content_type="application/json",
+        headers=error.headers,
+    )

@@ -1,0 +1,57 @@
+"""Turn every failure, ours or aiohttp's, into OpenAI's error shape."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import (
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    error_class_for,
+    error_response,
+)
+from gateway.state import REQUEST_ID
+
+logger = logging.getLogger("gateway.errors")
+
+
+def from_http_exception(exc: web.HTTPException) -> GatewayError:
+    """Map aiohttp's own HTTP errors (404, 405, 413, ...) into our hierarchy."""
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("Unknown route; see /api/v1/openapi.json for what exists.")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return MethodNotAllowed(
+            f"Method {exc.method} is not allowed here; allowed: {allowed}.",
+            headers={"Allow": allowed},
+        )
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge("Request body is larger than this route accepts.")
+    cls = error_class_for(exc.status)
+    return cls(exc.reason or "Request failed.", status=exc.status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(from_http_exception(exc))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        request_id = request.get(REQUEST_ID, "-")
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(
+            GatewayError(f"Internal server error (request id {request_id}).", code="internal_error")
+        )

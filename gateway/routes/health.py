@@ -1,0 +1,52 @@
+"""GET /api/v1/health: liveness for people and load balancers."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from gateway import __version__
+from gateway.routes.table import Operation, add_route
+from gateway.state import LIFECYCLE
+
+HEALTH_SCHEMA = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded", "draining"]},
+        "version": {"type": "string"},
+        "uptime_s": {"type": "number"},
+    },
+}
+
+
+async def health(request: web.Request) -> web.Response:
+    lifecycle = request.app[LIFECYCLE]
+    if lifecycle.draining.is_set():
+        return web.json_response({"status": "draining"}, status=503)
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - lifecycle.started_at, 3),
+        }
+    )
+
+
+def setup(app: web.Application) -> None:
+    add_route(
+        app,
+        "GET",
+        "/api/v1/health",
+        health,
+        group="public",
+        operation=Operation(
+            summary="Gateway health",
+            tag="health",
+            responses={
+                200: {"description": "Serving", "schema": HEALTH_SCHEMA},
+                503: {"description": "Draining before shutdown", "schema": HEALTH_SCHEMA},
+            },
+        ),
+    )

@@ -1,0 +1,69 @@
+"""Serve one app in this process, with graceful shutdown on SIGTERM and SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from gateway.state import LIFECYCLE
+
+logger = logging.getLogger("gateway.server")
+
+
+def install_event_loop_policy() -> None:
+    """uvloop where it is installed; asyncio's own loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        logger.info("uvloop not installed; using asyncio's event loop")
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def serve_app(app: web.Application, settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then drain: refuse new connections, finish in-flight ones."""
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=settings.server.shutdown_timeout,
+    )
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        settings.server.host,
+        settings.server.port,
+        reuse_port=settings.server.reuse_port or None,
+        backlog=1024,
+    )
+    await site.start()
+    logger.info(
+        "gateway listening on http://%s:%d (env %s)",
+        settings.server.host,
+        settings.server.port,
+        settings.env,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        logger.info(
+            "shutting down: draining in-flight requests for up to %.0fs",
+            settings.server.shutdown_timeout,
+        )
+        app[LIFECYCLE].draining.set()
+    finally:
+        await runner.cleanup()
+        logger.info("shutdown complete")
+
+
+def run(settings: Settings) -> None:
+    install_event_loop_policy()
+    asyncio.run(serve_app(create_app(settings), settings))

@@ -1,0 +1,295 @@
+"""The one typed settings model, built once at start-up and passed down.
+
+Sources, lowest to highest: built-in defaults, ``config/gateway.yaml``,
+``config/gateway.<env>.yaml``, ``.env``, then ``GATEWAY_<SECTION>__<KEY>``
+environment variables. Secrets come only from the environment or ``.env``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Environment = Literal["development", "production", "test"]
+
+ENV_PREFIX = "GATEWAY_"
+SECRET_FIELDS = ("admin_key", "secret_key")
+MiB = 1024 * 1024
+
+
+class Section(BaseModel):
+    """A configuration section: unknown keys are typos, so they are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    shutdown_timeout: float = Field(30.0, gt=0, le=3600)
+    hsts: bool = False
+    reuse_port: bool = False
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    access_log: bool = True
+
+
+class StorageSettings(Section):
+    backend: Literal["file", "redis"] = "file"
+    path: Path = Path("data")
+    redis_url: SecretStr | None = None
+    redis_timeout_s: float = Field(1.0, gt=0, le=60)
+
+
+class ProvidersSettings(Section):
+    dir: Path = Path("providers.d")
+    templates_dir: Path | None = None
+    watch_interval_s: float = Field(1.0, gt=0, le=60)
+
+
+class UpstreamSettings(Section):
+    pool_size: int = Field(512, ge=1, le=100_000)
+    pool_size_per_host: int = Field(0, ge=0, le=100_000)
+    connect_timeout_s: float = Field(10.0, gt=0, le=600)
+    first_byte_timeout_s: float = Field(120.0, gt=0, le=3600)
+    total_timeout_s: float = Field(600.0, gt=0, le=3600)
+    idle_timeout_s: float = Field(120.0, gt=0, le=3600)
+    keepalive_interval_s: float = Field(15.0, gt=0, le=600)
+
+
+class RoutingSettings(Section):
+    max_attempts: int = Field(2, ge=1, le=10)
+    default_provider: str | None = None
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class CatalogSettings(Section):
+    ttl_s: float = Field(600.0, gt=0, le=86_400)
+
+
+class HealthSettings(Section):
+    enabled: bool = True
+    interval_s: float = Field(30.0, gt=0, le=86_400)
+    timeout_s: float = Field(5.0, gt=0, le=600)
+    concurrency: int = Field(4, ge=1, le=256)
+    unhealthy_after: int = Field(3, ge=1, le=100)
+    degraded_latency_ms: float = Field(2000.0, gt=0)
+    breaker_failures: int = Field(5, ge=1, le=1000)
+    breaker_cooldown_s: float = Field(30.0, gt=0, le=86_400)
+    window_s: float = Field(60.0, gt=0, le=86_400)
+    min_requests: int = Field(10, ge=1)
+    error_ratio: float = Field(0.5, gt=0, le=1)
+
+
+class MetricsSettings(Section):
+    enabled: bool = True
+    token: SecretStr | None = None
+
+
+class AuthSettings(Section):
+    enabled: bool | None = None
+    """None: on, except in development with no admin key on a loopback bind."""
+    allow_insecure: bool = False
+
+
+class RateLimitSettings(Section):
+    enabled: bool = True
+    chat_rpm: int = Field(600, ge=1)
+    models_rpm: int = Field(600, ge=1)
+    admin_rpm: int = Field(300, ge=1)
+    default_rpm: int = Field(1200, ge=1)
+    tpm: int | None = Field(None, ge=1)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    fail_open: bool = True
+
+
+class CorsSettings(Section):
+    origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:8080"]
+    )
+    max_age_s: int = Field(600, ge=0, le=86_400)
+
+
+class BodyLimitSettings(Section):
+    chat_bytes: int = Field(20 * MiB, ge=1024)
+    admin_bytes: int = Field(64 * 1024, ge=1024)
+    default_bytes: int = Field(1 * MiB, ge=1024)
+
+
+class SecuritySettings(Section):
+    allow_private_upstreams: bool | None = None
+    """None: allowed in development and test, refused in production."""
+    max_json_depth: int = Field(64, ge=2, le=1000)
+    max_string_length: int = Field(10 * MiB, ge=1024)
+
+
+class Settings(BaseSettings):
+    """Everything the gateway is told, validated once."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        # .env may hold other programs' variables; YAML keys are checked in _read_yaml.
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Environment = "development"
+    admin_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+
+    server: ServerSettings = ServerSettings()
+    logging: LoggingSettings = LoggingSettings()
+    storage: StorageSettings = StorageSettings()
+    providers: ProvidersSettings = ProvidersSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
+    routing: RoutingSettings = RoutingSettings()
+    catalog: CatalogSettings = CatalogSettings()
+    health: HealthSettings = HealthSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    auth: AuthSettings = AuthSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    cors: CorsSettings = CorsSettings()
+    body_limits: BodyLimitSettings = BodyLimitSettings()
+    security: SecuritySettings = SecuritySettings()
+
+    @field_validator("admin_key", "secret_key")
+    @classmethod
+    def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def private_upstreams_allowed(self) -> bool:
+        if self.security.allow_private_upstreams is not None:
+            return self.security.allow_private_upstreams
+        return not self.is_production
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # YAML layers arrive through init_settings (see load_settings); the
+        # environment outranks .env, which outranks the YAML files.
+        return (env_settings, dotenv_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """Configuration that cannot start a gateway: one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot be read: {exc.strerror}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping"])
+    unknown = sorted(str(key) for key in data if key not in Settings.model_fields)
+    if unknown:
+        raise ConfigError([f"{path}: {key}: unknown section" for key in unknown])
+    for name in SECRET_FIELDS:
+        if name in data:
+            raise ConfigError(
+                [
+                    f"{path}: {name}: secrets come only from the environment or .env "
+                    f"({ENV_PREFIX}{name.upper()}), never from YAML"
+                ]
+            )
+    return data
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _mask(loc: tuple[int | str, ...], value: Any) -> str:
+    if any(str(part) in SECRET_FIELDS or str(part) in ("token", "redis_url") for part in loc):
+        return "'***'"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(part) for part in err["loc"]) or "(root)"
+        lines.append(f"{path}: {_mask(err['loc'], err.get('input'))}: {err['msg']}")
+    return lines
+
+
+def load_settings(
+    config_path: Path | None = None,
+    *,
+    dotenv_path: Path | None = Path(".env"),
+) -> Settings:
+    """Build the settings from every source; raise ConfigError listing each problem.
+
+    This and the CLI are the only places that read the process environment.
+    """
+    env_vars = os.environ
+    dotenv: dict[str, str | None] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        dotenv = dotenv_values(dotenv_path)
+    env_name = env_vars.get(f"{ENV_PREFIX}ENV") or dotenv.get(f"{ENV_PREFIX}ENV") or "development"
+
+    base_path = config_path if config_path is not None else Path("config/gateway.yaml")
+    layers: dict[str, Any] = {}
+    if base_path.is_file():
+        layers = _read_yaml(base_path)
+    elif config_path is not None:
+        raise ConfigError([f"{config_path}: no such configuration file"])
+    overlay = base_path.with_name(f"gateway.{env_name}.yaml")
+    if overlay.is_file():
+        layers = _deep_merge(layers, _read_yaml(overlay))
+    try:
+        return Settings(_env_file=dotenv_path, **layers)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The effective configuration, safe to print: secrets replaced by '***'."""
+    data = settings.model_dump(mode="json")
+    for name in SECRET_FIELDS:
+        data[name] = "***" if data.get(name) else None
+    if data["storage"].get("redis_url"):
+        data["storage"]["redis_url"] = "***"
+    if data["metrics"].get("token"):
+        data["metrics"]["token"] = "***"
+    return data

@@ -1,0 +1,1 @@
+"""Backend-neutral storage of JSON documents (providers, gateway keys)."""

@@ -1,0 +1,69 @@
+"""--workers N: N serving processes share one port (SO_REUSEPORT) under one supervisor.
+
+The supervisor forwards SIGTERM/SIGINT to every worker, restarts a worker that
+dies while the gateway is running, and exits once all workers have exited.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+logger = logging.getLogger("gateway.supervisor")
+
+RESTART_BACKOFF_S = 0.5
+
+
+def _worker_command(config_path: Path | None, host: str, port: int) -> list[str]:
+    command = [sys.executable, "-m", "gateway", "serve", "--workers", "1", "--reuse-port"]
+    command += ["--host", host, "--port", str(port)]
+    if config_path is not None:
+        command += ["--config", str(config_path)]
+    return command
+
+
+def supervise(workers: int, config_path: Path | None, host: str, port: int) -> int:
+    """Run ``workers`` children until a signal asks us to stop; return the exit code."""
+    command = _worker_command(config_path, host, port)
+    env = dict(os.environ)
+    children: dict[int, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def spawn() -> None:
+        child = subprocess.Popen(command, env=env)
+        children[child.pid] = child
+        logger.info("worker %d started", child.pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for _ in range(workers):
+        spawn()
+    logger.info("supervisor %d running %d workers on port %d", os.getpid(), workers, port)
+
+    exit_code = 0
+    while children:
+        time.sleep(0.1)
+        for pid, child in list(children.items()):
+            code = child.poll()
+            if code is None:
+                continue
+            del children[pid]
+            if stopping:
+                exit_code = exit_code or (code if code > 0 else 0)
+                continue
+            logger.warning("worker %d exited with %d; restarting", pid, code)
+            time.sleep(RESTART_BACKOFF_S)
+            spawn()
+    return exit_code

@@ -1,0 +1,125 @@
+"""Configuration: each layer overrides the one below; bad configuration exits 2 with reasons."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import ConfigError, load_settings
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    settings = load_settings(dotenv_path=None)
+    assert settings.server.port == 8080
+    assert settings.env == "development"
+    assert settings.storage.backend == "file"
+
+
+def test_each_layer_overrides_the_one_below(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = write(
+        tmp_path / "config/gateway.yaml",
+        "server:\n  port: 9001\n  host: 0.0.0.0\n  shutdown_timeout: 5\nlogging:\n  level: DEBUG\n",
+    )
+    write(tmp_path / "config/gateway.production.yaml", "server:\n  port: 9002\n  host: 127.0.0.2\n")
+    dotenv = write(
+        tmp_path / ".env", "GATEWAY_ENV=production\nGATEWAY_SERVER__PORT=9003\nOTHER=x\n"
+    )
+    monkeypatch.setenv("GATEWAY_SERVER__PORT", "9004")
+
+    settings = load_settings(base, dotenv_path=dotenv)
+    assert settings.server.port == 9004  # environment beats everything
+    assert settings.server.host == "127.0.0.2"  # env overlay beats base YAML
+    assert settings.server.shutdown_timeout == 5  # base YAML beats defaults
+    assert settings.logging.level == "DEBUG"
+    assert settings.env == "production"  # from .env
+
+    monkeypatch.delenv("GATEWAY_SERVER__PORT")
+    assert load_settings(base, dotenv_path=dotenv).server.port == 9003  # .env beats YAML
+    dotenv.write_text("GATEWAY_ENV=production\n")
+    assert load_settings(base, dotenv_path=dotenv).server.port == 9002  # overlay beats base
+    dotenv.write_text("")
+    assert load_settings(base, dotenv_path=dotenv).server.port == 9001
+
+
+def test_secrets_refused_in_yaml(tmp_path: Path) -> None:
+    base = write(tmp_path / "gateway.yaml", "admin_key: hunter2hunter2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(base, dotenv_path=None)
+    assert "admin_key" in caught.value.problems[0]
+    assert "hunter2" not in str(caught.value)
+
+
+def test_every_problem_is_listed_with_its_path(tmp_path: Path) -> None:
+    base = write(
+        tmp_path / "gateway.yaml",
+        "server:\n  port: 70000\n  workers: 0\nlogging:\n  level: LOUD\nbogus: 1\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(base, dotenv_path=None)
+    assert caught.value.problems == ["" + str(base) + ": bogus: unknown section"]
+    base.write_text(
+        "server:\n  port: 70000\n  workers: 0\n  colour: red\nlogging:\n  level: LOUD\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(base, dotenv_path=None)
+    text = "\n".join(caught.value.problems)
+    assert "server.port: 70000" in text
+    assert "server.workers: 0" in text
+    assert "server.colour" in text
+    assert "logging.level: 'LOUD'" in text
+    assert len(caught.value.problems) == 4
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    full_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_config_exits_2_without_traceback(tmp_path: Path) -> None:
+    result = run_cli(
+        "check-config",
+        cwd=tmp_path,
+        env={"GATEWAY_SERVER__PORT": "http", "GATEWAY_ADMIN_KEY": "s3cret-admin-key"},
+    )
+    assert result.returncode == 2
+    assert "server.port: 'http'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_masks_secrets(tmp_path: Path) -> None:
+    result = run_cli("check-config", cwd=tmp_path, env={"GATEWAY_ADMIN_KEY": "s3cret-admin-key"})
+    assert result.returncode == 0, result.stderr
+    assert '"admin_key": "***"' in result.stdout
+    assert "s3cret" not in result.stdout
+
+
+def test_version_command(tmp_path: Path) -> None:
+    from gateway import __version__
+
+    result = run_cli("version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == __version__
