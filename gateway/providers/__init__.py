@@ -1,0 +1,1 @@
+"""Providers: templates, records, the live registry, routing, catalog and health."""
