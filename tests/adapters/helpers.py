@@ -25,7 +25,10 @@ def events_of(stream: bytes) -> list[Any]:
 
 
 async def run_stream(
-    adapter: Adapter, items: Iterable[bytes], model: str = "client-model", include_usage: bool = True
+    adapter: Adapter,
+    items: Iterable[bytes],
+    model: str = "client-model",
+    include_usage: bool = True,
 ) -> tuple[bytes, list[StreamUsage]]:
     usage: list[StreamUsage] = []
     out = b"".join(
@@ -45,7 +48,9 @@ def assemble(chunks: list[dict[str, Any]]) -> dict[str, Any]:
             content += delta.get("content") or ""
             reasoning += delta.get("reasoning_content") or ""
             for fragment in delta.get("tool_calls") or ():
-                call = calls.setdefault(fragment["index"], {"id": None, "name": None, "arguments": ""})
+                call = calls.setdefault(
+                    fragment["index"], {"id": None, "name": None, "arguments": ""}
+                )
                 if fragment.get("id"):
                     call["id"] = fragment["id"]
                 function = fragment.get("function") or {}
@@ -63,7 +68,11 @@ def assemble(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def send(session: ClientSession, request: UpstreamRequest) -> tuple[int, bytes]:
     async with session.request(
-        request.method, request.url, headers=request.headers, data=request.body, params=request.params
+        request.method,
+        request.url,
+        headers=request.headers,
+        data=request.body,
+        params=request.params,
     ) as response:
         return response.status, await response.read()
 
@@ -73,9 +82,15 @@ async def send_stream(
 ) -> tuple[bytes, list[StreamUsage]]:
     usage: list[StreamUsage] = []
     async with session.request(
-        request.method, request.url, headers=request.headers, data=request.body, params=request.params
+        request.method,
+        request.url,
+        headers=request.headers,
+        data=request.body,
+        params=request.params,
     ) as response:
         assert response.status == 200, await response.read()
         data = iter_data(response.content.iter_any())
-        out = b"".join([c async for c in adapter.stream_chat(data, "client-model", include_usage, usage)])
+        out = b"".join(
+            [c async for c in adapter.stream_chat(data, "client-model", include_usage, usage)]
+        )
     return out, usage

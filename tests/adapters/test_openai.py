@@ -40,7 +40,9 @@ def test_other_model_rewrites_only_model_and_keeps_unknown_fields() -> None:
 
 def test_azure_is_data_only() -> None:
     request = ADAPTER.build_chat(AZURE, orjson.loads(RAW), RAW, "my-deploy", stream=False)
-    assert request.url == "https://res.openai.azure.com/openai/deployments/my-deploy/chat/completions"
+    assert (
+        request.url == "https://res.openai.azure.com/openai/deployments/my-deploy/chat/completions"
+    )
     assert request.params == {"api-version": "2024-10-21"}
     assert request.headers["api-key"] == "azure-secret"
 
@@ -52,7 +54,12 @@ def test_parse_chat_names_the_client_model_and_keeps_extras() -> None:
             "object": "chat.completion",
             "created": 5,
             "model": "upstream-name",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "x", "reasoning_content": "r"}}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "x", "reasoning_content": "r"},
+                }
+            ],
             "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
         }
     )
@@ -81,7 +88,9 @@ async def test_stream_is_relayed_verbatim_and_usage_extracted() -> None:
 
 
 async def test_stream_without_usage_records_nothing() -> None:
-    out, usage = await run_stream(ADAPTER, [b'{"choices":[{"delta":{"content":"x"}}],"usage": null}'])
+    out, usage = await run_stream(
+        ADAPTER, [b'{"choices":[{"delta":{"content":"x"}}],"usage": null}']
+    )
     assert usage == []
     assert events_of(out)[0]["choices"][0]["delta"]["content"] == "x"
 
@@ -94,7 +103,9 @@ def test_models_and_embeddings() -> None:
     raw = b'{"model":"e","input":"hello"}'
     request = ADAPTER.build_embeddings(TARGET, orjson.loads(raw), raw, "e")
     assert request.url.endswith("/embeddings") and request.body is raw
-    answer = ADAPTER.parse_embeddings(b'{"object":"list","data":[{"embedding":[1.0]}],"model":"u"}', "e")
+    answer = ADAPTER.parse_embeddings(
+        b'{"object":"list","data":[{"embedding":[1.0]}],"model":"u"}', "e"
+    )
     assert answer["model"] == "e"
 
 
