@@ -10,6 +10,7 @@ honour reaches it and causes a 400):
   ``user`` -> ``metadata.user_id``; ``tools``/``tool_choice`` mapped (required -> any),
   ``parallel_tool_calls: false`` -> ``disable_parallel_tool_use``.
 - Anthropic-only extensions passed as given: ``top_k``, ``thinking``.
+- empty assistant messages are skipped (Anthropic refuses them).
 - ``n`` other than 1 is refused (400); penalties, seed, logprobs, logit_bias,
   response_format and the like are dropped.
 """
@@ -126,7 +127,9 @@ def _messages(messages: list[JSON]) -> tuple[list[JSON], list[str]]:
         elif role == "user":
             out.append({"role": "user", "content": _blocks(message.get("content"), param)})
         elif role == "assistant":
-            out.append(_assistant(message, i))
+            turn = _assistant(message, i)
+            if turn["content"]:  # Anthropic refuses empty assistant turns
+                out.append(turn)
         elif role == "tool":
             result = {
                 "type": "tool_result",

@@ -8,7 +8,9 @@ temperature, top_p, max(_completion)_tokens, stop, seed, presence/frequency
 penalties and ``response_format`` (json_object / json_schema ->
 ``responseMimeType`` and ``responseJsonSchema``). ``n`` other than 1 is refused;
 everything else is dropped. Gemini function calls come whole and without ids,
-so ids (``call_<random>``) and indexes are made here. Keys travel only in the
+so ids (``call_<random>``) and indexes are made here; a call's thought signature
+travels as ``extra_content.google.thought_signature`` (as in Google's own OpenAI
+layer) so that a client echoing the tool call hands it back. Keys travel only in the
 Target's headers (``x-goog-api-key``), never in a URL.
 """
 
@@ -101,6 +103,13 @@ def _function_response(content: Any, param: str) -> JSON:
     return value if isinstance(value, dict) else {"content": value}
 
 
+def _signature(call: Any) -> Any:
+    """The thought signature we attached to a tool call, echoed back by the client."""
+    extra = call.get("extra_content") if isinstance(call, dict) else None
+    google = extra.get("google") if isinstance(extra, dict) else None
+    return google.get("thought_signature") if isinstance(google, dict) else None
+
+
 def _contents(messages: list[JSON]) -> tuple[list[JSON], list[JSON]]:
     """OpenAI messages -> (contents, systemInstruction parts)."""
     contents: list[JSON] = []
@@ -129,7 +138,11 @@ def _contents(messages: list[JSON]) -> tuple[list[JSON], list[JSON]]:
                 args = shapes.load_arguments(
                     function.get("arguments"), f"{call_param}.function.arguments"
                 )
-                parts.append({"functionCall": {"name": function["name"], "args": args}})
+                part: JSON = {"functionCall": {"name": function["name"], "args": args}}
+                signature = _signature(call)
+                if signature:
+                    part["thoughtSignature"] = signature
+                parts.append(part)
             contents.append({"role": "model", "parts": parts})
         elif role == "tool":
             name = names.get(str(message.get("tool_call_id")))
@@ -138,7 +151,7 @@ def _contents(messages: list[JSON]) -> tuple[list[JSON], list[JSON]]:
                     "tool_call_id matches no earlier assistant tool call",
                     param=f"messages[{i}].tool_call_id",
                 )
-            part = {
+            response = {
                 "functionResponse": {
                     "name": name,
                     "response": _function_response(message.get("content"), param),
@@ -147,7 +160,7 @@ def _contents(messages: list[JSON]) -> tuple[list[JSON], list[JSON]]:
             if last_tool_turn is None:
                 last_tool_turn = {"role": "user", "parts": []}
                 contents.append(last_tool_turn)
-            last_tool_turn["parts"].append(part)
+            last_tool_turn["parts"].append(response)
         else:
             raise InvalidRequest(f"unknown role {role!r}", param=f"messages[{i}].role")
     return contents, system
@@ -246,6 +259,9 @@ def _call(part: JSON, index: int | None = None) -> JSON:
             "arguments": orjson.dumps(call.get("args") or {}).decode(),
         },
     }
+    if part.get("thoughtSignature"):
+        # Gemini 3 wants it back with the call; Google's own OpenAI layer uses this field.
+        out["extra_content"] = {"google": {"thought_signature": part["thoughtSignature"]}}
     if index is not None:
         out = {"index": index, **out}
     return out

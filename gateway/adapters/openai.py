@@ -18,7 +18,8 @@ from gateway.adapters.base import JSON, ModelPage, StreamUsage, Target, Upstream
 from gateway.adapters.shapes import error_message, load_object, new_id
 from gateway.errors import UpstreamError
 
-_NULL_USAGE = (b'"usage":null', b'"usage": null')
+_NULL = b'"usage":null'
+_NULL_SPACED = b'"usage": null'
 
 
 def _with_model(body: JSON, raw: bytes, upstream_model: str) -> bytes:
@@ -70,7 +71,7 @@ class OpenAIAdapter:
         async for data in events:
             if data == b"[DONE]":
                 return
-            if b'"usage"' in data and not any(null in data for null in _NULL_USAGE):
+            if b'"usage"' in data and _NULL not in data and _NULL_SPACED not in data:
                 self._record_usage(data, usage)
             yield b"data: " + data + b"\n\n"
 

@@ -407,3 +407,14 @@ def test_models_pagination() -> None:
 def test_parse_error() -> None:
     body = b'{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: x"}}'
     assert ADAPTER.parse_error(400, body) == "max_tokens: x"
+
+
+def test_empty_assistant_turn_is_skipped() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "b"},
+        ]
+    }
+    assert [m["content"] for m in build(body)["messages"]] == ["a", "b"]

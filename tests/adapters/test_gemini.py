@@ -351,3 +351,24 @@ def test_embeddings() -> None:
 def test_parse_error() -> None:
     body = b'{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}'
     assert ADAPTER.parse_error(400, body) == "API key not valid"
+
+
+def test_thought_signature_round_trips_through_the_tool_call() -> None:
+    part = {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2ln"}
+    answer = {"candidates": [{"content": {"parts": [part]}, "finishReason": "STOP"}]}
+    call = ADAPTER.parse_chat(orjson.dumps(answer), "m")["choices"][0]["message"]["tool_calls"][0]
+    assert call["extra_content"] == {"google": {"thought_signature": "c2ln"}}
+    body = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "done"},
+        ]
+    }
+    request = ADAPTER.build_chat(TARGET, body, b"", "g", stream=False)
+    assert request.body is not None
+    sent = orjson.loads(request.body)["contents"]
+    assert sent[1]["parts"] == [
+        {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "c2ln"}
+    ]
+    assert sent[2]["parts"][0]["functionResponse"]["name"] == "f"
