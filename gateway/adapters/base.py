@@ -37,6 +37,13 @@ class Target:
     paths: TemplatePaths = TemplatePaths()
     query: Mapping[str, str] = field(default_factory=dict)
     """Added to every upstream URL (Azure's api-version)."""
+    json_headers: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    """``headers`` plus ``Content-Type: application/json``, built once for request bodies."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "json_headers", {**self.headers, "Content-Type": "application/json"}
+        )
 
     def url(self, path: str, model: str = "") -> str:
         """Absolute URL for a template path, with {model}/{deployment} filled in."""
@@ -98,9 +105,11 @@ class Adapter(Protocol):
     ) -> AsyncIterator[bytes]:
         """Upstream SSE ``data`` payloads -> OpenAI SSE bytes (``data: {...}\\n\\n``).
 
-        Appends the usage it sees to ``usage`` so the caller can record it even
-        when the client goes away mid-stream. Does not emit ``data: [DONE]``;
-        the caller does.
+        Appends the usage it sees to ``usage`` (each item a running total: the
+        last one is the best count) so the caller can record it even when the
+        client goes away mid-stream. A malformed event raises UpstreamError; an
+        upstream ``error`` event becomes an OpenAI ``data: {"error": ...}`` event
+        and ends the stream. Does not emit ``data: [DONE]``; the caller does.
         """
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest: ...

@@ -1,0 +1,119 @@
+"""OpenAI-compatible upstreams (OpenAI, Azure, Ollama /v1, vLLM, Groq, OpenRouter, ...).
+
+The client's body goes upstream untouched except ``model``, so parameters we
+do not know about still work; stream payloads are relayed without decoding,
+except the rare one that carries usage. Azure differs only in data (the
+Target's paths, query and auth header), never in code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from gateway.adapters.base import JSON, ModelPage, StreamUsage, Target, UpstreamRequest
+from gateway.adapters.shapes import error_message, load_object, new_id
+from gateway.errors import UpstreamError
+
+_NULL = b'"usage":null'
+_NULL_SPACED = b'"usage": null'
+
+
+def _with_model(body: JSON, raw: bytes, upstream_model: str) -> bytes:
+    if body.get("model") == upstream_model:
+        return raw
+    return orjson.dumps({**body, "model": upstream_model})
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+class OpenAIAdapter:
+    name = "openai"
+    supports_embeddings = True
+
+    def build_chat(
+        self, target: Target, body: JSON, raw: bytes, upstream_model: str, stream: bool
+    ) -> UpstreamRequest:
+        return UpstreamRequest(
+            "POST",
+            target.url(target.paths.chat, upstream_model),
+            target.json_headers,
+            _with_model(body, raw, upstream_model),
+            target.query,
+        )
+
+    def parse_chat(self, payload: bytes, model: str) -> JSON:
+        answer = load_object(payload, "chat completion")
+        if not isinstance(answer.get("choices"), list):
+            raise UpstreamError("upstream chat completion has no choices")
+        answer["model"] = model
+        if "id" not in answer:  # some compatible servers omit these
+            answer["id"] = new_id("chatcmpl-")
+        answer.setdefault("object", "chat.completion")
+        answer.setdefault("created", int(time.time()))
+        return answer
+
+    def parse_error(self, status: int, payload: bytes) -> str:
+        return error_message(status, payload)
+
+    async def stream_chat(
+        self,
+        events: AsyncIterator[bytes],
+        model: str,
+        include_usage: bool,
+        usage: list[StreamUsage],
+    ) -> AsyncIterator[bytes]:
+        async for data in events:
+            if data == b"[DONE]":
+                return
+            if b'"usage"' in data and _NULL not in data and _NULL_SPACED not in data:
+                self._record_usage(data, usage)
+            yield b"data: " + data + b"\n\n"
+
+    @staticmethod
+    def _record_usage(data: bytes, usage: list[StreamUsage]) -> None:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return  # relayed as is; the client sees what the upstream sent
+        counts = chunk.get("usage") if isinstance(chunk, dict) else None
+        if isinstance(counts, dict):
+            prompt, completion = counts.get("prompt_tokens"), counts.get("completion_tokens")
+            usage.append(StreamUsage(_count(prompt), _count(completion)))
+
+    def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:
+        path = target.paths.models or "/models"
+        return UpstreamRequest("GET", target.url(path), target.headers, None, target.query)
+
+    def parse_models(self, payload: bytes) -> ModelPage:
+        listing = load_object(payload, "model list")
+        data = listing.get("data")
+        if not isinstance(data, list):
+            raise UpstreamError("upstream model list has no data")
+        return ModelPage(
+            [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        )
+
+    def build_embeddings(
+        self, target: Target, body: JSON, raw: bytes, upstream_model: str
+    ) -> UpstreamRequest:
+        path = target.paths.embeddings or "/embeddings"
+        return UpstreamRequest(
+            "POST",
+            target.url(path, upstream_model),
+            target.json_headers,
+            _with_model(body, raw, upstream_model),
+            target.query,
+        )
+
+    def parse_embeddings(self, payload: bytes, model: str) -> JSON:
+        answer = load_object(payload, "embeddings answer")
+        if not isinstance(answer.get("data"), list):
+            raise UpstreamError("upstream embeddings answer has no data")
+        answer["model"] = model
+        return answer
