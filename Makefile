@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/gateway serve --host $(HOST) --port $(PORT)
 
 dev: $(STAMP)
-	$(BIN)/watchfiles --filter python '$(BIN)/gateway serve --host $(HOST) --port $(PORT)' gateway config
+	$(BIN)/watchfiles --filter default '$(BIN)/gateway serve --host $(HOST) --port $(PORT)' gateway config
 
 start: $(STAMP)
 	GATEWAY_ENV=production $(BIN)/gateway serve

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gateway import __version__
 from gateway.logs import configure_logging
 from gateway.settings import ConfigError, Settings, load_settings, masked_dump
@@ -30,9 +32,18 @@ def _load(args: argparse.Namespace) -> Settings:
     }
     if server_overrides:
         merged = settings.server.model_dump() | server_overrides
-        settings = settings.model_copy(
-            update={"server": type(settings.server).model_validate(merged)}
-        )
+        try:
+            server = type(settings.server).model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(
+                [
+                    f"server.{'.'.join(map(str, err['loc']))}: {err['input']!r}: {err['msg']}"
+                    for err in exc.errors()
+                ]
+            ) from None
+        settings = settings.model_copy(update={"server": server})
+    if settings.server.workers > 1 and settings.server.port == 0:
+        raise ConfigError(["server.port: 0: --workers N needs a fixed port to share"])
     return settings
 
 

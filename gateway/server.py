@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from aiohttp import web
@@ -27,6 +28,10 @@ def install_event_loop_policy() -> None:
 
 async def serve_app(app: web.Application, settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then drain: refuse new connections, finish in-flight ones."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -42,16 +47,10 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
         backlog=1024,
     )
     await site.start()
-    logger.info(
-        "gateway listening on http://%s:%d (env %s)",
-        settings.server.host,
-        settings.server.port,
-        settings.env,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    for host, port, *_ in runner.addresses:
+        logger.info(
+            "gateway %d listening on http://%s:%d (env %s)", os.getpid(), host, port, settings.env
+        )
     try:
         await stop.wait()
         logger.info(
@@ -60,6 +59,10 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
         )
         app[LIFECYCLE].draining.set()
     finally:
+        # aiohttp's cleanup order is the drain: close the listening socket (new
+        # connections are refused), close idle keep-alive connections, run
+        # on_shutdown, wait up to shutdown_timeout for in-flight handlers, cancel
+        # the rest, then run cleanup contexts (storage, client sessions).
         await runner.cleanup()
         logger.info("shutdown complete")
 

@@ -32,7 +32,8 @@ class Section(BaseModel):
 
 class ServerSettings(Section):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(8080, ge=0, le=65535)
+    """0: any free port (the log says which); not with workers > 1."""
     workers: int = Field(1, ge=1, le=64)
     shutdown_timeout: float = Field(30.0, gt=0, le=3600)
     hsts: bool = False

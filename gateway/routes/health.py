@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from aiohttp import web
@@ -17,6 +18,7 @@ HEALTH_SCHEMA = {
         "status": {"type": "string", "enum": ["ok", "degraded", "draining"]},
         "version": {"type": "string"},
         "uptime_s": {"type": "number"},
+        "pid": {"type": "integer", "description": "The serving process (one of --workers N)"},
     },
 }
 
@@ -30,6 +32,7 @@ async def health(request: web.Request) -> web.Response:
             "status": "ok",
             "version": __version__,
             "uptime_s": round(time.monotonic() - lifecycle.started_at, 3),
+            "pid": os.getpid(),
         }
     )
 
