@@ -45,7 +45,9 @@ def list_providers(settings: Settings, as_json: bool, out: TextIO = sys.stdout) 
     async def collect() -> list[dict[str, object]]:
         storage = create_storage(settings)
         registry = ProviderRegistry(
-            settings, storage.collection(COLLECTION), load_templates(settings.providers.templates_dir)
+            settings,
+            storage.collection(COLLECTION),
+            load_templates(settings.providers.templates_dir),
         )
         await storage.open()
         try:
@@ -64,8 +66,10 @@ def list_providers(settings: Settings, as_json: bool, out: TextIO = sys.stdout) 
     rows = [columns, *(tuple(str(r[c]) for c in columns) for r in records)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(),
-              file=out)
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(),
+            file=out,
+        )
     return 0
 
 

@@ -54,10 +54,10 @@ def check_printable(value: str) -> str:
 
 ProviderId = Annotated[str, Field(pattern=ID_PATTERN)]
 HttpUrl = Annotated[str, Field(max_length=2000), AfterValidator(check_http_url)]
-HeaderMap = Annotated[dict[str, Annotated[str, Field(max_length=8000)]], AfterValidator(check_headers)]
-DisplayName = Annotated[
-    str, Field(min_length=1, max_length=100), AfterValidator(check_printable)
+HeaderMap = Annotated[
+    dict[str, Annotated[str, Field(max_length=8000)]], AfterValidator(check_headers)
 ]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_printable)]
 ModelName = Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -21,7 +21,13 @@ from pydantic import ValidationError
 
 from gateway.errors import InvalidRequest
 from gateway.providers.fields import slugify
-from gateway.providers.records import ProviderFields, ProviderRecord, invalid_body, key_hint, resolve
+from gateway.providers.records import (
+    ProviderFields,
+    ProviderRecord,
+    invalid_body,
+    key_hint,
+    resolve,
+)
 from gateway.providers.templates import Templates
 from gateway.storage.crypto import Cipher, MasterKeyError
 

@@ -94,7 +94,7 @@ class ProviderRecord(BaseModel):
 
 
 def key_hint(key: str) -> str:
-    """``sk-…wxyz``: the last 4 characters only for keys of 12 or more, a prefix only for long ones."""
+    """``sk-…wxyz``: the last 4 characters from 12 characters on, a prefix only for long keys."""
     if len(key) < 12:
         return "…"
     prefix = key[:3] if len(key) >= 20 else ""

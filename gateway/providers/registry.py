@@ -172,7 +172,7 @@ class ProviderRegistry:
         ):
             merged["base_url"] = None  # follow the new template's default
         body = parse_body(merged)
-        api_key: str | None | KeepKey = KEEP_KEY
+        api_key: str | KeepKey | None = KEEP_KEY
         has_key = stored.has_api_key
         if "api_key" in data:
             api_key = body.api_key.get_secret_value() if body.api_key is not None else None
@@ -232,9 +232,7 @@ class ProviderRegistry:
                 )
                 continue
             if provider_id in records:
-                logger.warning(
-                    "provider file %s overrides the API provider %r", path, provider_id
-                )
+                logger.warning("provider file %s overrides the API provider %r", path, provider_id)
             files[provider_id] = path
             records[provider_id] = loaded.record
             keys[provider_id] = loaded.api_key
@@ -301,9 +299,7 @@ def setup(app: web.Application) -> None:
     """Load the templates and register the provider registry, started with the app."""
     settings = app[SETTINGS]
     app[TEMPLATES] = load_templates(settings.providers.templates_dir)
-    app[PROVIDERS] = ProviderRegistry(
-        settings, app[STORAGE].collection(COLLECTION), app[TEMPLATES]
-    )
+    app[PROVIDERS] = ProviderRegistry(settings, app[STORAGE].collection(COLLECTION), app[TEMPLATES])
     app.cleanup_ctx.append(_registry_context)
 
 

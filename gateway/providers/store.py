@@ -48,7 +48,7 @@ class ProviderStore:
             ) from None
         return stored
 
-    async def update(self, record: ProviderRecord, api_key: str | None | KeepKey) -> ProviderRecord:
+    async def update(self, record: ProviderRecord, api_key: str | KeepKey | None) -> ProviderRecord:
         stored = record if isinstance(api_key, KeepKey) else self._with_key(record, api_key)
         try:
             await self._collection.replace(stored.id, self._dump(stored))
@@ -94,6 +94,7 @@ class ProviderStore:
         return rotated
 
     def _with_key(self, record: ProviderRecord, api_key: str | None) -> ProviderRecord:
+        update: dict[str, object]
         if api_key is None:
             update = {"has_api_key": False, "api_key_hint": None, "api_key_encrypted": None}
         else:

@@ -67,9 +67,7 @@ class Template(Strict):
     query: dict[str, str] = Field(default_factory=dict)
     key_required: bool = True
     docs_url: HttpUrl | None = None
-    models: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
-        default_factory=list
-    )
+    models: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     description: str | None = None
 
     @field_validator("query")

@@ -109,7 +109,9 @@ def setup(app: web.Application) -> None:
                 {"name": "enabled", "in": "query", "schema": {"type": "boolean"}},
                 {"name": "template", "in": "query", "schema": {"type": "string"}},
             ),
-            responses={200: {"description": "API and providers.d providers", "schema": LIST_SCHEMA}},
+            responses={
+                200: {"description": "API and providers.d providers", "schema": LIST_SCHEMA}
+            },
         ),
     )
     add_route(

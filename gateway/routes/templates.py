@@ -27,9 +27,7 @@ def _view(template: Template) -> dict[str, Any]:
 
 async def list_templates(request: web.Request) -> web.Response:
     templates = request.app[TEMPLATES]
-    return web.json_response(
-        {"object": "list", "data": [_view(t) for t in templates.values()]}
-    )
+    return web.json_response({"object": "list", "data": [_view(t) for t in templates.values()]})
 
 
 async def get_template(request: web.Request) -> web.Response:

@@ -36,7 +36,7 @@ def generate_key() -> str:
 
 
 def parse_keys(text: str, origin: str) -> list[str]:
-    """Keys separated by commas, spaces or newlines; MasterKeyError (without the key) if malformed."""
+    """Keys split on commas, spaces or newlines; MasterKeyError (no key echoed) if malformed."""
     keys = [part for part in re.split(r"[\s,]+", text) if part]
     if not keys:
         raise MasterKeyError(f"{origin} holds no master key")
@@ -89,8 +89,10 @@ def key_file(settings: Settings) -> Path:
 def load_cipher(settings: Settings) -> Cipher:
     """The master key from the settings; in development, from (or generated into) secret.key."""
     if settings.secret_key is not None:
-        return Cipher(parse_keys(settings.secret_key.get_secret_value(), "GATEWAY_SECRET_KEY"),
-                      "GATEWAY_SECRET_KEY")
+        return Cipher(
+            parse_keys(settings.secret_key.get_secret_value(), "GATEWAY_SECRET_KEY"),
+            "GATEWAY_SECRET_KEY",
+        )
     if settings.is_production:
         raise MasterKeyError(
             "GATEWAY_SECRET_KEY is not set; production refuses to start without the master key "
