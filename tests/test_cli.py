@@ -113,6 +113,7 @@ def test_rotate_with_the_development_key_file(tmp_path: Path) -> None:
     assert "rotated 1 provider key(s)" in result.stdout
     keys = (tmp_path / "data" / "secret.key").read_text().split()
     assert len(keys) == 2 and keys[1] == old_key
+    assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
     assert f"new master key: {keys[0]}" in result.stdout
     after = str(_stored(tmp_path)["api_key_encrypted"])
     assert after != before

@@ -163,10 +163,12 @@ class ProviderFolder:
                 stamp = _stamp(path)
                 if stamp is not None and not path.name.startswith("."):
                     current[path] = stamp
+        # Built aside and swapped in whole: scan runs in a thread while the loop reads.
+        providers = dict(self.providers)
         changed = False
-        for path in list(self.providers):
+        for path in list(providers):
             if path not in current:
-                del self.providers[path]
+                del providers[path]
                 logger.info("provider file %s removed", path)
                 changed = True
         for path, stamp in current.items():
@@ -175,12 +177,13 @@ class ProviderFolder:
             try:
                 loaded = load_provider_file(path, self._templates, self._cipher)
             except ProviderFileError as exc:
-                kept = "keeping its last good version" if path in self.providers else "skipped"
+                kept = "keeping its last good version" if path in providers else "skipped"
                 logger.error("broken provider file: %s (%s)", exc, kept)
                 continue
-            if self.providers.get(path) != loaded:
-                self.providers[path] = loaded
+            if providers.get(path) != loaded:
+                providers[path] = loaded
                 logger.info("provider file %s loaded (id %s)", path, loaded.record.id)
                 changed = True
+        self.providers = providers
         self._stamps = current
         return changed

@@ -99,9 +99,7 @@ def load_cipher(settings: Settings) -> Cipher:
             f"that encrypts provider keys. Create one with {GENERATE_HINT}"
         )
     path = key_file(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_key_file(path, [generate_key()], exclusive=True)
+    if not path.exists() and create_key_file(path, generate_key()):
         logger.warning(
             "GATEWAY_SECRET_KEY is not set: generated a development master key into %s; "
             "set GATEWAY_SECRET_KEY in production",
@@ -114,14 +112,24 @@ def load_cipher(settings: Settings) -> Cipher:
     return Cipher(parse_keys(text, str(path)), str(path))
 
 
-def write_key_file(path: Path, keys: list[str], *, exclusive: bool = False) -> None:
-    """Write keys (newest first) with mode 0600, atomically unless creating a new file."""
-    payload = ("\n".join(keys) + "\n").encode()
-    if exclusive:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return
-    write_atomically(path, payload)
+def create_key_file(path: Path, key: str) -> bool:
+    """Create ``path`` holding ``key`` (mode 0600) unless it exists; False if another won.
+
+    Written aside and hard-linked into place, so concurrent workers never read a
+    half-written file and exactly one generated key wins.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_atomically(tmp, (key + "\n").encode())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def write_key_file(path: Path, keys: list[str]) -> None:
+    """Replace the key file (newest key first) atomically, with mode 0600."""
+    write_atomically(path, ("\n".join(keys) + "\n").encode())

@@ -128,3 +128,24 @@ async def test_key_from_file_and_encrypted_token(
     assert a is not None and a.target.headers["Authorization"] == "Bearer sk-from-a-secret-file-888"
     assert b is not None and b.target.headers["x-api-key"] == "sk-encrypted-secret-value-777"
     assert registry.get("c") is None and registry.get("d") is None and registry.get("e") is None
+
+
+def test_the_shipped_example_documents_every_field_and_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.providers.files import KEY_FIELDS, load_provider_file
+    from gateway.providers.records import ProviderFields
+    from gateway.providers.templates import load_templates
+
+    example = Path(__file__).resolve().parents[2] / "providers.d" / "example.yaml.example"
+    text = example.read_text()
+    for field in (*ProviderFields.model_fields, *KEY_FIELDS):
+        assert f"{field}:" in text, field
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-example-key-for-the-test-0042")
+    copy = tmp_path / "example.yaml"
+    copy.write_text(text)
+    loaded = load_provider_file(
+        copy, load_templates(), Cipher([Fernet.generate_key().decode()], "test")
+    )
+    assert loaded.record.id == "my-openai" and loaded.record.priority == 10
+    assert loaded.api_key == "sk-example-key-for-the-test-0042"

@@ -77,3 +77,14 @@ async def test_wrong_master_key_refuses_start_and_changes_nothing(
     assert "wrong master key" in str(caught.value)
     assert "GATEWAY_SECRET_KEY" in str(caught.value)
     assert store.read_bytes() == before
+
+
+def test_only_one_generated_key_wins(tmp_path: Path) -> None:
+    from gateway.storage.crypto import create_key_file
+
+    path = tmp_path / "data" / "secret.key"
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    assert create_key_file(path, first) is True
+    assert create_key_file(path, second) is False
+    assert path.read_text() == first + "\n"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["secret.key"]  # no leftovers
