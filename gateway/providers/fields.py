@@ -65,3 +65,12 @@ def slugify(name: str) -> str:
     """A provider id derived from a display name ("My OpenAI!" -> "my-openai")."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
     return slug[:63].rstrip("-_")
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML error as problem and position only: PyYAML's own text quotes the file's lines."""
+    problem = getattr(exc, "problem", None) or "syntax error"
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return str(problem)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"

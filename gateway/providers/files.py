@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from gateway.errors import InvalidRequest
-from gateway.providers.fields import slugify
+from gateway.providers.fields import slugify, yaml_problem
 from gateway.providers.records import (
     ProviderFields,
     ProviderRecord,
@@ -109,7 +109,7 @@ def load_provider_file(path: Path, templates: Templates, cipher: Cipher) -> File
         data = yaml.safe_load(text)
         mtime = int(path.stat().st_mtime)
     except yaml.YAMLError as exc:
-        raise ProviderFileError(path, "(file)", f"not valid YAML: {exc}") from None
+        raise ProviderFileError(path, "(file)", f"not valid YAML: {yaml_problem(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProviderFileError(path, "(file)", f"cannot be read ({exc})") from None
     if not isinstance(data, dict):

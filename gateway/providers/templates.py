@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.adapters.base import TemplatePaths
-from gateway.providers.fields import HeaderMap, HttpUrl, ProviderId
+from gateway.providers.fields import HeaderMap, HttpUrl, ProviderId, yaml_problem
 
 logger = logging.getLogger("gateway.providers.templates")
 
@@ -93,7 +93,7 @@ def parse_template(path: Path | str, text: str) -> Template:
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+        raise ValueError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: the top level must be a mapping")
     try:

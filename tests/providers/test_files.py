@@ -112,7 +112,11 @@ async def test_file_providers_are_read_only_over_the_api(
 
 
 async def test_key_from_file_and_encrypted_token(
-    aiohttp_client: AppClient, make_settings: Callable[..., Settings], folder: Path, tmp_path: Path
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    folder: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     master = Fernet.generate_key().decode()
     token = Cipher([master], "test").encrypt("sk-encrypted-secret-value-777")
@@ -122,12 +126,20 @@ async def test_key_from_file_and_encrypted_token(
     (folder / "c.yaml").write_text("name: C\ntemplate: groq\napi_key: x\napi_key_file: y\n")
     (folder / "d.yaml").write_text("name: D\ntemplate: groq\napi_key: ${SURELY_UNSET_VAR_42}\n")
     (folder / "e.yaml").write_text("name: E\ntemplate: groq\n")
+    (folder / "f.yaml").write_text("template: groq\napi_key: sk-literal-in-broken-file\nx: [\n")
     client = await aiohttp_client(create_app(make_settings(secret_key=master)))
     registry = client.app[PROVIDERS]
     a, b = registry.get("a"), registry.get("b")
     assert a is not None and a.target.headers["Authorization"] == "Bearer sk-from-a-secret-file-888"
     assert b is not None and b.target.headers["x-api-key"] == "sk-encrypted-secret-value-777"
     assert registry.get("c") is None and registry.get("d") is None and registry.get("e") is None
+    assert registry.get("f") is None
+    errors = [r.getMessage() for r in caplog.records if r.name == "gateway.providers.files"]
+    assert any(f"{folder / 'c.yaml'}: api_key_file: give only one" in e for e in errors)
+    assert any(f"{folder / 'd.yaml'}: api_key: environment variable" in e for e in errors)
+    assert any(f"{folder / 'e.yaml'}: api_key: " in e for e in errors)
+    assert any(f"{folder / 'f.yaml'}: (file): not valid YAML" in e for e in errors)
+    assert all("sk-literal-in-broken-file" not in e for e in errors)
 
 
 def test_the_shipped_example_documents_every_field_and_loads(
