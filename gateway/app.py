@@ -9,7 +9,8 @@ from aiohttp import web
 
 from gateway.middleware import build_chain
 from gateway.middleware.security_headers import response_stamper
-from gateway.routes import health, openapi
+from gateway.providers import registry
+from gateway.routes import health, openapi, providers, templates
 from gateway.routes.table import ROUTES
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
@@ -31,7 +32,10 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(response_stamper(settings))
     app.cleanup_ctx.append(_storage_context)
 
+    registry.setup(app)
     health.setup(app)
+    providers.setup(app)
+    templates.setup(app)
     openapi.setup(app)
     return app
 

@@ -73,6 +73,59 @@ def _version(_args: argparse.Namespace) -> int:
     return 0
 
 
+# -- provider commands -------------------------------------------------------
+
+
+def _providers_list(args: argparse.Namespace) -> int:
+    from gateway.providers import admin
+
+    settings = _load(args)
+    configure_logging(settings.logging)
+    return admin.list_providers(settings, args.json)
+
+
+def _encrypt(args: argparse.Namespace) -> int:
+    from gateway.providers import admin
+
+    return admin.encrypt(_load(args))
+
+
+def _secrets_rotate(args: argparse.Namespace) -> int:
+    from gateway.providers import admin
+
+    settings = _load(args)
+    configure_logging(settings.logging)
+    return admin.rotate(settings)
+
+
+def _add_provider_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gateway.providers.admin import ROTATE_HELP
+
+    providers = commands.add_parser("providers", help="inspect providers")
+    providers_commands = providers.add_subparsers(dest="providers_command", required=True)
+    listing = providers_commands.add_parser(
+        "list", help="list API and providers.d providers (keys never shown)"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=_providers_list)
+
+    encrypt = commands.add_parser(
+        "encrypt",
+        help="encrypt a secret read on standard input, for api_key_encrypted: in providers.d",
+    )
+    encrypt.set_defaults(func=_encrypt)
+
+    secrets = commands.add_parser("secrets", help="manage the master key")
+    secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)
+    rotate = secrets_commands.add_parser(
+        "rotate",
+        help="re-encrypt every stored provider key under a new master key",
+        description=ROTATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rotate.set_defaults(func=_secrets_rotate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="OpenAI-compatible LLM gateway")
     parser.add_argument("--config", type=Path, default=None, help="path to gateway.yaml")
@@ -92,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=_version)
+
+    _add_provider_commands(commands)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.storage.base import Storage
 
 AppClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
@@ -55,3 +56,20 @@ async def client(
     aiohttp_client: AppClient, settings: Settings
 ) -> TestClient[web.Request, web.Application]:
     return await aiohttp_client(create_app(settings))
+
+
+STORAGE_BACKENDS = ["file"]
+"""Backends the backend-neutral store tests run against (the Redis work adds "redis")."""
+
+
+@pytest.fixture(params=STORAGE_BACKENDS)
+async def storage_backend(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Storage]:
+    """An opened, empty storage backend; closed after the test."""
+    from gateway.storage.factory import create_storage
+
+    storage = create_storage(make_settings(storage={"backend": request.param}))
+    await storage.open()
+    yield storage
+    await storage.close()

@@ -15,7 +15,7 @@ def test_production_access_log_is_one_json_line_per_request(tmp_path: Path) -> N
     env = {
         "GATEWAY_ENV": "production",
         "GATEWAY_ADMIN_KEY": "admin-key-for-the-log-test-0123456789",
-        "GATEWAY_SECRET_KEY": "secret-key-for-the-log-test-0123456789",
+        "GATEWAY_SECRET_KEY": "LxhoOCmSVJAOS-nTjPlIGQxkIT2wszqmPhcdCY9uHuM=",
     }
     config = str(REPO_ROOT / "config" / "gateway.yaml")
     sent = [

@@ -1,0 +1,187 @@
+"""The provider record: request bodies, the stored document and the public view.
+
+The API key is write-only: bodies may carry it, the stored document holds only
+its Fernet token, and every answer shows ``has_api_key`` and ``api_key_hint``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from gateway.errors import InvalidRequest
+from gateway.providers.fields import (
+    DisplayName,
+    HeaderMap,
+    HttpUrl,
+    ModelName,
+    ProviderId,
+    slugify,
+)
+from gateway.providers.templates import Templates
+
+Source = Literal["api", "file"]
+ApiKey = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
+
+
+class ProviderFields(BaseModel):
+    """What an operator sets, over the API or in a providers.d file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: ProviderId | None = Field(None, description="Derived from the name when omitted.")
+    name: DisplayName
+    template: Annotated[str, Field(min_length=1, max_length=100)]
+    base_url: HttpUrl | None = Field(None, description="The template's when omitted.")
+    headers: HeaderMap = Field(default_factory=dict, description="Extra upstream headers.")
+    models: list[ModelName] = Field(
+        default_factory=list, description="Allow-list; empty means whatever the upstream lists."
+    )
+    aliases: dict[ModelName, ModelName] = Field(
+        default_factory=dict, description="alias -> upstream model name"
+    )
+    default_model: ModelName | None = None
+    enabled: bool = True
+    priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] = 0
+    weight: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    timeout_s: Annotated[float, Field(ge=1, le=600)] = 60.0
+    health_checks: bool = Field(True, description="False turns active health probes off.")
+
+
+class ProviderBody(ProviderFields):
+    """POST/PUT/PATCH body: the fields plus the write-only key (null removes it on update)."""
+
+    api_key: ApiKey | None = Field(None, description="Write-only; never returned.")
+
+
+class ProviderRecord(BaseModel):
+    """One provider as stored (source "api") or loaded from providers.d (source "file")."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str
+    template: str
+    base_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    models: list[str] = Field(default_factory=list)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    default_model: str | None = None
+    enabled: bool = True
+    priority: int = 0
+    weight: int = 1
+    timeout_s: float = 60.0
+    health_checks: bool = True
+    created_at: int
+    updated_at: int
+    source: Source = "api"
+    file: str | None = None
+    """The providers.d file a "file" provider comes from."""
+    has_api_key: bool = False
+    api_key_hint: str | None = None
+    api_key_encrypted: str | None = None
+    """The Fernet token; never leaves the server."""
+
+    def public(self) -> dict[str, Any]:
+        """The view every response uses: no key material beyond the hint."""
+        return self.model_dump(mode="json", exclude={"api_key_encrypted"})
+
+    def writable(self) -> dict[str, Any]:
+        """The operator-set fields, as a body would carry them."""
+        return self.model_dump(include=set(ProviderFields.model_fields))
+
+
+def key_hint(key: str) -> str:
+    """``sk-…wxyz``: the last 4 characters from 12 characters on, a prefix only for long keys."""
+    if len(key) < 12:
+        return "…"
+    prefix = key[:3] if len(key) >= 20 else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(body)"
+
+
+def invalid_body(exc: ValidationError) -> InvalidRequest:
+    """One 400 naming the first invalid field and listing every problem."""
+    errors = exc.errors()
+    unknown = [_loc(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    problems = [f"{_loc(e['loc'])}: {e['msg']}" for e in errors if e["type"] != "extra_forbidden"]
+    if unknown:
+        problems.insert(0, f"unknown field(s): {', '.join(unknown)}")
+        param = unknown[0]
+    else:
+        param = _loc(errors[0]["loc"])
+    return InvalidRequest(
+        "Invalid provider: " + "; ".join(problems) + ".", param=param, code="invalid_provider"
+    )
+
+
+def parse_body(data: Mapping[str, Any], model: type[ProviderBody] = ProviderBody) -> ProviderBody:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_body(exc) from None
+
+
+def resolve(
+    body: ProviderFields,
+    templates: Templates,
+    *,
+    now: int,
+    source: Source = "api",
+    created_at: int | None = None,
+    file: str | None = None,
+    has_key: bool = False,
+    hint: str | None = None,
+    encrypted: str | None = None,
+) -> ProviderRecord:
+    """Fill the defaults a template supplies and check what needs the template to check."""
+    template = templates.get(body.template)
+    if template is None:
+        raise InvalidRequest(
+            f"Unknown template {body.template!r}; see GET /api/v1/templates.",
+            param="template",
+            code="unknown_template",
+        )
+    provider_id = body.id or slugify(body.name)
+    if not provider_id:
+        raise InvalidRequest(
+            "Cannot derive an id from this name; give an id.", param="id", code="invalid_provider"
+        )
+    base_url = body.base_url or template.base_url
+    if base_url is None:
+        raise InvalidRequest(
+            f"Template {template.id!r} has no default base_url; give one.",
+            param="base_url",
+            code="invalid_provider",
+        )
+    if template.key_required and not has_key:
+        raise InvalidRequest(
+            f"Template {template.id!r} requires an api_key.",
+            param="api_key",
+            code="invalid_provider",
+        )
+    values = body.model_dump(exclude={"id", "base_url"})
+    return ProviderRecord(
+        **values,
+        id=provider_id,
+        base_url=base_url,
+        created_at=created_at if created_at is not None else now,
+        updated_at=now,
+        source=source,
+        file=file,
+        has_api_key=has_key,
+        api_key_hint=hint,
+        api_key_encrypted=encrypted,
+    )
+
+
+def provider_schema() -> dict[str, Any]:
+    """The JSON schema of a response body (for OpenAPI)."""
+    schema = ProviderRecord.model_json_schema()
+    schema["properties"].pop("api_key_encrypted", None)
+    return schema

@@ -1,0 +1,344 @@
+"""The provider CRUD API over real HTTP, against the real app and file system."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import prometheus_client
+import pytest
+
+from gateway.app import create_app
+from gateway.providers.registry import PROVIDERS
+from gateway.settings import Settings
+from tests.conftest import AppClient
+from tests.test_app import assert_openai_error
+
+KEY = "sk-test-PLAINTEXT-provider-key-9f3a"
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    return {"name": "My OpenAI", "template": "openai", "api_key": KEY, **fields}
+
+
+async def test_create_get_list_delete(client) -> None:  # type: ignore[no-untyped-def]
+    created = await client.post("/api/v1/providers", json=body(headers={"X-Team": "a"}))
+    assert created.status == 201, await created.text()
+    assert created.headers["Location"] == "/api/v1/providers/my-openai"
+    provider = await created.json()
+    assert provider["id"] == "my-openai"  # derived from the name
+    assert provider["base_url"] == "https://api.openai.com/v1"  # the template's
+    assert provider["has_api_key"] is True
+    assert provider["api_key_hint"] == "sk-…9f3a"
+    assert provider["source"] == "api"
+    assert provider["created_at"] == provider["updated_at"] > 0
+    assert "api_key" not in provider and "api_key_encrypted" not in provider
+
+    got = await client.get("/api/v1/providers/my-openai")
+    assert got.status == 200
+    assert await got.json() == provider
+
+    listing = await (await client.get("/api/v1/providers")).json()
+    assert listing["object"] == "list"
+    assert [p["id"] for p in listing["data"]] == ["my-openai"]
+
+    live = client.app[PROVIDERS].get("my-openai")
+    assert live is not None
+    assert live.target.headers == {"Authorization": f"Bearer {KEY}", "X-Team": "a"}
+    assert live.target.base_url == "https://api.openai.com/v1"
+
+    deleted = await client.delete("/api/v1/providers/my-openai")
+    assert deleted.status == 204
+    assert client.app[PROVIDERS].get("my-openai") is None
+    missing = await client.get("/api/v1/providers/my-openai")
+    assert missing.status == 404
+    assert_openai_error(await missing.json(), "not_found")
+    again = await client.delete("/api/v1/providers/my-openai")
+    assert again.status == 404
+    assert_openai_error(await again.json(), "not_found")
+
+
+async def test_filters(client) -> None:  # type: ignore[no-untyped-def]
+    await client.post("/api/v1/providers", json=body(id="a"))
+    await client.post("/api/v1/providers", json=body(id="b", enabled=False))
+    await client.post("/api/v1/providers", json={"id": "c", "name": "Local", "template": "ollama"})
+
+    async def ids(query: str) -> list[str]:
+        response = await client.get(f"/api/v1/providers{query}")
+        assert response.status == 200
+        return [p["id"] for p in (await response.json())["data"]]
+
+    assert await ids("") == ["a", "b", "c"]
+    assert await ids("?enabled=true") == ["a", "c"]
+    assert await ids("?enabled=false") == ["b"]
+    assert await ids("?template=ollama") == ["c"]
+    assert await ids("?template=ollama&enabled=false") == []
+    bad = await client.get("/api/v1/providers?enabled=maybe")
+    assert bad.status == 400
+    assert assert_openai_error(await bad.json())["param"] == "enabled"
+
+
+async def test_duplicate_id_is_409(client) -> None:  # type: ignore[no-untyped-def]
+    assert (await client.post("/api/v1/providers", json=body(id="dup"))).status == 201
+    second = await client.post("/api/v1/providers", json=body(id="dup"))
+    assert second.status == 409
+    error = assert_openai_error(await second.json(), "conflict")
+    assert "dup" in str(error["message"])
+
+
+async def test_invalid_body_names_first_field_and_lists_all(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post(
+        "/api/v1/providers",
+        json={
+            "id": "Bad Id",
+            "name": "x",
+            "template": "openai",
+            "api_key": KEY,
+            "base_url": "ftp://user:pw@host/",
+            "headers": {"Bad Header": "v", "X-Ok": "a\r\nInjected: 1"},
+            "weight": 0,
+            "timeout_s": 601,
+        },
+    )
+    assert response.status == 400
+    error = assert_openai_error(await response.json(), "invalid_provider")
+    assert error["param"] == "id"
+    message = str(error["message"])
+    for field in ("id", "base_url", "headers", "weight", "timeout_s"):
+        assert f"{field}:" in message
+    assert "'Bad Header'" in message and "CR, LF or NUL" in message
+    assert KEY not in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"base_url": "https://u:p@example.com/v1"}, "base_url"),
+        ({"base_url": "https:///v1"}, "base_url"),
+        ({"base_url": "javascript:alert(1)"}, "base_url"),
+        ({"name": ""}, "name"),
+        ({"name": "tab\tname"}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"priority": "high"}, "priority"),
+        ({"enabled": "yes"}, "enabled"),
+        ({"headers": {"X-Nul": "a\x00b"}}, "headers"),
+        ({"models": ["ok", ""]}, "models.1"),
+    ],
+)
+async def test_each_invalid_field_is_named(client, fields: dict[str, Any], param: str) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/api/v1/providers", json=body(**fields))
+    assert response.status == 400
+    assert assert_openai_error(await response.json())["param"] == param
+
+
+async def test_unknown_fields_are_named(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/api/v1/providers", json=body(colour="red", apikey="x"))
+    assert response.status == 400
+    error = assert_openai_error(await response.json())
+    assert error["param"] == "colour"
+    assert "unknown field(s): colour, apikey" in str(error["message"])
+
+
+async def test_unknown_template_and_template_rules(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/api/v1/providers", json=body(template="nope"))
+    assert response.status == 400
+    error = assert_openai_error(await response.json(), "unknown_template")
+    assert error["param"] == "template" and "'nope'" in str(error["message"])
+
+    no_key = await client.post("/api/v1/providers", json={"name": "x", "template": "openai"})
+    assert no_key.status == 400
+    assert assert_openai_error(await no_key.json())["param"] == "api_key"
+
+    azure = await client.post("/api/v1/providers", json=body(template="azure-openai"))
+    assert azure.status == 400
+    assert assert_openai_error(await azure.json())["param"] == "base_url"
+
+    nameless = await client.post("/api/v1/providers", json=body(name="!!!"))
+    assert nameless.status == 400
+    assert assert_openai_error(await nameless.json())["param"] == "id"
+
+
+async def test_not_json_and_wrong_content_type(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post(
+        "/api/v1/providers", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert_openai_error(await response.json(), "invalid_json")
+    response = await client.post(
+        "/api/v1/providers", data=b"[1, 2]", headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert_openai_error(await response.json(), "invalid_json")
+    response = await client.post(
+        "/api/v1/providers", data=b"name=x", headers={"Content-Type": "text/plain"}
+    )
+    assert response.status == 415
+    assert_openai_error(await response.json(), "unsupported_media_type")
+    await client.post("/api/v1/providers", json=body(id="p"))
+    response = await client.patch(
+        "/api/v1/providers/p", data=b"{}", headers={"Content-Type": "text/plain"}
+    )
+    assert response.status == 415
+
+
+async def test_body_over_admin_limit_is_413(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post(
+        "/api/v1/providers", json=body(headers={"X-Big": "a" * (70 * 1024)})
+    )
+    assert response.status == 413
+    assert_openai_error(await response.json(), "payload_too_large")
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+async def test_update_semantics(client, method: str) -> None:  # type: ignore[no-untyped-def]
+    created = await (await client.post("/api/v1/providers", json=body(id="p", priority=3))).json()
+
+    response = await client.request(method, "/api/v1/providers/p", json={"name": "Renamed"})
+    assert response.status == 200, await response.text()
+    updated = await response.json()
+    assert updated["name"] == "Renamed"
+    assert updated["priority"] == 3  # absent fields are kept
+    assert updated["has_api_key"] is True  # api_key absent keeps the key
+    assert updated["created_at"] == created["created_at"]
+    assert client.app[PROVIDERS].get("p").target.headers["Authorization"] == f"Bearer {KEY}"  # type: ignore[union-attr]
+
+    response = await client.request(
+        method, "/api/v1/providers/p", json={"api_key": "sk-another-long-key-0000"}
+    )
+    assert (await response.json())["api_key_hint"] == "sk-…0000"
+    live = client.app[PROVIDERS].get("p")
+    assert live is not None
+    assert live.target.headers["Authorization"] == "Bearer sk-another-long-key-0000"
+
+    # a key-less template, then the key removed with null
+    response = await client.request(
+        method, "/api/v1/providers/p", json={"template": "vllm", "api_key": None}
+    )
+    assert response.status == 200, await response.text()
+    changed = await response.json()
+    assert changed["has_api_key"] is False and changed["api_key_hint"] is None
+    assert changed["base_url"] == "http://127.0.0.1:8000/v1"  # followed the template default
+    live = client.app[PROVIDERS].get("p")
+    assert live is not None and "Authorization" not in live.target.headers
+
+    response = await client.request(method, "/api/v1/providers/p", json={"id": "other"})
+    assert response.status == 400
+    assert assert_openai_error(await response.json())["param"] == "id"
+    response = await client.request(method, "/api/v1/providers/p", json={"weight": 0})
+    assert response.status == 400
+    assert assert_openai_error(await response.json())["param"] == "weight"
+    response = await client.request(method, "/api/v1/providers/p", json={"name": None})
+    assert response.status == 400
+    assert assert_openai_error(await response.json())["param"] == "name"
+    response = await client.request(method, "/api/v1/providers/p", json={"bogus": 1})
+    assert response.status == 400
+    assert assert_openai_error(await response.json())["param"] == "bogus"
+    response = await client.request(method, "/api/v1/providers/nope", json={"name": "x"})
+    assert response.status == 404
+    assert_openai_error(await response.json(), "not_found")
+
+
+async def test_key_required_template_refuses_key_removal(client) -> None:  # type: ignore[no-untyped-def]
+    await client.post("/api/v1/providers", json=body(id="p"))
+    response = await client.put("/api/v1/providers/p", json={"api_key": None})
+    assert response.status == 400
+    assert assert_openai_error(await response.json())["param"] == "api_key"
+
+
+async def test_template_headers_and_query_reach_the_target(client) -> None:  # type: ignore[no-untyped-def]
+    await client.post(
+        "/api/v1/providers",
+        json={"id": "claude", "name": "Claude", "template": "anthropic", "api_key": KEY},
+    )
+    await client.post(
+        "/api/v1/providers",
+        json={
+            "id": "az",
+            "name": "Azure",
+            "template": "azure-openai",
+            "api_key": KEY,
+            "base_url": "https://res.openai.azure.com/openai/",
+        },
+    )
+    claude = client.app[PROVIDERS].get("claude")
+    assert claude is not None and claude.adapter == "anthropic"
+    assert claude.target.headers == {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    assert claude.target.url(claude.target.paths.chat) == "https://api.anthropic.com/v1/messages"
+    azure = client.app[PROVIDERS].get("az")
+    assert azure is not None
+    assert azure.target.headers == {"api-key": KEY}
+    assert azure.target.query == {"api-version": "2024-10-21"}
+    assert (
+        azure.target.url(azure.target.paths.chat, "gpt4o")
+        == "https://res.openai.azure.com/openai/deployments/gpt4o/chat/completions"
+    )
+
+
+async def test_subscribers_hear_about_changes(client) -> None:  # type: ignore[no-untyped-def]
+    heard: list[str | None] = []
+    client.app[PROVIDERS].subscribe(heard.append)
+    await client.post("/api/v1/providers", json=body(id="p"))
+    assert heard
+    count = len(heard)
+    await client.delete("/api/v1/providers/p")
+    assert len(heard) > count
+
+
+async def test_persists_across_restart(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    first = await aiohttp_client(create_app(settings))
+    await first.post("/api/v1/providers", json=body(id="keep", aliases={"fast": "gpt-4o-mini"}))
+    await first.close()
+
+    second = await aiohttp_client(create_app(settings))
+    provider = await (await second.get("/api/v1/providers/keep")).json()
+    assert provider["aliases"] == {"fast": "gpt-4o-mini"}
+    assert provider["has_api_key"] is True
+    live = second.app[PROVIDERS].get("keep")
+    assert live is not None and live.target.headers["Authorization"] == f"Bearer {KEY}"
+    assert live.upstream_model("fast") == "gpt-4o-mini"
+
+
+async def test_the_key_leaks_nowhere(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No file under data/, no log line, no response and no metric holds the plaintext key."""
+    settings = make_settings(logging={"level": "DEBUG"})
+    caplog.set_level(logging.DEBUG)
+    client = await aiohttp_client(create_app(settings))
+    responses: list[bytes] = []
+
+    async def call(method: str, path: str, **kwargs: Any) -> None:
+        response = await client.request(method, path, **kwargs)
+        responses.append(repr(dict(response.headers)).encode() + await response.read())
+
+    await call("POST", "/api/v1/providers", json=body(id="p"))
+    await call("POST", "/api/v1/providers", json=body(id="p"))  # 409
+    await call("POST", "/api/v1/providers", json=body(id="q", weight=0))  # 400 with the key in
+    await call("POST", "/api/v1/providers", json={"api_key": KEY, "bogus": KEY})
+    await call("PATCH", "/api/v1/providers/p", json={"api_key": KEY, "name": "Again"})
+    await call("PUT", "/api/v1/providers/p", json={"api_key": 5})
+    await call("GET", "/api/v1/providers")
+    await call("GET", "/api/v1/providers/p")
+    await call("GET", "/api/v1/openapi.json")
+    assert client.app[PROVIDERS].get("p") is not None
+    await client.close()
+
+    secret = KEY.encode()
+    assert all(secret not in response for response in responses)
+    files = [path for path in (tmp_path / "data").rglob("*") if path.is_file()]
+    assert any(path.name == "providers.json" for path in files)
+    for path in files:
+        assert secret not in path.read_bytes(), path
+    assert caplog.records
+    for record in caplog.records:
+        assert KEY not in record.getMessage()
+        assert KEY not in repr(record.__dict__)
+    assert secret not in prometheus_client.generate_latest(prometheus_client.REGISTRY)
