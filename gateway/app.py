@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain
 from gateway.middleware.security_headers import response_stamper
-from gateway.routes import health, openapi
+from gateway.routes import health, metrics, openapi
 from gateway.routes.table import ROUTES
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
@@ -28,11 +29,13 @@ def create_app(settings: Settings) -> web.Application:
     app[LIFECYCLE] = Lifecycle(started_at=time.monotonic())
     app[ROUTES] = {}
     app[STORAGE] = create_storage(settings)
+    app[METRICS] = Metrics(settings.metrics)
     app.on_response_prepare.append(response_stamper(settings))
     app.cleanup_ctx.append(_storage_context)
 
     health.setup(app)
     openapi.setup(app)
+    metrics.setup(app)
     return app
 
 
