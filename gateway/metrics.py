@@ -27,7 +27,6 @@ from gateway.settings import MetricsSettings
 UpstreamOutcome = Literal[
     "ok", "client_error", "rate_limited", "server_error", "timeout", "connection_error", "cancelled"
 ]
-CircuitLabel = Literal["closed", "half_open", "open"]
 CacheResult = Literal["hit", "miss", "stale"]
 
 OTHER = "other"
@@ -35,7 +34,7 @@ MAX_UNLISTED_MODELS = 50
 """Per provider: distinct model names not in its catalog that still get their own label."""
 MAX_KNOWN_MODELS = 2000
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-CIRCUIT_VALUES: dict[CircuitLabel, int] = {"closed": 0, "half_open": 1, "open": 2}
+CIRCUIT_VALUES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
@@ -239,7 +238,8 @@ class Metrics:
     def set_provider_up(self, provider: str, up: bool) -> None:
         self.provider_up.labels(provider).set(1 if up else 0)
 
-    def set_circuit(self, provider: str, state: CircuitLabel) -> None:
+    def set_circuit(self, provider: str, state: str) -> None:
+        """``state``: closed, half_open or open (CircuitBreaker's on_change callback)."""
         self.circuit_state.labels(provider).set(CIRCUIT_VALUES[state])
 
     def record_cache(self, provider: str, result: CacheResult) -> None:
