@@ -235,7 +235,12 @@ class Metrics:
 
     # Provider state --------------------------------------------------------
 
-    def set_provider_up(self, provider: str, up: bool) -> None:
+    def set_provider_up(self, provider: str, up: bool | None) -> None:
+        """None: not known (unchecked or disabled), so no series at all."""
+        if up is None:
+            with suppress(KeyError):
+                self.provider_up.remove(provider)
+            return
         self.provider_up.labels(provider).set(1 if up else 0)
 
     def set_circuit(self, provider: str, state: str) -> None:

@@ -205,12 +205,12 @@ class ProviderHealth:
         failing = state.consecutive_failures >= self._settings.unhealthy_after
         state.status = HealthStatus.UNHEALTHY if failing else HealthStatus.DEGRADED
 
-    def record_probe_unavailable(self, provider_id: str, reason: str) -> None:
-        """No probe could be built: say so, and leave the verdict to real traffic."""
+    def record_probe_unavailable(self, provider_id: str, message: str) -> None:
+        """No probe could be built (``message`` says why): the verdict is left to traffic."""
         state = self._state(provider_id)
         state.status = HealthStatus.UNKNOWN
         state.probe_unavailable = True
-        state.last_error = f"probe_unavailable: {reason}"
+        state.last_error = message
 
     # Real traffic ----------------------------------------------------------
 

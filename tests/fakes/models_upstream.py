@@ -24,6 +24,8 @@ class ModelsUpstream:
         self.page_size: int | None = None
         self.calls = 0
         self.health_calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -40,8 +42,13 @@ class ModelsUpstream:
 
     async def _models(self, request: web.Request) -> web.Response:
         self.calls += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal

@@ -75,7 +75,7 @@ def test_probes_move_healthy_degraded_unhealthy_and_back() -> None:
 
 def test_probe_unavailable_is_not_a_failure() -> None:
     health = make_health(FakeClock())
-    health.record_probe_unavailable("p", "no models path")
+    health.record_probe_unavailable("p", "probe_unavailable: no models path")
     state = health.state("p")
     assert state.status is HealthStatus.UNKNOWN
     assert state.consecutive_failures == 0
