@@ -101,6 +101,7 @@ class Metrics:
             folder = str(settings.multiprocess_dir)
             MultiProcessCollector(self._exposed, path=folder)  # type: ignore[no-untyped-call]
         self.models = ModelLabels()
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         registry = self.registry
 
         self.requests = Counter(
@@ -193,11 +194,13 @@ class Metrics:
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request; ``route`` must be a template, never a raw path."""
-        if method not in KNOWN_METHODS:
-            method = "OTHER"
-        code = str(status)
-        self.requests.labels(route, method, code).inc()
-        self.request_seconds.labels(route, method, code).observe(seconds)
+        series = self._request_series.get((route, method, status))
+        if series is None:
+            labels = (route, method if method in KNOWN_METHODS else "OTHER", str(status))
+            series = (self.requests.labels(*labels), self.request_seconds.labels(*labels))
+            self._request_series[(route, method, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_overhead(self, seconds: float) -> None:
         self.overhead_seconds.observe(max(seconds, 0.0))

@@ -65,7 +65,7 @@ def build_probe(provider: LiveProvider, adapter: ModelsAdapter | None) -> Upstre
     target = provider.target
     if target.paths.health is not None:
         return UpstreamRequest(
-            "GET", target.url(target.paths.health), target.headers, None, {**target.query}
+            "GET", target.url(target.paths.health), target.headers, None, dict(target.query)
         )
     if adapter is None:
         raise ProbeUnavailable(f"no adapter named {provider.adapter!r}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.adapters.base import TemplatePaths
 from gateway.metrics import Metrics
@@ -37,6 +38,15 @@ def make_monitor(
     return monitor, health
 
 
+def provider_up(metrics: Metrics, provider: str) -> float | None:
+    text = metrics.exposition().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "gateway_provider_up" and sample.labels["provider"] == provider:
+                return sample.value
+    return None
+
+
 async def wait_for(predicate: Callable[[], bool]) -> None:
     """Poll the monitor's effect for up to 3 s."""
     for _ in range(300):
@@ -56,14 +66,14 @@ async def test_healthy_unhealthy_healthy(
     try:
         await wait_for(lambda: health.state("p").status is HealthStatus.HEALTHY)
         assert health.state("p").latency_ms is not None
-        assert metrics.provider_up.labels("p")._value.get() == 1
+        assert provider_up(metrics, "p") == 1
 
         upstream.status = 503
         await wait_for(lambda: health.state("p").status is HealthStatus.UNHEALTHY)
         report = health.report("p")
         assert report["consecutive_failures"] >= 2
         assert report["last_error"] == "The server is overloaded."
-        assert metrics.provider_up.labels("p")._value.get() == 0
+        assert provider_up(metrics, "p") == 0
 
         upstream.status = 200
         await wait_for(lambda: health.state("p").status is HealthStatus.HEALTHY)
@@ -121,14 +131,17 @@ async def test_checks_off_and_disabled_providers_are_not_probed(
 ) -> None:
     passive = live_provider("passive", upstream_url, health_checks=False)
     disabled = live_provider("off", upstream_url, enabled=False)
-    monitor, health = make_monitor(session, [passive, disabled], min_requests=2)
+    metrics = Metrics(MetricsSettings())
+    monitor, health = make_monitor(session, [passive, disabled], metrics, min_requests=2)
     await monitor.check_all()
     assert upstream.calls == 0
     assert health.state("passive").status is HealthStatus.UNKNOWN
+    assert provider_up(metrics, "passive") is None  # unknown: no series
     health.record_traffic("passive", ok=False)
     health.record_traffic("passive", ok=False)
     await monitor.check_all()
     assert health.state("passive").status is HealthStatus.UNHEALTHY  # judged from traffic
+    assert provider_up(metrics, "passive") == 0
     assert health.state("off").status is HealthStatus.UNKNOWN
     assert upstream.calls == 0
 
@@ -166,3 +179,27 @@ async def test_monitor_runs_inside_the_app_lifecycle(
     await asyncio.sleep(0.2)
     assert upstream.calls == calls  # stopped with the app
     assert health.state("p").status is HealthStatus.HEALTHY
+
+
+async def test_removed_providers_are_forgotten(
+    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+) -> None:
+    metrics = Metrics(MetricsSettings())
+    directory = Directory([live_provider("a", upstream_url), live_provider("b", upstream_url)])
+    settings = HealthSettings()
+    health = ProviderHealth(settings, on_circuit_change=metrics.set_circuit)
+    monitor = HealthMonitor(
+        directory, {"openai": ADAPTER}, health, session, settings, metrics=metrics
+    )
+    await monitor.check_all()
+    assert provider_up(metrics, "a") == 1 and provider_up(metrics, "b") == 1
+    for _ in range(settings.breaker_failures):
+        health.record_traffic("b", ok=False)
+    assert 'gateway_provider_circuit_state{provider="b"} 2.0' in metrics.exposition().decode()
+
+    del directory.providers["b"]
+    await monitor.check_all()
+    assert provider_up(metrics, "b") is None
+    assert 'provider="b"' not in metrics.exposition().decode()
+    assert health.report("b")["circuit"] == "closed"
+    assert health.state("b").status is HealthStatus.UNKNOWN
