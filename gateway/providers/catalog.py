@@ -198,10 +198,14 @@ async def send_upstream(
 def upstream_model_fetcher(
     directory: ProviderDirectory,
     adapters: Mapping[str, ModelsAdapter],
-    session: aiohttp.ClientSession,
+    session: Callable[[], aiohttp.ClientSession],
     timeout_s: float,
 ) -> Fetcher:
-    """The catalog's fetch function: every page of a provider's upstream model list."""
+    """The catalog's fetch function: every page of a provider's upstream model list.
+
+    ``session`` is asked for the shared ClientSession on each fetch, so the catalog
+    can be built with the app, before the session opens at start-up.
+    """
 
     async def fetch(provider_id: str) -> list[str]:
         provider = directory.get(provider_id)
@@ -224,7 +228,7 @@ def upstream_model_fetcher(
                     f"Provider {provider_id!r} cannot list models: {exc}",
                     code="models_unavailable",
                 ) from None
-            status, payload = await send_upstream(session, request, timeout_s)
+            status, payload = await send_upstream(session(), request, timeout_s)
             if status >= 400:
                 reason = adapter.parse_error(status, payload)[:300]
                 raise UpstreamError(

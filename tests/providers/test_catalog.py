@@ -26,7 +26,7 @@ ADAPTERS = {"openai": OpenAIModelsAdapter()}
 
 def fetcher(session: aiohttp.ClientSession, url: str, key: str = "sk-fake-key") -> Fetcher:
     directory = Directory([live_provider("p", url, key)])
-    return upstream_model_fetcher(directory, ADAPTERS, session, timeout_s=5)
+    return upstream_model_fetcher(directory, ADAPTERS, lambda: session, timeout_s=5)
 
 
 def cache_counts(metrics: Metrics) -> dict[str, float]:
