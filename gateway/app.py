@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain
 from gateway.middleware.security_headers import response_stamper
 from gateway.providers import registry
-from gateway.routes import health, openapi, providers, templates
+from gateway.routes import health, metrics, openapi, providers, templates
 from gateway.routes.table import ROUTES
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
@@ -29,6 +30,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LIFECYCLE] = Lifecycle(started_at=time.monotonic())
     app[ROUTES] = {}
     app[STORAGE] = create_storage(settings)
+    app[METRICS] = Metrics(settings.metrics)
     app.on_response_prepare.append(response_stamper(settings))
     app.cleanup_ctx.append(_storage_context)
 
@@ -37,6 +39,7 @@ def create_app(settings: Settings) -> web.Application:
     providers.setup(app)
     templates.setup(app)
     openapi.setup(app)
+    metrics.setup(app)
     return app
 
 

@@ -96,6 +96,8 @@ class HealthSettings(Section):
 class MetricsSettings(Section):
     enabled: bool = True
     token: SecretStr | None = None
+    multiprocess_dir: Path | None = None
+    """Set by the supervisor for its workers (with PROMETHEUS_MULTIPROC_DIR); not by hand."""
 
 
 class AuthSettings(Section):

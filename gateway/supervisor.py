@@ -2,17 +2,25 @@
 
 The supervisor forwards SIGTERM/SIGINT to every worker, restarts a worker that
 dies while the gateway is running, and exits once all workers have exited.
+
+Metrics add up across workers: the supervisor makes a fresh folder and hands it
+to every worker as PROMETHEUS_MULTIPROC_DIR (prometheus-client reads it when
+first imported) and GATEWAY_METRICS__MULTIPROCESS_DIR (settings, for /metrics).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from prometheus_client.multiprocess import mark_process_dead
 
 logger = logging.getLogger("gateway.supervisor")
 
@@ -32,13 +40,23 @@ def _worker_command(config_path: Path | None, host: str, port: int) -> list[str]
 
 def supervise(workers: int, config_path: Path | None, host: str, port: int) -> int:
     """Run ``workers`` children until a signal asks us to stop; return the exit code."""
-    command = _worker_command(config_path, host, port)
+    metrics_dir = tempfile.mkdtemp(prefix="gateway-metrics-")
+    try:
+        return _supervise(workers, _worker_command(config_path, host, port), metrics_dir, port)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise(workers: int, command: list[str], metrics_dir: str, port: int) -> int:
+    env = dict(os.environ)
+    env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    env["GATEWAY_METRICS__MULTIPROCESS_DIR"] = metrics_dir
     children: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
     stop_signal: int | None = None
     backoff = RESTART_BACKOFF_S
 
     def spawn() -> None:
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(command, env=env)
         children[child.pid] = (child, time.monotonic())
         logger.info("worker %d started", child.pid)
         if stop_signal is not None:  # the signal landed while we were starting it
@@ -65,6 +83,7 @@ def supervise(workers: int, config_path: Path | None, host: str, port: int) -> i
             if code is None:
                 continue
             del children[pid]
+            mark_process_dead(pid, metrics_dir)  # type: ignore[no-untyped-call]
             if stop_signal is not None:
                 exit_code = exit_code or max(code, 0)
                 continue

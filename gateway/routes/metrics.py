@@ -1,0 +1,62 @@
+"""GET /metrics: the Prometheus exposition, optionally behind a bearer token."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gateway.errors import AuthenticationFailed
+from gateway.metrics import METRICS
+from gateway.routes.table import Operation, add_route
+from gateway.state import SETTINGS
+
+
+def _authorized(request: web.Request, token: bytes) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    token = request.app[SETTINGS].metrics.token
+    if token is not None and not _authorized(request, token.get_secret_value().encode()):
+        raise AuthenticationFailed(
+            "/metrics needs 'Authorization: Bearer <metrics token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    # Collecting reads every worker's files in multiprocess mode: keep it off the loop.
+    body = await asyncio.to_thread(request.app[METRICS].exposition)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def setup(app: web.Application) -> None:
+    if not app[SETTINGS].metrics.enabled:
+        return
+    add_route(
+        app,
+        "GET",
+        "/metrics",
+        metrics,
+        group="metrics",
+        operation=Operation(
+            summary="Prometheus metrics",
+            tag="metrics",
+            description=(
+                "Prometheus text exposition. With metrics.token set, send it as a bearer token. "
+                "With several workers the numbers add up across them."
+            ),
+            responses={
+                200: {
+                    "description": "Metrics in Prometheus' text format",
+                    "content_type": "text/plain",
+                    "schema": {"type": "string"},
+                },
+                401: "Missing or wrong metrics token",
+            },
+        ),
+    )
