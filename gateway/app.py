@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.middleware import build_chain
 from gateway.middleware.security_headers import response_stamper
-from gateway.routes import health, openapi
+from gateway.routes import health, openapi, ui
 from gateway.routes.table import ROUTES
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
 
     health.setup(app)
     openapi.setup(app)
+    ui.setup(app)
     return app
 
 
