@@ -7,9 +7,11 @@ no path arithmetic happen per request, which rules out directory traversal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any
 
 from aiohttp import web
 
@@ -91,7 +93,7 @@ async def to_console(request: web.Request) -> web.Response:
     raise web.HTTPFound("/ui/")
 
 
-_ASSET_RESPONSES = {
+_ASSET_RESPONSES: Mapping[int, str | Mapping[str, Any]] = {
     200: {
         "description": "A static file (HTML, CSS, JavaScript or TypeScript declarations)",
         "content_type": "text/plain",
@@ -126,6 +128,8 @@ def setup(app: web.Application) -> None:
             },
         ),
     )
-    asset = Operation(summary="A file of the web console", tag="console", responses=_ASSET_RESPONSES)
+    asset = Operation(
+        summary="A file of the web console", tag="console", responses=_ASSET_RESPONSES
+    )
     add_route(app, "GET", "/ui/{name}", top_asset, group="public", operation=asset)
     add_route(app, "GET", "/ui/{folder}/{name}", nested_asset, group="public", operation=asset)

@@ -51,8 +51,10 @@ class PageProblems:
         self.errors.append(f"pageerror: {error}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser per module: sync Playwright holds a running loop in this thread while it
+    is open, so it must be closed before any later asyncio test runs."""
     if not CHROMIUM.exists():
         where = "CI" if os.environ.get("CI") == "true" else "this machine"
         pytest.fail(

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.web.conftest import PageProblems, screenshot
 
 OpenPage = Callable[..., tuple[Any, PageProblems]]
+PAGE_SCRIPTS = Path(__file__).parent / "page_scripts"
+
+
+def page_script(name: str) -> str:
+    """A function expression kept in its own .js file, for page.evaluate."""
+    return (PAGE_SCRIPTS / name).read_text()
 
 
 def assert_clean(page: Any, problems: PageProblems) -> None:
@@ -129,60 +136,7 @@ def test_client_parses_sse_split_anywhere_and_surfaces_stream_errors(
     """streamChat against a scripted fetch: chunk boundaries, comments, [DONE], error events."""
     page, problems = open_page()
     page.goto(f"{gateway_url}/ui/")
-    result = page.evaluate(
-        """async () => {
-          const m = await import('/ui/api/client.js');
-          const enc = new TextEncoder();
-          const chunk = (text) => JSON.stringify({
-            id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm',
-            choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
-          const wire = ': keep-alive\\r\\n\\r\\n' + 'data: ' + chunk('Hel') + '\\n\\n'
-            + 'data:' + chunk('lo') + '\\r\\n\\r\\n' + 'data: ' + JSON.stringify({
-              id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [],
-              usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }) + '\\n\\n'
-            + 'data: [DONE]\\n\\n' + 'data: ' + chunk('after done') + '\\n\\n';
-          const respond = (text, pieces, init = {}) => async (url, request) => {
-            seen.push({ url, auth: request.headers.Authorization, body: JSON.parse(request.body) });
-            const bytes = enc.encode(text);
-            const size = Math.ceil(bytes.length / pieces);
-            const body = new ReadableStream({ start(c) {
-              for (let i = 0; i < bytes.length; i += size) c.enqueue(bytes.slice(i, i + size));
-              c.close(); } });
-            return new Response(body, { status: 200, headers: {
-              'Content-Type': 'text/event-stream', 'X-Gateway-Provider': 'fake',
-              'X-Request-ID': 'rid-1' }, ...init });
-          };
-          const seen = [];
-          const out = {};
-          for (const pieces of [1, 7, 97, 1000]) {
-            const client = new m.GatewayClient({ apiKey: 'sk-test', fetch: respond(wire, pieces) });
-            const stream = await client.streamChat({ model: 'p/m', messages: [{ role: 'user', content: 'hi' }] });
-            let text = ''; let usage = null;
-            for await (const c of stream) {
-              if (c.usage) usage = c.usage;
-              for (const ch of c.choices) text += ch.delta.content ?? '';
-            }
-            out[pieces] = { text, usage: usage && usage.total_tokens, provider: stream.provider };
-          }
-          const broken = 'data: ' + chunk('partial') + '\\n\\n'
-            + 'data: {"error":{"message":"upstream reset","type":"upstream_error","code":"upstream_error","param":null}}\\n\\n';
-          const client = new m.GatewayClient({ fetch: respond(broken, 3) });
-          let err = null; let got = '';
-          try {
-            for await (const c of await client.streamChat({ model: 'x', messages: [] })) got += c.choices[0].delta.content;
-          } catch (e) { err = { name: e.name, type: e.type, message: e.message, rid: e.requestId }; }
-          const controller = new AbortController();
-          const endless = new m.GatewayClient({ fetch: async () => new Response(new ReadableStream({
-            start(c) { c.enqueue(enc.encode('data: ' + chunk('tick') + '\\n\\n')); } }), { status: 200 }) });
-          let aborted = null; let ticks = 0;
-          try {
-            for await (const c of await endless.streamChat({ model: 'x', messages: [] }, { signal: controller.signal })) {
-              ticks += 1; controller.abort();
-            }
-          } catch (e) { aborted = e.name; }
-          return { out, seen: seen[0], err, got, aborted, ticks };
-        }"""
-    )
+    result = page.evaluate(page_script("stream_client.js"))
     for pieces in ("1", "7", "97", "1000"):
         assert result["out"][pieces] == {"text": "Hello", "usage": 5, "provider": "fake"}
     assert result["seen"]["auth"] == "Bearer sk-test"
