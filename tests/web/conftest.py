@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+# The shared journey lives outside test modules; keep pytest's detailed assertions there.
+pytest.register_assert_rewrite("tests.web.console_flow", "tests.web.live")
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

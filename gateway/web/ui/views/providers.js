@@ -268,7 +268,7 @@ export class ProvidersView {
       ? null
       : field(
           "ID (optional)",
-          { name: "id", pattern: "[a-z0-9][a-z0-9_-]{0,62}", spellcheck: "false" },
+          { name: "id", pattern: "[a-z0-9][a-z0-9_\\-]{0,62}", spellcheck: "false" },
           "Lowercase letters, digits, - and _; derived from the name when empty.",
         );
     const baseUrl = field("Base URL", {
