@@ -292,6 +292,7 @@ def run_console_journey(
     admin_key: str,
     provider_key: str,
     name: str,
+    expect_provider_counts: bool = False,
 ) -> None:
     network = Network()
     page.on("response", network.record)
@@ -300,6 +301,11 @@ def run_console_journey(
 
     sign_in(page, base_url, admin_key)
     card = add_provider(page, upstream_url, provider_key)
+    if expect_provider_counts:
+        # The strip refreshes when the view changes; the real health has a providers summary.
+        page.get_by_role("link", name="Keys").click()
+        page.get_by_role("link", name="Providers").click()
+        page.get_by_text(re.compile(r"providers: 1 total")).wait_for()
     check_provider_tools(page, card)
     edit_provider(page, card)
     screenshot(page, f"{name}-providers")

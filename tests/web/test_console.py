@@ -152,3 +152,26 @@ def test_client_parses_sse_split_anywhere_and_surfaces_stream_errors(
     assert result["aborted"] == "AbortError"
     assert result["ticks"] == 1
     assert_clean(page, problems)
+
+
+def test_status_strip_shows_provider_counts(open_page: OpenPage, gateway_url: str) -> None:
+    """With the providers summary of GET /api/v1/health (added by the health work)."""
+    page, problems = open_page()
+    summary = {
+        "status": "degraded",
+        "version": "9.9.9",
+        "uptime_s": 7300,
+        "providers": {"total": 3, "healthy": 2, "unhealthy": 1},
+    }
+    page.route(
+        "**/api/v1/health",
+        lambda route: route.fulfill(json=summary, headers={"X-Request-ID": "r"}),
+    )
+    page.goto(f"{gateway_url}/ui/")
+    status = page.locator("#status")
+    page.wait_for_function("() => document.querySelector('#status').dataset.state")
+    assert status.inner_text() == (
+        "Gateway degraded · v9.9.9 · up 2 h · providers: 3 total, 2 healthy, 1 unhealthy"
+    )
+    assert status.get_attribute("data-state") == "warn"
+    assert_clean(page, problems)

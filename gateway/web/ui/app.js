@@ -58,6 +58,7 @@ function show(name) {
   if (current !== target) {
     current = target;
     views[target].open();
+    refreshStatus();
   }
 }
 

@@ -42,5 +42,6 @@ def test_console_journey_against_the_real_gateway(
     with serve_in_thread(upstream) as upstream_url, serve_in_thread(create_app(settings)) as url:
         page, problems = open_page()
         run_console_journey(
-            page, problems, url, upstream_url, upstream[LOG], ADMIN_KEY, PROVIDER_KEY, "e2e"
-        )
+            page, problems, url, upstream_url, upstream[LOG], ADMIN_KEY, PROVIDER_KEY, "e2e",
+            expect_provider_counts=True,
+        )  # fmt: skip
