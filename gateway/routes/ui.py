@@ -7,6 +7,7 @@ no path arithmetic happen per request, which rules out directory traversal.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -39,6 +40,7 @@ CONTENT_TYPES = {
 class Asset:
     body: bytes
     content_type: str
+    etag: str
 
 
 UI_ASSETS = web.AppKey("ui_assets", dict[str, Asset])
@@ -60,21 +62,20 @@ def _add(assets: dict[str, Asset], relative: str, entry: Traversable) -> None:
     suffix = ".ts" if relative.endswith(".d.ts") else "." + relative.rpartition(".")[2]
     content_type = CONTENT_TYPES.get(suffix)
     if content_type is not None and entry.is_file():
-        assets[relative] = Asset(entry.read_bytes(), content_type)
+        body = entry.read_bytes()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        assets[relative] = Asset(body, content_type, etag)
 
 
 def _serve(request: web.Request, relative: str) -> web.Response:
     asset = request.app[UI_ASSETS].get(relative)
     if asset is None:
         raise NotFound("No such file in the console.")
-    return web.Response(
-        body=asset.body,
-        headers={
-            "Content-Type": asset.content_type,
-            "Content-Security-Policy": UI_CSP,
-            "Cache-Control": "no-cache",
-        },
-    )
+    headers = {"Content-Security-Policy": UI_CSP, "Cache-Control": "no-cache", "ETag": asset.etag}
+    if request.headers.get("If-None-Match") == asset.etag:
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = asset.content_type
+    return web.Response(body=asset.body, headers=headers)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -99,6 +100,7 @@ _ASSET_RESPONSES: Mapping[int, str | Mapping[str, Any]] = {
         "content_type": "text/plain",
         "schema": {"type": "string"},
     },
+    304: "Unchanged since the ETag the client holds",
     404: "No such file",
 }
 

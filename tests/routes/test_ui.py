@@ -72,3 +72,15 @@ async def test_console_routes_are_documented(client) -> None:  # type: ignore[no
     document = await (await client.get("/api/v1/openapi.json")).json()
     for path in ("/", "/ui", "/ui/", "/ui/{name}", "/ui/{folder}/{name}"):
         assert "get" in document["paths"][path], path
+
+
+async def test_assets_revalidate_with_their_etag(client) -> None:  # type: ignore[no-untyped-def]
+    first = await client.get("/ui/app.js")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = await client.get("/ui/app.js", headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert await again.read() == b""
+    other = await client.get("/ui/app.css", headers={"If-None-Match": etag})
+    assert other.status == 200
+    assert other.headers["ETag"] != etag
