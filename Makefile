@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TSC := node_modules/.bin/tsc
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
@@ -13,6 +14,11 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# TypeScript, used only by the tests to check the console's typed client.
+$(TSC): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 run: $(STAMP)
@@ -36,7 +42,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff format gateway tests benchmarks
 	$(BIN)/ruff check --fix gateway tests benchmarks
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps $(TSC) lint
 	$(BIN)/python -m pytest -q
 
 build: $(STAMP)
@@ -46,4 +52,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

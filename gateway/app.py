@@ -11,7 +11,7 @@ from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain
 from gateway.middleware.security_headers import response_stamper
 from gateway.providers import registry
-from gateway.routes import health, metrics, openapi, providers, templates
+from gateway.routes import health, metrics, openapi, providers, templates, ui
 from gateway.routes.table import ROUTES
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     templates.setup(app)
     openapi.setup(app)
     metrics.setup(app)
+    ui.setup(app)
     return app
 
 

@@ -1,0 +1,339 @@
+/**
+ * Typed client for the LLM gateway's HTTP API.
+ *
+ * Import it from a Vite + TypeScript web UI:
+ *   import { GatewayClient } from "http://HOST/ui/api/client.js" (or a vendored copy);
+ *   const gw = new GatewayClient({ baseUrl: import.meta.env.VITE_API_URL, apiKey });
+ * The key lives only in this object's memory.
+ */
+
+/** OpenAI's list envelope, used by every list endpoint. */
+export interface ListResponse<T> {
+  object: "list";
+  data: T[];
+}
+
+/** Raised for every non-2xx answer and for an error event inside a stream. */
+export declare class GatewayError extends Error {
+  constructor(
+    status: number,
+    type: string,
+    code: string | null,
+    message: string,
+    requestId: string | null,
+    param?: string | null,
+  );
+  readonly name: "GatewayError";
+  /** HTTP status (0 for a network failure). */
+  readonly status: number;
+  /** OpenAI error type, e.g. "invalid_request_error". */
+  readonly type: string;
+  readonly code: string | null;
+  /** The X-Request-ID of the failed response, to quote in bug reports. */
+  readonly requestId: string | null;
+  /** The invalid field path, when the gateway names one. */
+  readonly param: string | null;
+}
+
+export interface ClientOptions {
+  /** Origin (and optional prefix) of the gateway; "" means the page's own origin. */
+  baseUrl?: string;
+  /** Gateway key sent as `Authorization: Bearer KEY`. */
+  apiKey?: string | null;
+  /** A fetch implementation (defaults to the global fetch). */
+  fetch?: typeof fetch;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export type ProviderSource = "api" | "file";
+
+export interface Provider {
+  id: string;
+  name: string;
+  template: string;
+  base_url: string;
+  has_api_key: boolean;
+  api_key_hint: string | null;
+  headers: Record<string, string>;
+  models: string[];
+  aliases: Record<string, string>;
+  default_model: string | null;
+  enabled: boolean;
+  priority: number;
+  weight: number;
+  timeout_s: number;
+  created_at: string;
+  updated_at: string;
+  source: ProviderSource;
+}
+
+/** Fields accepted when creating a provider; `api_key` is write-only. */
+export interface ProviderCreate {
+  id?: string;
+  name: string;
+  template: string;
+  base_url?: string;
+  api_key?: string;
+  headers?: Record<string, string>;
+  models?: string[];
+  aliases?: Record<string, string>;
+  default_model?: string | null;
+  enabled?: boolean;
+  priority?: number;
+  weight?: number;
+  timeout_s?: number;
+}
+
+/** Fields present replace the stored ones; `api_key: null` removes the stored key. */
+export interface ProviderUpdate {
+  name?: string;
+  template?: string;
+  base_url?: string;
+  api_key?: string | null;
+  headers?: Record<string, string>;
+  models?: string[];
+  aliases?: Record<string, string>;
+  default_model?: string | null;
+  enabled?: boolean;
+  priority?: number;
+  weight?: number;
+  timeout_s?: number;
+}
+
+export interface ProviderFilter {
+  enabled?: boolean;
+  template?: string;
+}
+
+export interface Template {
+  id: string;
+  /** Some gateways call it `name`; read both. */
+  display_name?: string;
+  name?: string;
+  adapter: string;
+  base_url: string;
+  key_required: boolean;
+  docs_url?: string | null;
+  models?: string[];
+  [field: string]: unknown;
+}
+
+export interface Model {
+  id: string;
+  object: "model";
+  created?: number;
+  owned_by?: string;
+}
+
+export interface ProviderModels extends ListResponse<Model> {
+  cached: boolean;
+  fetched_at: string | number | null;
+  stale?: boolean;
+}
+
+export type HealthStatus = "healthy" | "degraded" | "unhealthy" | "unknown";
+export type CircuitState = "closed" | "open" | "half_open";
+
+export interface ProviderHealth {
+  provider: string;
+  status: HealthStatus;
+  latency_ms: number | null;
+  checked_at: string | number | null;
+  consecutive_failures: number;
+  last_error: string | null;
+  circuit: CircuitState;
+}
+
+export interface ProviderTestRequest {
+  /** With a model, the test is a one-token completion instead of the models list. */
+  model?: string;
+}
+
+export interface ProviderTestResult {
+  ok: boolean;
+  latency_ms: number | null;
+  status_code: number | null;
+  error: string | null;
+  models_found: number | null;
+}
+
+export interface GatewayHealth {
+  status: "ok" | "degraded" | "draining" | string;
+  version?: string;
+  uptime_s?: number;
+  providers?: { total: number; healthy: number; unhealthy: number };
+}
+
+export type KeyScope = "chat" | "models" | "admin";
+
+export interface KeyCreate {
+  name: string;
+  scopes?: KeyScope[];
+  models?: string[];
+  rpm?: number | null;
+  tpm?: number | null;
+  /** ISO 8601 date-time, or null for a key that never expires. */
+  expires_at?: string | null;
+}
+
+export interface KeyInfo {
+  id: string;
+  name: string;
+  /** A recognisable start or end of the key (gateways name it prefix or hint). */
+  prefix?: string;
+  hint?: string;
+  scopes: KeyScope[];
+  models?: string[];
+  rpm?: number | null;
+  tpm?: number | null;
+  created_at: string | number;
+  expires_at: string | number | null;
+}
+
+/** The answer to a key creation: the only time the secret is shown. */
+export interface CreatedKey extends KeyInfo {
+  key: string;
+}
+
+export type Role = "system" | "user" | "assistant" | "tool" | "developer";
+
+export interface ContentPart {
+  type: string;
+  text?: string;
+  image_url?: { url: string; detail?: string };
+  [field: string]: unknown;
+}
+
+export interface ChatMessage {
+  role: Role;
+  content: string | ContentPart[] | null;
+  name?: string;
+  tool_call_id?: string;
+  tool_calls?: ToolCall[];
+  [field: string]: unknown;
+}
+
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+export interface ChatCompletionRequest {
+  model: string;
+  messages: ChatMessage[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  n?: number;
+  stop?: string | string[];
+  /** Newer OpenAI parameters pass through untouched. */
+  [field: string]: unknown;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  [field: string]: unknown;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  choices: Array<{
+    index: number;
+    message: ChatMessage & { reasoning_content?: string };
+    finish_reason: string | null;
+  }>;
+  usage?: Usage;
+}
+
+export interface ChunkDelta {
+  role?: Role;
+  content?: string | null;
+  reasoning_content?: string | null;
+  tool_calls?: Array<{
+    index: number;
+    id?: string;
+    type?: "function";
+    function?: { name?: string; arguments?: string };
+  }>;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  choices: Array<{ index: number; delta: ChunkDelta; finish_reason: string | null }>;
+  usage?: Usage | null;
+}
+
+/** A non-streamed answer with the response metadata the console shows. */
+export interface ChatResult {
+  completion: ChatCompletion;
+  /** X-Gateway-Provider: the provider that served. */
+  provider: string | null;
+  requestId: string | null;
+}
+
+/** A started stream: iterate it for chunks; `provider` is known once it is returned. */
+export interface ChatStream extends AsyncIterable<ChatCompletionChunk> {
+  readonly provider: string | null;
+  readonly requestId: string | null;
+}
+
+export declare class GatewayClient {
+  constructor(options?: ClientOptions);
+  readonly baseUrl: string;
+  /** Replace (or clear, with null) the key used for later requests. */
+  setApiKey(apiKey: string | null): void;
+  hasApiKey(): boolean;
+
+  health(options?: RequestOptions): Promise<GatewayHealth>;
+
+  listProviders(filter?: ProviderFilter, options?: RequestOptions): Promise<ListResponse<Provider>>;
+  getProvider(id: string, options?: RequestOptions): Promise<Provider>;
+  createProvider(body: ProviderCreate, options?: RequestOptions): Promise<Provider>;
+  updateProvider(id: string, body: ProviderUpdate, options?: RequestOptions): Promise<Provider>;
+  deleteProvider(id: string, options?: RequestOptions): Promise<void>;
+
+  listTemplates(options?: RequestOptions): Promise<ListResponse<Template>>;
+  getTemplate(id: string, options?: RequestOptions): Promise<Template>;
+
+  listProviderModels(id: string, options?: RequestOptions): Promise<ProviderModels>;
+  refreshProviderModels(id: string, options?: RequestOptions): Promise<ProviderModels>;
+  providerHealth(id: string, options?: RequestOptions): Promise<ProviderHealth>;
+  testProvider(
+    id: string,
+    body?: ProviderTestRequest,
+    options?: RequestOptions,
+  ): Promise<ProviderTestResult>;
+
+  listModels(options?: RequestOptions): Promise<ListResponse<Model>>;
+
+  listKeys(options?: RequestOptions): Promise<ListResponse<KeyInfo>>;
+  createKey(body: KeyCreate, options?: RequestOptions): Promise<CreatedKey>;
+  revokeKey(id: string, options?: RequestOptions): Promise<void>;
+
+  chatCompletion(body: ChatCompletionRequest, options?: RequestOptions): Promise<ChatResult>;
+  /**
+   * Start a streamed completion. Resolves once the response headers arrived
+   * (rejects with GatewayError before that); aborting `signal` ends the stream.
+   */
+  streamChat(body: ChatCompletionRequest, options?: RequestOptions): Promise<ChatStream>;
+}
+
+/** Split an SSE byte stream into the `data:` payloads of its events. */
+export declare function sseData(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<string, void, undefined>;

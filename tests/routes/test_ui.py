@@ -1,0 +1,86 @@
+"""/ui/ serves the console's files from the package, under the console's own CSP."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+from gateway.routes.ui import UI_CSP
+
+
+async def test_root_and_bare_ui_redirect_to_the_console(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/", "/ui"):
+        response = await client.get(path, allow_redirects=False)
+        assert response.status == 302
+        assert response.headers["Location"] == "/ui/"
+
+
+async def test_index_carries_the_console_csp_and_the_other_security_headers(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get("/ui/")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["Content-Security-Policy"] == UI_CSP
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Request-ID"]
+    html = await response.text()
+    # No inline script or style: everything the page uses is a same-origin file.
+    assert "<style" not in html and " style=" not in html
+    assert all(re.search(r"\bsrc=", tag) for tag in re.findall(r"<script[^>]*>", html))
+    for asset in re.findall(r'(?:src|href)="(/ui/[^"]+)"', html):
+        assert (await client.get(asset)).status == 200, asset
+
+
+async def test_assets_have_their_content_types(client) -> None:  # type: ignore[no-untyped-def]
+    expected = {
+        "/ui/app.js": "text/javascript; charset=utf-8",
+        "/ui/app.css": "text/css; charset=utf-8",
+        "/ui/api/client.js": "text/javascript; charset=utf-8",
+        "/ui/api/client.d.ts": "application/typescript; charset=utf-8",
+        "/ui/views/chat.js": "text/javascript; charset=utf-8",
+        "/ui/favicon.svg": "image/svg+xml",
+    }
+    for path, content_type in expected.items():
+        response = await client.get(path)
+        assert response.status == 200, path
+        assert response.headers["Content-Type"] == content_type
+    body = await (await client.get("/ui/api/client.js")).read()
+    packaged = resources.files("gateway.web").joinpath("ui/api/client.js").read_bytes()
+    assert body == packaged
+
+
+async def test_only_console_files_are_served(client) -> None:  # type: ignore[no-untyped-def]
+    attempts = [
+        "/ui/__init__.py",
+        "/ui/%2e%2e/__init__.py",
+        "/ui/%2e%2e/docs/docs.js",
+        "/ui/..%2f..%2fapp.py",
+        "/ui/api/%2e%2e%2f%2e%2e%2fapp.py",
+        "/ui/views/..%2F..%2F..%2Fsettings.py",
+        "/ui/%2fetc%2fpasswd",
+        "/ui/missing.js",
+        "/ui/api/missing.js",
+    ]
+    for path in attempts:
+        response = await client.get(path)
+        assert response.status == 404, path
+        body = await response.json()
+        assert body["error"]["code"] == "not_found"
+
+
+async def test_console_routes_are_documented(client) -> None:  # type: ignore[no-untyped-def]
+    document = await (await client.get("/api/v1/openapi.json")).json()
+    for path in ("/", "/ui", "/ui/", "/ui/{name}", "/ui/{folder}/{name}"):
+        assert "get" in document["paths"][path], path
+
+
+async def test_assets_revalidate_with_their_etag(client) -> None:  # type: ignore[no-untyped-def]
+    first = await client.get("/ui/app.js")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = await client.get("/ui/app.js", headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert await again.read() == b""
+    other = await client.get("/ui/app.css", headers={"If-None-Match": etag})
+    assert other.status == 200
+    assert other.headers["ETag"] != etag
