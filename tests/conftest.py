@@ -55,3 +55,45 @@ async def client(
     aiohttp_client: AppClient, settings: Settings
 ) -> TestClient[web.Request, web.Application]:
     return await aiohttp_client(create_app(settings))
+
+
+# --- Redis: one real server per session, and the backend-neutral storage fixture ---
+
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
+
+from gateway.storage.base import Storage  # noqa: E402
+from gateway.storage.factory import create_storage  # noqa: E402
+from tests.fakes.redis_server import RedisServer, start_redis_server  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A running redis-server; ``.url`` to connect, ``.stop()``/``.start()`` for failure tests."""
+    server = start_redis_server(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The URL of an empty, running Redis; restarted after a test that stopped it."""
+    redis_server.start()
+    redis_server.flush()
+    yield redis_server.url
+    redis_server.start()
+
+
+@pytest.fixture(params=["file", "redis"])
+async def storage_backend(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> AsyncIterator[Storage]:
+    """An opened Storage of each backend, for store tests that must hold on both."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        settings = make_settings(storage={"backend": "redis", "redis_url": url})
+    else:
+        settings = make_settings()
+    storage = create_storage(settings)
+    await storage.open()
+    yield storage
+    await storage.close()

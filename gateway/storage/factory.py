@@ -8,6 +8,9 @@ from gateway.storage.file import FileStorage
 
 
 def create_storage(settings: Settings) -> Storage:
-    if settings.storage.backend == "file":
-        return FileStorage(settings.storage.path)
-    raise NotImplementedError("the redis backend is added by the scale-out work")
+    if settings.storage.backend == "redis":
+        from gateway.shared.client import redis_client
+        from gateway.storage.redis import RedisStorage
+
+        return RedisStorage(redis_client(settings.storage), settings.storage.redis_timeout_s)
+    return FileStorage(settings.storage.path)
