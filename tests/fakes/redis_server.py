@@ -66,10 +66,18 @@ class RedisServer:
         self.stop()
         pytest.fail(f"redis-server did not answer PING within {START_TIMEOUT_S} s")
 
-    def stop(self) -> None:
-        """Stop at once (SIGKILL): what a crashed or unreachable Redis looks like to clients."""
+    def stop(self, *, persist: bool = False) -> None:
+        """Stop at once (SIGKILL): what a crashed or unreachable Redis looks like to clients.
+
+        ``persist`` first SAVEs to disk, so the next start() loads the data back (a Redis
+        run with persistence); otherwise the next start() begins empty.
+        """
         if self.process is None:
             return
+        if persist:
+            self._command(b"SAVE")
+        else:
+            (self.folder / "dump.rdb").unlink(missing_ok=True)
         self.process.kill()
         self.process.wait(timeout=5)
         if self.process.stderr is not None:
@@ -77,9 +85,14 @@ class RedisServer:
         self.process = None
 
     def flush(self) -> None:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-            sock.sendall(b"FLUSHALL\r\n")
-            sock.recv(16)
+        self._command(b"FLUSHALL")
+
+    def _command(self, command: bytes) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(command + b"\r\n")
+            reply = sock.recv(64)
+        if not reply.startswith(b"+OK"):
+            pytest.fail(f"redis-server refused {command.decode()}: {reply!r}")
 
 
 def start_redis_server(folder: Path) -> RedisServer:
