@@ -321,6 +321,10 @@ class RedisStorage:
             except UNAVAILABLE_ERRORS as exc:
                 self.mark_down(exc)
                 first = False
+            except Exception as exc:  # never let the watcher die: resync from scratch
+                logger.exception("Redis change watcher failed; reconnecting")
+                self.mark_down(exc)
+                first = False
             finally:
                 with contextlib.suppress(*UNAVAILABLE_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

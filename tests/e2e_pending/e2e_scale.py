@@ -1,4 +1,3 @@
-# ruff: noqa: I001  (tests.processes and tests.fakes.openai_upstream arrive with the merge)
 """End to end: 3 gateway processes on one Redis behave as one gateway (issue 7).
 
 PENDING: needs the provider API (issue 3), chat (issue 4) and auth/limits (issue 6) merged,
@@ -26,9 +25,7 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.redis_server import RedisServer
-from tests.processes import GatewayProcess, gateway_process
 
 ADMIN_KEY = "admin-e2e-scale-key-0123456789abcdef"
 CHAT_RPM = 6
@@ -39,6 +36,8 @@ MODEL = "model-a"
 @pytest.fixture
 def gateways(tmp_path: Path, redis_url: str) -> Iterator[list[str]]:
     """Base URLs of three gateway processes sharing one Redis and one master key."""
+    from tests.processes import GatewayProcess, gateway_process  # arrives with the merge
+
     env = {
         "GATEWAY_ENV": "test",
         "GATEWAY_ADMIN_KEY": ADMIN_KEY,
@@ -84,6 +83,8 @@ async def wait_until(check: Any, within_s: float, message: str) -> None:
 async def test_three_instances_behave_as_one(
     gateways: list[str], redis_server: RedisServer
 ) -> None:
+    from tests.fakes.openai_upstream import FakeOpenAI  # arrives with the merge
+
     first, second, third = gateways
     async with FakeOpenAI() as upstream, aiohttp.ClientSession() as http:
         # A provider created through the first instance ...
