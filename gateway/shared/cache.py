@@ -15,11 +15,13 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.shared.client import UNREACHABLE, Redis, bounded, describe
 
 logger = logging.getLogger("gateway.shared.cache")
+
+T = TypeVar("T")
 
 PREFIX = "gw:cache:"
 LOCK_SUFFIX = ":lock"
@@ -72,6 +74,10 @@ class SharedCache:
             return False
         self._succeeded()
         return True
+
+    async def delete(self, key: str) -> bool:
+        """Forget a value (a provider changed); False when Redis is unreachable."""
+        return await self._try(self.client.delete(PREFIX + key)) is not _DOWN
 
     async def get_or_compute(
         self,
@@ -163,3 +169,22 @@ class _Down:
 
 
 _DOWN = _Down()
+
+
+def shared_by_key(
+    cache: SharedCache, namespace: str, ttl_s: float, fetch: Callable[[str], Awaitable[T]]
+) -> Callable[[str], Awaitable[T]]:
+    """Wrap a per-id fetcher (e.g. the catalog's model lister) so all instances share its result.
+
+    ``ModelCatalog(shared_by_key(cache, "catalog", ttl_s, fetch), ttl_s)`` makes one upstream
+    call per provider per TTL across every instance. The result must be JSON-serializable;
+    a tuple comes back as a list. Forget an entry with ``cache.delete(f"{namespace}:{id}")``.
+    """
+
+    async def fetch_shared(item_id: str) -> T:
+        value: T = await cache.get_or_compute(
+            f"{namespace}:{item_id}", ttl_s, lambda: fetch(item_id)
+        )
+        return value
+
+    return fetch_shared

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.settings import StorageSettings
-from gateway.shared.cache import SharedCache
+from gateway.shared.cache import SharedCache, shared_by_key
 from gateway.shared.client import redis_client
 from tests.fakes.redis_server import RedisServer
 
@@ -107,3 +107,22 @@ async def test_redis_down_computes_locally(
     assert cache.healthy is False
     assert await cache.set("x", 1, 5) is False
     assert await cache.get("x") is None
+
+
+async def test_shared_by_key_wraps_a_fetcher_for_all_instances(make_cache: MakeCache) -> None:
+    calls: list[str] = []
+
+    async def list_models(provider_id: str) -> list[str]:
+        calls.append(provider_id)
+        await asyncio.sleep(0.05)
+        return [f"{provider_id}-model"]
+
+    fetchers = [shared_by_key(make_cache(), "catalog", 5, list_models) for _ in range(3)]
+    results = await asyncio.gather(*(fetchers[i % 3]("p1" if i % 2 else "p2") for i in range(12)))
+    assert sorted(calls) == ["p1", "p2"]
+    assert {tuple(r) for r in results} == {("p1-model",), ("p2-model",)}
+
+    cache = make_cache()
+    assert await cache.delete("catalog:p1") is True
+    assert await fetchers[0]("p1") == ["p1-model"]
+    assert sorted(calls) == ["p1", "p1", "p2"]

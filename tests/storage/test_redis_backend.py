@@ -225,3 +225,30 @@ async def test_write_while_down_answers_503_in_openai_shape(
     assert body["error"]["code"] == "storage_unavailable"
     assert body["error"]["type"] == "service_unavailable"
     assert "unreachable" in body["error"]["message"]
+
+
+async def test_password_in_the_url_works_and_never_leaks(redis_url: str) -> None:
+    admin = redis_client(StorageSettings(backend="redis", redis_url=SecretStr(redis_url)))
+    await admin.config_set("requirepass", "s3cret-redis-pass")
+    try:
+        good = redis_url.replace("redis://", "redis://:s3cret-redis-pass@")
+        storage = RedisStorage(
+            redis_client(StorageSettings(backend="redis", redis_url=SecretStr(good))), TIMEOUT_S
+        )
+        await storage.open()
+        await storage.collection("providers").create("p", {"v": 1})
+        await storage.close()
+
+        bad = redis_url.replace("redis://", "redis://:wrong-redis-pass@")
+        refused = RedisStorage(
+            redis_client(StorageSettings(backend="redis", redis_url=SecretStr(bad))), TIMEOUT_S
+        )
+        with pytest.raises(StorageUnavailable) as caught:
+            await refused.open()
+        assert "wrong-redis-pass" not in str(caught.value)
+    finally:
+        authed = redis_url.replace("redis://", "redis://:s3cret-redis-pass@")
+        reset = redis_client(StorageSettings(backend="redis", redis_url=SecretStr(authed)))
+        await reset.config_set("requirepass", "")
+        await reset.aclose()
+        await admin.aclose()
