@@ -126,6 +126,66 @@ def _add_provider_commands(commands: argparse._SubParsersAction[argparse.Argumen
     rotate.set_defaults(func=_secrets_rotate)
 
 
+# --- gateway migrate: copy stored collections between the file and Redis backends ---
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import asyncio
+    from typing import cast
+
+    from gateway.storage.factory import create_backend
+    from gateway.storage.migrate import Enumerable, migrate
+
+    if args.source == args.target:
+        print("--from and --to must name different backends", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = _load(args)
+    if settings.storage.redis_url is None:
+        print("migrate needs storage.redis_url (GATEWAY_STORAGE__REDIS_URL)", file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def run() -> dict[str, int]:
+        source = create_backend(settings, args.source)
+        target = create_backend(settings, args.target)
+        await source.open()
+        try:
+            await target.open()
+            try:
+                # Both backends list their collections (FileStorage, RedisStorage).
+                return await migrate(cast(Enumerable, source), target, args.collection)
+            finally:
+                await target.close()
+        finally:
+            await source.close()
+
+    try:
+        copied = asyncio.run(run())
+    except StorageError as exc:
+        print(f"migration failed: {exc}", file=sys.stderr)
+        return 1
+    for name, count in copied.items():
+        print(f"{name}: {count} documents copied from {args.source} to {args.target}")
+    if not copied:
+        print(f"nothing to copy: no collections in the {args.source} store")
+    return 0
+
+
+def _add_migrate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy providers, keys and every other collection between storage backends",
+        description="Each copied collection replaces the one in the target; documents are "
+        "copied as stored, so provider keys stay encrypted under the same master key.",
+    )
+    migrate.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    migrate.add_argument("--from", dest="source", choices=["file", "redis"], required=True)
+    migrate.add_argument("--to", dest="target", choices=["file", "redis"], required=True)
+    migrate.add_argument(
+        "--collection", action="append", help="copy only this collection (repeatable)"
+    )
+    migrate.set_defaults(func=_migrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="OpenAI-compatible LLM gateway")
     parser.add_argument("--config", type=Path, default=None, help="path to gateway.yaml")
@@ -147,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     version.set_defaults(func=_version)
 
     _add_provider_commands(commands)
+
+    _add_migrate(commands)
     return parser
 
 

@@ -14,7 +14,15 @@ from typing import Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Environment = Literal["development", "production", "test"]
@@ -51,6 +59,12 @@ class StorageSettings(Section):
     path: Path = Path("data")
     redis_url: SecretStr | None = None
     redis_timeout_s: float = Field(1.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> StorageSettings:
+        if self.backend == "redis" and self.redis_url is None:
+            raise ValueError("backend redis needs storage.redis_url (GATEWAY_STORAGE__REDIS_URL)")
+        return self
 
 
 class ProvidersSettings(Section):

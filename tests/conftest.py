@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ from aiohttp.test_utils import TestClient
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.storage.base import Storage
+from gateway.storage.factory import create_storage
+from tests.fakes.redis_server import RedisServer, start_redis_server
 
 AppClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
@@ -58,18 +60,37 @@ async def client(
     return await aiohttp_client(create_app(settings))
 
 
-STORAGE_BACKENDS = ["file"]
-"""Backends the backend-neutral store tests run against (the Redis work adds "redis")."""
+# --- Redis: one real server per session, and the backend-neutral storage fixture ---
 
 
-@pytest.fixture(params=STORAGE_BACKENDS)
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A running redis-server; ``.url`` to connect, ``.stop()``/``.start()`` for failure tests."""
+    server = start_redis_server(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The URL of an empty, running Redis; restarted after a test that stopped it."""
+    redis_server.start()
+    redis_server.flush()
+    yield redis_server.url
+    redis_server.start()
+
+
+@pytest.fixture(params=["file", "redis"])
 async def storage_backend(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[Storage]:
-    """An opened, empty storage backend; closed after the test."""
-    from gateway.storage.factory import create_storage
-
-    storage = create_storage(make_settings(storage={"backend": request.param}))
+    """An opened Storage of each backend, for store tests that must hold on both."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        settings = make_settings(storage={"backend": "redis", "redis_url": url})
+    else:
+        settings = make_settings()
+    storage = create_storage(settings)
     await storage.open()
     yield storage
     await storage.close()

@@ -45,6 +45,7 @@ def test_sigterm_drains_an_in_flight_stream_and_exits_0(tmp_path: Path) -> None:
             "version": __version__,
             "uptime_s": 0,
             "pid": gw.process.pid,
+            "storage": {"backend": "file", "healthy": True, "error": None},
         }
 
         stream = http.client.HTTPConnection("127.0.0.1", port, timeout=5)

@@ -13,10 +13,12 @@ from gateway.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     error_class_for,
     error_response,
 )
 from gateway.state import REQUEST_ID
+from gateway.storage.base import StorageUnavailable
 
 logger = logging.getLogger("gateway.errors")
 
@@ -37,12 +39,19 @@ def from_http_exception(exc: web.HTTPException) -> GatewayError:
     return cls(exc.reason or "Request failed.", status=exc.status)
 
 
+def storage_unavailable(exc: StorageUnavailable) -> GatewayError:
+    """A write while the shared store is down: 503 with the store's own (secret-free) reason."""
+    return ServiceUnavailable(str(exc), code="storage_unavailable", headers={"Retry-After": "1"})
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except GatewayError as exc:
         return error_response(exc)
+    except StorageUnavailable as exc:
+        return error_response(storage_unavailable(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.routes.table import Operation, add_route
-from gateway.state import LIFECYCLE
+from gateway.state import LIFECYCLE, STORAGE
 
 HEALTH_SCHEMA = {
     "type": "object",
@@ -19,6 +19,14 @@ HEALTH_SCHEMA = {
         "version": {"type": "string"},
         "uptime_s": {"type": "number"},
         "pid": {"type": "integer", "description": "The serving process (one of --workers N)"},
+        "storage": {
+            "type": "object",
+            "properties": {
+                "backend": {"type": "string"},
+                "healthy": {"type": "boolean"},
+                "error": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 
@@ -27,12 +35,19 @@ async def health(request: web.Request) -> web.Response:
     lifecycle = request.app[LIFECYCLE]
     if lifecycle.draining.is_set():
         return web.json_response({"status": "draining"}, status=503)
+    storage = request.app[STORAGE].status()
     return web.json_response(
         {
-            "status": "ok",
+            # degraded: still serving from the last snapshot, but writes and sharing are down
+            "status": "ok" if storage.healthy else "degraded",
             "version": __version__,
             "uptime_s": round(time.monotonic() - lifecycle.started_at, 3),
             "pid": os.getpid(),
+            "storage": {
+                "backend": storage.backend,
+                "healthy": storage.healthy,
+                "error": storage.error,
+            },
         }
     )
 

@@ -38,6 +38,19 @@ class DoesNotExist(StorageError):
     pass
 
 
+class StorageUnavailable(StorageError):
+    """The shared backend cannot be reached: reads use the last snapshot, writes fail (503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StorageStatus:
+    """What /api/v1/health reports about the store."""
+
+    backend: str
+    healthy: bool
+    error: str | None = None
+
+
 class Collection(Protocol):
     """A named set of documents keyed by id."""
 
@@ -71,3 +84,6 @@ class Storage(Protocol):
     async def close(self) -> None: ...
 
     def collection(self, name: str) -> Collection: ...
+
+    def status(self) -> StorageStatus:
+        """Whether the backend is reachable now, and why not (never a secret)."""

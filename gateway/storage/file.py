@@ -25,6 +25,7 @@ from gateway.storage.base import (
     DoesNotExist,
     Listener,
     StorageError,
+    StorageStatus,
 )
 
 logger = logging.getLogger("gateway.storage.file")
@@ -216,6 +217,13 @@ class FileStorage:
         for collection in self._collections.values():
             collection.load()
         self._poller = asyncio.create_task(self._poll_forever(), name="file-storage-poll")
+
+    def status(self) -> StorageStatus:
+        return StorageStatus(backend="file", healthy=True)
+
+    async def collection_names(self) -> list[str]:
+        """Every collection with a file under the folder (used by ``gateway migrate``)."""
+        return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
 
     async def close(self) -> None:
         if self._poller is not None:

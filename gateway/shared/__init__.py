@@ -1,0 +1,1 @@
+"""State shared by several gateway instances through Redis: limits, cache, health."""
