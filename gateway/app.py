@@ -7,10 +7,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.cors import setup_cors
+from gateway.keys import KEYS, KeyStore
+from gateway.limiting import LIMITER, create_limiter
 from gateway.middleware import build_chain
+from gateway.middleware.auth import check_auth_config, warn_if_auth_off
+from gateway.middleware.rate_limit import stamp_rate_limit_headers
 from gateway.middleware.security_headers import response_stamper
-from gateway.routes import health, openapi
+from gateway.routes import health, keys, openapi
 from gateway.routes.table import ROUTES
+from gateway.security.redaction import register_secret
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
 from gateway.storage.factory import create_storage
@@ -18,6 +24,9 @@ from gateway.storage.factory import create_storage
 
 def create_app(settings: Settings) -> web.Application:
     """Build the whole application from one settings object."""
+    check_auth_config(settings)
+    for secret in (settings.admin_key, settings.metrics.token):
+        register_secret(secret.get_secret_value() if secret else None)
     limits = settings.body_limits
     app = web.Application(
         middlewares=build_chain(settings),
@@ -28,11 +37,17 @@ def create_app(settings: Settings) -> web.Application:
     app[LIFECYCLE] = Lifecycle(started_at=time.monotonic())
     app[ROUTES] = {}
     app[STORAGE] = create_storage(settings)
+    app[KEYS] = KeyStore(app[STORAGE].collection("keys"))
+    app[LIMITER] = create_limiter(settings)
     app.on_response_prepare.append(response_stamper(settings))
+    app.on_response_prepare.append(stamp_rate_limit_headers)
     app.cleanup_ctx.append(_storage_context)
+    app.cleanup_ctx.append(_security_context)
 
     health.setup(app)
     openapi.setup(app)
+    keys.setup(app)
+    setup_cors(app, settings.cors)  # keep last: it covers the routes registered above
     return app
 
 
@@ -42,3 +57,12 @@ async def _storage_context(app: web.Application) -> AsyncIterator[None]:
     await storage.open()
     yield
     await storage.close()
+
+
+async def _security_context(app: web.Application) -> AsyncIterator[None]:
+    """Load the key index once storage is open; warn loudly when auth is off."""
+    warn_if_auth_off(app[SETTINGS])
+    await app[KEYS].start()
+    yield
+    await app[KEYS].stop()
+    await app[LIMITER].close()
