@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler, Middleware
 from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
 from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
+from gateway.middleware.rate_limit import charge_failed_auth
 from gateway.routes.table import RouteGroup, route_info
 from gateway.settings import ConfigError, Settings
 
@@ -130,7 +131,11 @@ def auth_middleware(settings: Settings) -> Middleware:
         if not enabled:
             request[PRINCIPAL] = ANONYMOUS
             return await handler(request)
-        principal = identify(request, presented_key(request))
+        try:
+            principal = identify(request, presented_key(request))
+        except AuthenticationFailed:
+            await charge_failed_auth(request, info.group)
+            raise
         needed = SCOPES_BY_GROUP[info.group]
         if principal.scopes.isdisjoint(needed):
             scopes = ", ".join(sorted(needed))

@@ -102,6 +102,27 @@ def rate_limit_middleware(settings: Settings) -> Middleware:
     return rate_limit
 
 
+async def charge_failed_auth(request: web.Request, group: RouteGroup) -> None:
+    """Count a request whose key was refused against its client address; 429 when over.
+
+    So guessing keys costs as much as any other request.
+    """
+    settings = request.app[SETTINGS]
+    config = settings.rate_limit
+    if not config.enabled:
+        return
+    limit = getattr(config, f"{group}_rpm", config.default_rpm)
+    subject = "ip:" + client_ip(request, trusted_networks(config))
+    decision = await _hit(request.app[LIMITER], f"{group}:{subject}", limit, config)
+    if decision is not None:
+        request[RATE_DECISION] = decision
+        if not decision.allowed:
+            raise RateLimited(
+                f"Rate limit of {limit} requests per minute exceeded; retry later.",
+                headers={"Retry-After": str(max(1, math.ceil(decision.retry_after_s)))},
+            )
+
+
 async def _hit(
     limiter: RateLimiter, key: str, limit: int, config: RateLimitSettings
 ) -> Decision | None:

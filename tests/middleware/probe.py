@@ -43,6 +43,10 @@ async def spend_tokens(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def echo(request: web.Request) -> web.Response:
+    return web.Response(body=await request.read())
+
+
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(text="up 1\n")
 
@@ -56,6 +60,7 @@ def probe_app(settings: Settings) -> web.Application:
         ("GET", "/api/v1/test/admin", "admin", whoami),
         ("GET", "/api/v1/test/default", "default", whoami),
         ("POST", "/api/v1/test/fail", "chat", fail),
+        ("POST", "/api/v1/test/echo", "chat", echo),
         ("GET", "/api/v1/test/stream", "chat", stream),
         ("POST", "/api/v1/test/tokens", "chat", spend_tokens),
         ("GET", "/test/metrics", "metrics", metrics),

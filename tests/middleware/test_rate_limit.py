@@ -77,6 +77,15 @@ async def test_keys_and_groups_have_their_own_buckets(limited: Callable[..., Any
     assert statuses == [200] * 4 + [429]
 
 
+async def test_refused_keys_count_against_the_client_address(limited: Callable[..., Any]) -> None:
+    client = await limited(chat_rpm=3)
+    statuses = [
+        (await client.get("/api/v1/test/chat", headers=bearer(f"gw-guess{i}"))).status
+        for i in range(5)
+    ]
+    assert statuses == [401] * 3 + [429] * 2
+
+
 async def test_public_routes_are_not_limited(limited: Callable[..., Any]) -> None:
     client = await limited(default_rpm=1)
     for _ in range(3):
