@@ -27,7 +27,9 @@ async def test_preflight_allowed_and_denied(
     assert response.status == 200
     assert response.headers["Access-Control-Allow-Origin"] == UI
     allowed = response.headers["Access-Control-Allow-Headers"].lower()
-    assert {"authorization", "content-type", "x-api-key"} <= set(allowed.replace(" ", "").split(","))
+    assert {"authorization", "content-type", "x-api-key"} <= set(
+        allowed.replace(" ", "").split(",")
+    )
     assert response.headers["Access-Control-Max-Age"] == "600"
     assert "Access-Control-Allow-Credentials" not in response.headers
 

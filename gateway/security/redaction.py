@@ -17,7 +17,8 @@ _PATTERNS = re.compile(
     r"gw-[A-Za-z0-9_\-]{8,}"
     r"|sk-[A-Za-z0-9_\-]{8,}"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+"
-    r"|(?i:(?:x-api-key|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"
+    r"|(?i:(?:x-api-key|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?i:(?:bearer|basic|token)\s+)?[^\s\"',;}]+"
 )
 
 _registered: set[str] = set()

@@ -35,7 +35,9 @@ async def secured(aiohttp_client: AppClient, make_settings: Callable[..., Settin
 
 
 async def new_key(client: Client, **spec: Any) -> dict[str, Any]:
-    response = await client.post("/api/v1/keys", json={"name": "t", **spec}, headers=bearer(ADMIN_KEY))
+    response = await client.post(
+        "/api/v1/keys", json={"name": "t", **spec}, headers=bearer(ADMIN_KEY)
+    )
     assert response.status == 201, await response.text()
     return await response.json()  # type: ignore[no-any-return]
 

@@ -1,4 +1,4 @@
-"""413 is decided from Content-Length, or while a chunked body streams in, never after reading it."""
+"""413 from Content-Length or while a chunked body streams in, never after reading it."""
 
 from __future__ import annotations
 

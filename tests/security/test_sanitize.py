@@ -8,7 +8,9 @@ from gateway.errors import InvalidRequest
 from gateway.security.sanitize import check_header, check_id, check_name
 
 
-@pytest.mark.parametrize("bad", ["", "a\nb", "tab\there", "nul\x00", "esc\x1b[31m", "del\x7f", "x" * 201])
+@pytest.mark.parametrize(
+    "bad", ["", "a\nb", "tab\there", "nul\x00", "esc\x1b[31m", "del\x7f", "x" * 201]
+)
 def test_names(bad: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         check_name(bad, "name")

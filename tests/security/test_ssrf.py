@@ -108,7 +108,11 @@ async def test_resolved_address_is_checked_at_connect_time(
 ) -> None:
     port, seen = local_upstream
     dns = FakeDNS(
-        {"rebind.test": "169.254.169.254", "local.test": "127.0.0.1", "v6meta.test": "fd00:ec2::254"}
+        {
+            "rebind.test": "169.254.169.254",
+            "local.test": "127.0.0.1",
+            "v6meta.test": "fd00:ec2::254",
+        }
     )
     # The names pass the write-time check: only resolution reveals where they lead.
     check_upstream_url("http://rebind.test/", True)
