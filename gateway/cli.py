@@ -16,6 +16,7 @@ from gateway.errors import GatewayError
 from gateway.keys import KeyStore
 from gateway.logs import configure_logging
 from gateway.middleware.auth import check_auth_config
+from gateway.routes.keys import NewKey
 from gateway.settings import ConfigError, Settings, load_settings, masked_dump
 from gateway.storage.base import StorageError
 from gateway.storage.factory import create_storage
@@ -84,8 +85,6 @@ async def _with_key_store(settings: Settings, action: Callable[[KeyStore], Await
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    from gateway.routes.keys import NewKey
-
     try:
         spec = NewKey.model_validate(
             {

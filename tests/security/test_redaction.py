@@ -23,6 +23,13 @@ from gateway.security.redaction import RedactingFilter, redact, register_secret
 GW_KEY = "gw-" + "A1b2C3d4" * 5 + "xyz"
 SK_KEY = "sk-proj-" + "Zz9" * 12
 ROOT = Path(__file__).resolve().parents[2]
+SECRET_BEARING_TESTS = [
+    # Every test module that sends keys: add the providers and chat tests here.
+    "tests/middleware/test_auth.py",
+    "tests/middleware/test_rate_limit.py",
+    "tests/keys",
+    "tests/test_cli_keys.py",
+]
 
 
 def test_redact_patterns() -> None:
@@ -167,9 +174,7 @@ def test_the_auth_test_run_logs_no_key(tmp_path: Path) -> None:
             "--log-level=DEBUG",
             f"--log-file={log_file}",
             "--log-file-level=DEBUG",
-            "tests/middleware/test_auth.py",
-            "tests/middleware/test_rate_limit.py",
-            "tests/keys",
+            *SECRET_BEARING_TESTS,
         ],
         cwd=ROOT,
         env=env,
@@ -181,4 +186,4 @@ def test_the_auth_test_run_logs_no_key(tmp_path: Path) -> None:
     text = log_file.read_text()
     assert text.strip(), "nothing was logged"
     assert ADMIN_KEY not in text
-    assert not re.search(r"gw-[A-Za-z0-9_-]{20,}", text)
+    assert not re.search(r"(gw|sk)-[A-Za-z0-9_-]{20,}", text)
