@@ -46,7 +46,7 @@ def _principal(doc: Document) -> Principal:
         key_id=doc["id"],
         name=doc["name"],
         scopes=frozenset(doc["scopes"]),
-        models=frozenset(doc["models"]) if doc.get("models") is not None else None,
+        models=frozenset(doc["models"]) if doc.get("models") else None,
         rpm=doc.get("rpm"),
         tpm=doc.get("tpm"),
         expires_at=datetime.fromisoformat(expires).timestamp() if expires else None,
@@ -104,7 +104,7 @@ class KeyStore:
             "hash": hash_key(key),
             "prefix": key[:HINT_LENGTH],
             "scopes": sorted(set(scopes)),
-            "models": sorted(set(models)) if models is not None else None,
+            "models": sorted(set(models)) if models else None,  # empty: every model
             "rpm": rpm,
             "tpm": tpm,
             "expires_at": expires_at.astimezone(UTC).isoformat() if expires_at else None,

@@ -28,6 +28,7 @@ class NewKey(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(default_factory=_chat_only, min_length=1, max_length=3)
     models: list[str] | None = Field(None, max_length=1000)
+    """The models the key may use; empty or absent means every model."""
     rpm: int | None = Field(None, ge=1, le=10_000_000)
     tpm: int | None = Field(None, ge=1, le=1_000_000_000)
     expires_at: datetime | None = None
@@ -123,7 +124,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     key_id = request.match_info["key_id"]
     if not await request.app[KEYS].revoke(key_id):
         raise NotFound("No key has this id.", param="key_id")
-    return web.json_response({"id": key_id, "deleted": True})
+    return web.Response(status=204)
 
 
 def setup(app: web.Application) -> None:
@@ -181,6 +182,6 @@ def setup(app: web.Application) -> None:
         operation=Operation(
             summary="Revoke a key at once",
             tag="keys",
-            responses={200: "Revoked", 404: "Unknown id"},
+            responses={204: "Revoked", 404: "Unknown id"},
         ),
     )
