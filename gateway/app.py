@@ -7,12 +7,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway.cors import setup_cors
+from gateway.keys import KEYS, KeyStore
+from gateway.limiting import LIMITER, create_limiter
 from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain
+from gateway.middleware.auth import check_auth_config, warn_if_auth_off
+from gateway.middleware.rate_limit import stamp_rate_limit_headers
 from gateway.middleware.security_headers import response_stamper
 from gateway.providers import registry
-from gateway.routes import health, metrics, openapi, providers, templates, ui
+from gateway.routes import health, keys, metrics, openapi, providers, templates, ui
 from gateway.routes.table import ROUTES
+from gateway.security.redaction import register_secret
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
 from gateway.storage.factory import create_storage
@@ -20,6 +26,9 @@ from gateway.storage.factory import create_storage
 
 def create_app(settings: Settings) -> web.Application:
     """Build the whole application from one settings object."""
+    check_auth_config(settings)
+    for secret in (settings.admin_key, settings.metrics.token):
+        register_secret(secret.get_secret_value() if secret else None)
     limits = settings.body_limits
     app = web.Application(
         middlewares=build_chain(settings),
@@ -31,8 +40,12 @@ def create_app(settings: Settings) -> web.Application:
     app[ROUTES] = {}
     app[STORAGE] = create_storage(settings)
     app[METRICS] = Metrics(settings.metrics)
+    app[KEYS] = KeyStore(app[STORAGE].collection("keys"))
+    app[LIMITER] = create_limiter(settings)
     app.on_response_prepare.append(response_stamper(settings))
+    app.on_response_prepare.append(stamp_rate_limit_headers)
     app.cleanup_ctx.append(_storage_context)
+    app.cleanup_ctx.append(_security_context)
 
     registry.setup(app)
     health.setup(app)
@@ -41,6 +54,8 @@ def create_app(settings: Settings) -> web.Application:
     openapi.setup(app)
     metrics.setup(app)
     ui.setup(app)
+    keys.setup(app)
+    setup_cors(app, settings.cors)  # keep last: it covers the routes registered above
     return app
 
 
@@ -50,3 +65,12 @@ async def _storage_context(app: web.Application) -> AsyncIterator[None]:
     await storage.open()
     yield
     await storage.close()
+
+
+async def _security_context(app: web.Application) -> AsyncIterator[None]:
+    """Load the key index once storage is open; warn loudly when auth is off."""
+    warn_if_auth_off(app[SETTINGS])
+    await app[KEYS].start()
+    yield
+    await app[KEYS].stop()
+    await app[LIMITER].close()

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from gateway import __version__
+from gateway.errors import GatewayError
+from gateway.keys import KeyStore
 from gateway.logs import configure_logging
+from gateway.middleware.auth import check_auth_config
+from gateway.routes.keys import NewKey
 from gateway.settings import ConfigError, Settings, load_settings, masked_dump
 from gateway.storage.base import StorageError
+from gateway.storage.factory import create_storage
 
 EXIT_CONFIG = 2
 
@@ -49,6 +55,7 @@ def _load(args: argparse.Namespace) -> Settings:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = _load(args)
+    check_auth_config(settings)  # before any worker starts
     configure_logging(settings.logging)
     if settings.server.workers > 1:
         from gateway.supervisor import supervise
@@ -186,6 +193,98 @@ def _add_migrate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     migrate.set_defaults(func=_migrate)
 
 
+# --- gateway keys: create, list and revoke API keys directly in the store ---
+
+
+async def _with_key_store(settings: Settings, action: Callable[[KeyStore], Awaitable[int]]) -> int:
+    storage = create_storage(settings)
+    store = KeyStore(storage.collection("keys"))
+    await storage.open()
+    try:
+        return await action(store)
+    finally:
+        await storage.close()
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    try:
+        spec = NewKey.model_validate(
+            {
+                "name": args.name,
+                "scopes": args.scope or ["chat"],
+                "models": args.model,
+                "rpm": args.rpm,
+                "tpm": args.tpm,
+                "expires_at": args.expires_at,
+            }
+        )
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(part) for part in err["loc"])
+            print(f"{where}: {err['msg']}", file=sys.stderr)
+        return EXIT_CONFIG
+    except GatewayError as exc:
+        print(exc.message, file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def create(store: KeyStore) -> int:
+        key, meta = await store.create(
+            name=spec.name,
+            scopes=list(spec.scopes),
+            models=spec.models,
+            rpm=spec.rpm,
+            tpm=spec.tpm,
+            expires_at=spec.expires_at,
+        )
+        print(json.dumps({**meta, "key": key}, indent=2))
+        print("Store the key now: it is not shown again.", file=sys.stderr)
+        return 0
+
+    return asyncio.run(_with_key_store(_load(args), create))
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    async def show(store: KeyStore) -> int:
+        print(json.dumps(await store.list(), indent=2))
+        return 0
+
+    return asyncio.run(_with_key_store(_load(args), show))
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    async def revoke(store: KeyStore) -> int:
+        if await store.revoke(args.key_id):
+            print(f"revoked {args.key_id}")
+            return 0
+        print(f"no key has the id {args.key_id}", file=sys.stderr)
+        return 1
+
+    return asyncio.run(_with_key_store(_load(args), revoke))
+
+
+def _add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser("keys", help="manage gateway API keys")
+    keys.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    verbs = keys.add_subparsers(dest="keys_command", required=True)
+    create = verbs.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scope", action="append", choices=["chat", "models", "admin"], help="repeatable"
+    )
+    create.add_argument("--model", action="append", help="allowed model (repeatable)")
+    create.add_argument("--rpm", type=int)
+    create.add_argument("--tpm", type=int)
+    create.add_argument("--expires-at", help="ISO 8601 date-time")
+    create.set_defaults(func=_keys_create)
+    verbs.add_parser("list", help="list keys (metadata only)").set_defaults(func=_keys_list)
+    revoke = verbs.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=_keys_revoke)
+
+
+# --- end of gateway keys ---
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="OpenAI-compatible LLM gateway")
     parser.add_argument("--config", type=Path, default=None, help="path to gateway.yaml")
@@ -209,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_provider_commands(commands)
 
     _add_migrate(commands)
+
+    _add_keys_commands(commands)
     return parser
 
 

@@ -13,6 +13,7 @@ import time
 
 import orjson
 
+from gateway.security.redaction import RedactingFilter
 from gateway.settings import LoggingSettings
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -50,7 +51,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in self._STANDARD:
                 entry[key] = value
-        if record.exc_info:
+        if record.exc_text:  # already redacted by RedactingFilter
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
@@ -62,6 +65,7 @@ def configure_logging(settings: LoggingSettings) -> None:
     """Install one stderr handler on the root logger, replacing earlier ones."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactingFilter())  # no credential reaches the output
     if settings.format == "json":
         handler.setFormatter(JsonFormatter())
     else:

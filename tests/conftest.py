@@ -38,6 +38,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "storage": {"path": str(tmp_path / "data")},
             "providers": {"dir": str(tmp_path / "providers.d")},
         }
+        if not {"admin_key", "auth", "env"} & overrides.keys():
+            # Outside development auth is off only when configured so: tests that do
+            # not exercise auth say so; auth tests pass admin_key, auth or env.
+            values["auth"] = {"enabled": False}
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(values.get(key), dict):
                 values[key] = {**values[key], **value}

@@ -43,7 +43,8 @@ async def test_unknown_route_is_404_in_openai_shape(client) -> None:  # type: ig
 async def test_wrong_method_is_405_with_allow(client) -> None:  # type: ignore[no-untyped-def]
     response = await client.delete("/api/v1/health")
     assert response.status == 405
-    assert response.headers["Allow"] == "GET"
+    # OPTIONS is the CORS preflight handler.
+    assert response.headers["Allow"] == "GET, OPTIONS"
     assert_openai_error(await response.json(), "method_not_allowed")
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from aiohttp.typedefs import Middleware
 
 from gateway.middleware.access_log import access_log_middleware
+from gateway.middleware.auth import auth_middleware
 from gateway.middleware.body_limit import body_limit_middleware
 from gateway.middleware.errors import error_middleware
+from gateway.middleware.rate_limit import rate_limit_middleware
 from gateway.middleware.request_id import request_id_middleware
 from gateway.settings import Settings
 
@@ -22,6 +24,6 @@ def build_chain(settings: Settings) -> list[Middleware]:
         access_log_middleware,
         error_middleware,
         body_limit_middleware(settings.body_limits),
-        # auth: filled by the security work
-        # rate limit: filled by the security work
+        auth_middleware(settings),
+        rate_limit_middleware(settings),
     ]

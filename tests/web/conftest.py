@@ -110,3 +110,16 @@ def gateway_url(make_settings: Callable[..., Any]) -> Iterator[str]:
 
     with serve_in_thread(create_app(make_settings())) as url:
         yield url
+
+
+SECURED_ADMIN_KEY = "console-admin-key-0123456789abcdef"
+
+
+@pytest.fixture
+def secured_gateway_url(make_settings: Callable[..., Any]) -> Iterator[str]:
+    """The real gateway with an admin key set, so sign-in can be refused."""
+    from gateway.app import create_app
+    from tests.web.live import serve_in_thread
+
+    with serve_in_thread(create_app(make_settings(admin_key=SECURED_ADMIN_KEY))) as url:
+        yield url

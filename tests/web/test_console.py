@@ -48,10 +48,10 @@ def test_root_redirects_to_the_console(open_page: OpenPage, gateway_url: str) ->
 
 
 def test_sign_in_form_is_labelled_and_keeps_the_key_out_of_storage(
-    open_page: OpenPage, gateway_url: str
+    open_page: OpenPage, secured_gateway_url: str
 ) -> None:
     page, problems = open_page()
-    page.goto(f"{gateway_url}/ui/")
+    page.goto(f"{secured_gateway_url}/ui/")
     key_field = page.get_by_label("Admin key")
     assert key_field.get_attribute("type") == "password"
     assert page.get_by_label("Keep me signed in for this tab").get_attribute("type") == "checkbox"
@@ -66,8 +66,8 @@ def test_sign_in_form_is_labelled_and_keeps_the_key_out_of_storage(
 
     key_field.fill("admin-key-under-test")
     page.get_by_role("button", name="Sign in").click()
-    # The admin API is not on this branch: the key check fails, and the error is
-    # shown in place with the request id of the failed response.
+    # A wrong admin key: the gateway answers 401, and the error is shown in
+    # place with the request id of the failed response.
     alert = page.locator("#signin-form .error")
     alert.wait_for(state="visible")
     assert re.search(r"request id: [0-9a-f-]{8,}", alert.inner_text())

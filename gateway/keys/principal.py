@@ -1,0 +1,36 @@
+"""Who is calling: the principal the auth middleware puts on each request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+Scope = Literal["chat", "models", "admin"]
+ALL_SCOPES: frozenset[str] = frozenset({"chat", "models", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A caller as the middlewares and routes see it (never the key itself)."""
+
+    key_id: str | None
+    """None when auth is off: limits then key on the client address."""
+    name: str
+    scopes: frozenset[str]
+    models: frozenset[str] | None = None
+    """The models this key may use; None means every model."""
+    rpm: int | None = None
+    tpm: int | None = None
+    expires_at: float | None = None
+    """Unix time after which the key is refused."""
+
+    def allows_model(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+
+ANONYMOUS = Principal(key_id=None, name="anonymous", scopes=ALL_SCOPES)
+ADMIN = Principal(key_id="admin", name="admin", scopes=frozenset({"admin"}))
+
+PRINCIPAL = web.RequestKey("principal", Principal)

@@ -1,0 +1,148 @@
+"""Authentication and scopes, by route group; and when auth may be off at all.
+
+Keys arrive as ``Authorization: Bearer KEY`` (OpenAI SDKs) or ``X-API-Key: KEY``
+(Anthropic SDKs). The admin key comes from the environment; client keys from
+the KeyStore's in-memory index. Public routes and CORS preflights need no key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from gateway.errors import AuthenticationFailed, PermissionDenied
+from gateway.keys import KEYS
+from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
+from gateway.middleware.rate_limit import charge_failed_auth
+from gateway.routes.table import RouteGroup, route_info
+from gateway.settings import ConfigError, Settings
+
+logger = logging.getLogger("gateway.auth")
+
+SCOPES_BY_GROUP: dict[RouteGroup, frozenset[str]] = {
+    "chat": frozenset({"chat", "admin"}),
+    "models": frozenset({"chat", "models", "admin"}),
+    "admin": frozenset({"admin"}),
+    "default": frozenset({"chat", "models", "admin"}),
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_enabled(settings: Settings) -> bool:
+    """Configured explicitly, or else on except in development with no admin key on loopback."""
+    if settings.auth.enabled is not None:
+        return settings.auth.enabled
+    return (
+        settings.env != "development"
+        or settings.admin_key is not None
+        or not is_loopback(settings.server.host)
+    )
+
+
+def check_auth_config(settings: Settings) -> None:
+    """Refuse to serve without auth on an address other machines can reach."""
+    if auth_enabled(settings) or is_loopback(settings.server.host):
+        return
+    if not settings.auth.allow_insecure:
+        raise ConfigError(
+            [
+                f"auth.enabled: authentication is off but server.host is "
+                f"{settings.server.host}, reachable from other machines; turn auth on, "
+                "bind to 127.0.0.1, or set auth.allow_insecure: true"
+            ]
+        )
+
+
+def warn_if_auth_off(settings: Settings) -> None:
+    if not auth_enabled(settings):
+        logger.warning(
+            "authentication is OFF: anyone who can reach %s may use every route",
+            settings.server.host,
+        )
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The key from ``Authorization: Bearer`` or ``X-API-Key``, if any."""
+    header = request.headers.get("Authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    value = request.headers.get("X-API-Key", "").strip()
+    return value or None
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def require_model(request: web.Request, model: str) -> None:
+    """Refuse with 403 when the caller's key may not use ``model``."""
+    principal: Principal | None = request.get(PRINCIPAL)
+    if principal is not None and not principal.allows_model(model):
+        shown = model if len(model) <= 100 else model[:97] + "..."
+        raise PermissionDenied(f"This API key may not use the model {shown!r}.", param="model")
+
+
+def auth_middleware(settings: Settings) -> Middleware:
+    enabled = auth_enabled(settings)
+    admin_digest = _digest(settings.admin_key.get_secret_value()) if settings.admin_key else None
+    metrics_token = settings.metrics.token
+    metrics_digest = _digest(metrics_token.get_secret_value()) if metrics_token else None
+
+    def identify(request: web.Request, key: str | None) -> Principal:
+        if key is None:
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'."
+            )
+        if admin_digest is not None and hmac.compare_digest(_digest(key), admin_digest):
+            return ADMIN
+        principal = request.app[KEYS].authenticate(key)
+        if principal is None:
+            raise AuthenticationFailed("Invalid API key.")
+        if principal.expires_at is not None and time.time() >= principal.expires_at:
+            raise AuthenticationFailed("This API key has expired.")
+        return principal
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        info = route_info(request)
+        if info is None or info.group == "public" or request.method == "OPTIONS":
+            return await handler(request)
+        if info.group == "metrics":
+            if metrics_digest is not None:
+                key = presented_key(request)
+                if key is None or not hmac.compare_digest(_digest(key), metrics_digest):
+                    raise AuthenticationFailed("This endpoint needs the metrics token.")
+            return await handler(request)
+        if not enabled:
+            request[PRINCIPAL] = ANONYMOUS
+            return await handler(request)
+        try:
+            principal = identify(request, presented_key(request))
+        except AuthenticationFailed:
+            await charge_failed_auth(request, info.group)
+            raise
+        needed = SCOPES_BY_GROUP[info.group]
+        if principal.scopes.isdisjoint(needed):
+            scopes = ", ".join(sorted(needed))
+            raise PermissionDenied(f"This API key lacks the scope for this route ({scopes}).")
+        request[PRINCIPAL] = principal
+        return await handler(request)
+
+    return auth

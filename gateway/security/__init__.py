@@ -1,0 +1,1 @@
+"""Input sanitization, the SSRF guard for upstream URLs, and log redaction."""

@@ -1,0 +1,121 @@
+"""The SSRF guard for provider base URLs: at write time and again at connect time.
+
+Link-local and cloud metadata addresses are always refused: they hand out
+credentials to whoever asks. Private and loopback ranges are allowed only when
+``settings.private_upstreams_allowed`` (Ollama and vLLM on the same host).
+``check_upstream_url`` validates a URL when it is configured; ``GuardedResolver``
+re-checks every address a host name resolves to when a connection is made, so
+a name that later resolves somewhere else (DNS rebinding) is still refused.
+IP literals never reach a resolver, which is why the write-time check matters.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from gateway.errors import InvalidRequest
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+ALWAYS_REFUSED_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "224.0.0.0/4", "ff00::/8")
+)
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("100.64.0.0/10", "0.0.0.0/8", "::/128")  # CGNAT and "this host"
+)
+METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class UnsafeUpstream(InvalidRequest):
+    """A base URL or resolved address the gateway refuses to connect to."""
+
+    default_code = "unsafe_upstream"
+
+
+class UpstreamAddressRefused(OSError):
+    """Raised by GuardedResolver: aiohttp reports it as a connection error, never connects."""
+
+
+def address_problem(address: IPAddress, allow_private: bool) -> str | None:
+    """Why ``address`` is refused, or None when it may be connected to."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in net for net in ALWAYS_REFUSED_NETWORKS):
+        return "a link-local or cloud metadata address"
+    if allow_private:
+        return None
+    if (
+        address.is_private
+        or address.is_loopback
+        or address.is_reserved
+        or address.is_unspecified
+        or any(address in net for net in PRIVATE_NETWORKS)
+    ):
+        return "a private address (set security.allow_private_upstreams to allow it)"
+    return None
+
+
+def check_upstream_url(url: str, allow_private: bool, *, param: str = "base_url") -> str:
+    """Validate a provider base URL; return it unchanged or raise UnsafeUpstream."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise UnsafeUpstream(f"{param} is not a valid URL.", param=param) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise UnsafeUpstream(f"{param} must be an http or https URL with a host.", param=param)
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeUpstream(
+            f"{param} must not carry credentials; configure the provider's key instead.",
+            param=param,
+        )
+    name = host.rstrip(".").lower()
+    if name in METADATA_HOSTS:
+        raise UnsafeUpstream(f"{param} points at a cloud metadata service.", param=param)
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        if not allow_private and (name in LOCAL_NAMES or name.endswith(".localhost")):
+            raise UnsafeUpstream(
+                f"{param} points at this host (set security.allow_private_upstreams to allow it).",
+                param=param,
+            ) from None
+        return url
+    problem = address_problem(address, allow_private)
+    if problem is not None:
+        raise UnsafeUpstream(f"{param} points at {problem}.", param=param)
+    return url
+
+
+class GuardedResolver(AbstractResolver):
+    """Wraps a resolver and refuses host names that resolve to a refused address."""
+
+    def __init__(self, allow_private: bool, inner: AbstractResolver | None = None) -> None:
+        self.allow_private = allow_private
+        self.inner = inner if inner is not None else DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if host.rstrip(".").lower() in METADATA_HOSTS:
+            raise UpstreamAddressRefused(f"refusing to connect to {host}: cloud metadata service")
+        results = await self.inner.resolve(host, port, family)
+        for result in results:
+            problem = address_problem(ipaddress.ip_address(result["host"]), self.allow_private)
+            if problem is not None:
+                raise UpstreamAddressRefused(
+                    f"refusing to connect to {host}: it resolves to {problem}"
+                )
+        return results
+
+    async def close(self) -> None:
+        await self.inner.close()

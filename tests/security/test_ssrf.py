@@ -1,0 +1,135 @@
+"""The SSRF guard: refused at write time by address and name, and again at connect time."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from gateway.security.ssrf import GuardedResolver, UnsafeUpstream, check_upstream_url
+
+ALWAYS_REFUSED = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://169.254.1.1:8080",
+    "http://[fd00:ec2::254]/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://METADATA.GOOGLE.INTERNAL./",
+    "http://[fe80::1]/",
+]
+PRIVATE = [
+    "http://10.0.0.5:8000/v1",
+    "http://192.168.1.10/",
+    "http://172.16.0.1/",
+    "http://127.0.0.1:11434",
+    "http://localhost:11434",
+    "http://[::1]:8000",
+    "http://[fd12:3456::1]/",
+    "http://100.64.0.1/",
+    "http://0.0.0.0:8000/",
+]
+
+
+@pytest.mark.parametrize("url", ALWAYS_REFUSED)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_metadata_and_link_local_always_refused(url: str, allow_private: bool) -> None:
+    with pytest.raises(UnsafeUpstream) as caught:
+        check_upstream_url(url, allow_private)
+    assert caught.value.param == "base_url"
+    assert caught.value.http_status == 400
+
+
+@pytest.mark.parametrize("url", PRIVATE)
+def test_private_only_when_allowed(url: str) -> None:
+    with pytest.raises(UnsafeUpstream):
+        check_upstream_url(url, False)
+    assert check_upstream_url(url, True) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com/", "http:///nohost", "https://user:pw@api.example.com/", "http://h:99999/"],
+)
+def test_malformed_urls_refused(url: str) -> None:
+    with pytest.raises(UnsafeUpstream) as caught:
+        check_upstream_url(url, True)
+    assert "pw" not in caught.value.message
+
+
+def test_public_urls_pass() -> None:
+    for url in ("https://api.openai.com/v1", "https://8.8.8.8/", "http://[2001:4860::8888]/"):
+        assert check_upstream_url(url, False) == url
+
+
+class FakeDNS(AbstractResolver):
+    """Answers from a fixed table, as a rebinding attacker's DNS would."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self.table = table
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        address = self.table[host]
+        return [
+            {
+                "hostname": host,
+                "host": address,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None: ...
+
+
+@pytest.fixture
+async def local_upstream(aiohttp_server: Callable[..., object]) -> tuple[int, list[str]]:
+    seen: list[str] = []
+
+    async def hello(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.Response(text="hello")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    server = await aiohttp_server(app)  # type: ignore[operator]
+    return int(server.port), seen
+
+
+async def test_resolved_address_is_checked_at_connect_time(
+    local_upstream: tuple[int, list[str]],
+) -> None:
+    port, seen = local_upstream
+    dns = FakeDNS(
+        {
+            "rebind.test": "169.254.169.254",
+            "local.test": "127.0.0.1",
+            "v6meta.test": "fd00:ec2::254",
+        }
+    )
+    # The names pass the write-time check: only resolution reveals where they lead.
+    check_upstream_url("http://rebind.test/", True)
+    check_upstream_url("http://local.test/", False)
+
+    guarded = aiohttp.TCPConnector(resolver=GuardedResolver(allow_private=False, inner=dns))
+    async with aiohttp.ClientSession(connector=guarded) as session:
+        for host in ("rebind.test", "local.test", "v6meta.test", "metadata.google.internal"):
+            with pytest.raises(aiohttp.ClientConnectorError) as caught:
+                await session.get(f"http://{host}:{port}/")
+            assert "refusing to connect" in str(caught.value.os_error)
+    assert seen == []
+
+    permissive = aiohttp.TCPConnector(resolver=GuardedResolver(allow_private=True, inner=dns))
+    async with aiohttp.ClientSession(connector=permissive) as session:
+        async with session.get(f"http://local.test:{port}/") as response:
+            assert await response.text() == "hello"
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await session.get(f"http://rebind.test:{port}/")
+    assert seen == ["/"]
