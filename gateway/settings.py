@@ -188,6 +188,16 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @model_validator(mode="after")
+    def _shared_master_key(self) -> Settings:
+        # Instances sharing a Redis store must decrypt each other's provider keys.
+        if self.storage.backend == "redis" and self.secret_key is None:
+            raise ValueError(
+                "storage.backend redis needs GATEWAY_SECRET_KEY: every instance must share "
+                "the master key that encrypts provider keys"
+            )
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"

@@ -16,6 +16,9 @@ from gateway.storage.base import Storage
 from gateway.storage.factory import create_storage
 from tests.fakes.redis_server import RedisServer, start_redis_server
 
+TEST_SECRET_KEY = "OgFXO1xRYQ6a8sS-hP_10522qq16aa0Kqnn7CVFxPSk="
+"""A Fernet master key for tests whose instances must share one (the Redis backend)."""
+
 AppClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 
 
@@ -91,7 +94,9 @@ async def storage_backend(
     """An opened Storage of each backend, for store tests that must hold on both."""
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
-        settings = make_settings(storage={"backend": "redis", "redis_url": url})
+        settings = make_settings(
+            storage={"backend": "redis", "redis_url": url}, secret_key=TEST_SECRET_KEY
+        )
     else:
         settings = make_settings()
     storage = create_storage(settings)

@@ -16,7 +16,11 @@ LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 
 def create_limiter(settings: Settings) -> RateLimiter:
-    """The in-process limiter; the Redis backend adds its branch here."""
+    """Shared through Redis when the storage is; in-process otherwise."""
+    if settings.storage.backend == "redis":
+        from gateway.shared.limits import RedisRateLimiter
+
+        return RedisRateLimiter.from_settings(settings)
     return MemoryRateLimiter()
 
 

@@ -8,24 +8,30 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from gateway.keys.store import KeyStore, hash_key
 from gateway.storage.base import Storage
 from gateway.storage.file import FileStorage
+from gateway.storage.redis import RedisStorage
 
 StorageFactory = Callable[[], Storage]
 
 
-@pytest.fixture(params=["file"])
+@pytest.fixture(params=["file", "redis"])
 async def make_storage(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[StorageFactory]:
     """Opens storages that share one backing store, as two gateway processes would."""
     opened: list[Storage] = []
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
 
     def build() -> Storage:
-        assert request.param == "file"
-        storage = FileStorage(tmp_path / "data", poll_interval_s=0.05)
+        storage: Storage
+        if redis_url is not None:
+            storage = RedisStorage(Redis.from_url(redis_url), timeout_s=1.0)
+        else:
+            storage = FileStorage(tmp_path / "data", poll_interval_s=0.05)
         opened.append(storage)
         return storage
 

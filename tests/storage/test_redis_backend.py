@@ -17,6 +17,7 @@ from gateway.settings import Settings, StorageSettings
 from gateway.shared.client import redis_client
 from gateway.storage.base import Change, StorageUnavailable
 from gateway.storage.redis import RedisStorage
+from tests.conftest import TEST_SECRET_KEY
 from tests.fakes.redis_server import RedisServer
 
 TIMEOUT_S = 0.5
@@ -183,7 +184,8 @@ async def test_health_reports_degraded_while_redis_is_down(
     redis_url: str,
 ) -> None:
     settings = make_settings(
-        storage={"backend": "redis", "redis_url": redis_url, "redis_timeout_s": TIMEOUT_S}
+        storage={"backend": "redis", "redis_url": redis_url, "redis_timeout_s": TIMEOUT_S},
+        secret_key=TEST_SECRET_KEY,
     )
     client = await aiohttp_client(create_app(settings))
     body = await (await client.get("/api/v1/health")).json()
