@@ -24,6 +24,7 @@ from gateway.providers.live import LiveProvider
 from gateway.providers.records import ProviderRecord, parse_body, resolve
 from gateway.providers.store import COLLECTION, KEEP_KEY, KeepKey, ProviderStore
 from gateway.providers.templates import TEMPLATES, Template, Templates, load_templates
+from gateway.security.ssrf import UnsafeUpstream, check_upstream_url
 from gateway.settings import Settings
 from gateway.state import SETTINGS, STORAGE
 from gateway.storage.base import Change, Collection
@@ -149,6 +150,7 @@ class ProviderRegistry:
         body = parse_body(data)
         api_key = body.api_key.get_secret_value() if body.api_key is not None else None
         record = resolve(body, self.templates, now=int(time.time()), has_key=api_key is not None)
+        check_upstream_url(record.base_url, self._settings.private_upstreams_allowed)
         self._refuse_file_provider(record.id)
         saved = await self.store.create(record, api_key)
         await self.refresh()
@@ -186,6 +188,7 @@ class ProviderRegistry:
             hint=stored.api_key_hint,
             encrypted=stored.api_key_encrypted,
         )
+        check_upstream_url(record.base_url, self._settings.private_upstreams_allowed)
         saved = await self.store.update(record, api_key)
         await self.refresh()
         return saved
@@ -245,6 +248,11 @@ class ProviderRegistry:
                     provider_id,
                     record.template,
                 )
+                continue
+            try:
+                check_upstream_url(record.base_url, self._settings.private_upstreams_allowed)
+            except UnsafeUpstream as exc:
+                logger.error("provider %r: %s Not routable.", provider_id, exc.message)
                 continue
             live[provider_id] = build_live(record, keys[provider_id], template)
         changed = live != self._live or records != self._records

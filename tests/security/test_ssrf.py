@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.test_utils import TestClient
 
+from gateway.app import create_app
 from gateway.security.ssrf import GuardedResolver, UnsafeUpstream, check_upstream_url
+from gateway.settings import Settings
 
 ALWAYS_REFUSED = [
     "http://169.254.169.254/latest/meta-data/",
@@ -133,3 +136,39 @@ async def test_resolved_address_is_checked_at_connect_time(
         with pytest.raises(aiohttp.ClientConnectorError):
             await session.get(f"http://rebind.test:{port}/")
     assert seen == ["/"]
+
+
+async def test_provider_api_refuses_unsafe_base_urls(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    make_settings: Callable[..., Settings],
+) -> None:
+    """The admin API refuses metadata addresses always, private ones unless allowed."""
+    strict = await aiohttp_client(
+        create_app(make_settings(security={"allow_private_upstreams": False}))
+    )
+    for url in (
+        "http://169.254.169.254/latest",
+        "http://metadata.google.internal/v1",
+        "http://10.0.0.5:8000/v1",
+    ):
+        response = await strict.post(
+            "/api/v1/providers", json={"name": "bad", "template": "vllm", "base_url": url}
+        )
+        assert response.status == 400, url
+        error = (await response.json())["error"]
+        assert error["param"] == "base_url"
+        assert error["code"] == "unsafe_upstream"
+    assert (await (await strict.get("/api/v1/providers")).json())["data"] == []
+
+    relaxed = await aiohttp_client(
+        create_app(make_settings(security={"allow_private_upstreams": True}))
+    )
+    ok = await relaxed.post(
+        "/api/v1/providers",
+        json={"name": "local", "template": "vllm", "base_url": "http://10.0.0.5:8000/v1"},
+    )
+    assert ok.status == 201
+    still_bad = await relaxed.patch(
+        "/api/v1/providers/local", json={"base_url": "http://169.254.169.254/"}
+    )
+    assert still_bad.status == 400
