@@ -9,11 +9,14 @@ from aiohttp import web
 
 from gateway.middleware import build_chain
 from gateway.middleware.security_headers import response_stamper
-from gateway.routes import health, openapi
+from gateway.proxy import ADAPTERS
+from gateway.routes import chat, embeddings, health, models, openapi
 from gateway.routes.table import ROUTES
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
 from gateway.storage.factory import create_storage
+from gateway.upstream import UPSTREAM, Upstream, upstream_context
+from gateway.usage import USAGE_HOOKS
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -30,8 +33,18 @@ def create_app(settings: Settings) -> web.Application:
     app[STORAGE] = create_storage(settings)
     app.on_response_prepare.append(response_stamper(settings))
     app.cleanup_ctx.append(_storage_context)
+    # Chat: the upstream client, the wire-format adapters by name (openai, anthropic,
+    # gemini) and the usage hooks (metrics, tpm). The router (ROUTER) is built on the
+    # provider directory.
+    app[UPSTREAM] = Upstream(settings.upstream)
+    app[ADAPTERS] = {}
+    app[USAGE_HOOKS] = []
+    app.cleanup_ctx.append(upstream_context)
 
     health.setup(app)
+    chat.setup(app)
+    embeddings.setup(app)
+    models.setup(app)
     openapi.setup(app)
     return app
 
