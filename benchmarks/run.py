@@ -101,8 +101,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def wrk(url: str, body: bytes, seconds: int = WRK_SECONDS) -> dict[str, float]:
-    """Requests per second over 32 keep-alive connections, wrk pinned to the load core."""
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def wrk(
+    url: str, body: bytes, seconds: int = WRK_SECONDS, pid: int | None = None
+) -> dict[str, float]:
+    """Requests per second over 32 keep-alive connections, wrk pinned to the load core.
+
+    With ``pid``, also the server's CPU time per request: unlike requests per
+    second, it hardly moves when other work shares the machine.
+    """
+    ticks = cpu_ticks(pid) if pid is not None else 0
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % body.decode())
     try:
@@ -110,6 +122,8 @@ def wrk(url: str, body: bytes, seconds: int = WRK_SECONDS) -> dict[str, float]:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30).stdout
     finally:
         os.unlink(script.name)
+    used_s = (cpu_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK") if pid is not None else 0.0
+    done = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out)
@@ -117,6 +131,7 @@ def wrk(url: str, body: bytes, seconds: int = WRK_SECONDS) -> dict[str, float]:
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
         "errors": (int(bad.group(1)) if bad else 0) + socket_errors,
+        "cpu_us_per_request": round(used_s * 1e6 / int(done.group(1)), 1) if done and pid else 0.0,
     }
 
 
@@ -178,7 +193,7 @@ async def held_streams_rss(url: str, body: bytes, pid: int) -> dict[str, float]:
     return {"rss_mb": round(peak, 1), "streams": HELD_STREAMS, "errors": result.errors}
 
 
-async def measure(targets: dict[str, str], gateway_pid: int | None) -> dict[str, Any]:
+async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, Any]:
     report: dict[str, Any] = {"throughput": {}, "latency": {}, "streaming": {}, "memory": {}}
     plain = load.chat_body("bench-model", stream=False)
     streamed = load.chat_body("bench-model", stream=True, include_usage=True)
@@ -190,10 +205,11 @@ async def measure(targets: dict[str, str], gateway_pid: int | None) -> dict[str,
             else template
         )
 
+    gateway_pid = pids.get("gateway")
     if gateway_pid is not None:
         report["memory"]["idle_rss_mb"] = round(rss_mb(gateway_pid), 1)
     for name, url in targets.items():
-        report["throughput"][name] = wrk(url, body(name, plain))
+        report["throughput"][name] = wrk(url, body(name, plain), pid=pids[name])
         print(f"  throughput {name}: {report['throughput'][name]}", flush=True)
     for name, url in targets.items():
         result = await load.open_loop(url, body(name, plain), LATENCY_RATE, LATENCY_SECONDS)
@@ -232,6 +248,10 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     ref = t["reference"]["rps"]
     rows.append(("reference req/s (wrk, 32 conn)", f"{ref:.0f}", "floor", None))
     rows.append(("direct upstream req/s", f"{t['direct']['rps']:.0f}", "ceiling", None))
+    for name in ("reference", "gateway"):
+        if name in t:
+            cpu = t[name]["cpu_us_per_request"]
+            rows.append((f"{name} CPU per request (us)", f"{cpu}", "-", None))
     for name in ("reference", "gateway"):
         if name in lat:
             p50 = lat[name]["p50_ms"] - lat["direct"]["p50_ms"]
@@ -289,11 +309,11 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
     procs = Processes()
     try:
         python = sys.executable
-        _, up_port = procs.start_printing_port(
+        up_pid, up_port = procs.start_printing_port(
             pinned(LOAD_CORE, python, "-m", "benchmarks.fake_upstream")
         )
         upstream = f"http://127.0.0.1:{up_port}"
-        _, ref_port = procs.start_printing_port(
+        ref_pid, ref_port = procs.start_printing_port(
             pinned(SERVER_CORE, python, "-m", "benchmarks.passthrough", upstream)
         )
         write_providers(workdir / "providers.d", upstream)
@@ -324,7 +344,10 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
         problem = asyncio.run(probe(gateway + CHAT, load.chat_body(OPENAI_MODEL, stream=False)))
         if problem is None:
             targets["gateway"] = gateway + CHAT
-        yield targets, (gw_pid if problem is None else None), problem
+        pids = {"direct": up_pid, "reference": ref_pid}
+        if problem is None:
+            pids["gateway"] = gw_pid
+        yield targets, pids, problem
     finally:
         procs.stop()
 
@@ -341,7 +364,7 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp,
         servers(Path(tmp)) as (
             targets,
-            gateway_pid,
+            pids,
             problem,
         ),
     ):
@@ -349,7 +372,7 @@ def main() -> int:
             print(f"gateway part skipped: a chat request through the gateway failed ({problem})")
         with contextlib.suppress(AttributeError, OSError):
             os.sched_setaffinity(0, {int(LOAD_CORE)})
-        report = uvloop.run(measure(targets, gateway_pid))
+        report = uvloop.run(measure(targets, pids))
     report["gateway_skipped"] = problem
     report["seconds"] = round(time.monotonic() - started, 1)
     rows = verdicts(report)

@@ -42,6 +42,9 @@ class Upstream:
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        # The idle (socket read) timeout also bounds the wait for the headers;
+        # a separate first-byte timer is needed only when it is the shorter one.
+        self._first_byte_timer = settings.first_byte_timeout_s < settings.idle_timeout_s
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -96,16 +99,19 @@ class Upstream:
             if request.body is None
             else BytesPayload(request.body, content_type="application/json")
         )
+        sending = self.session.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            data=data,
+            params=request.params or None,
+            timeout=self.timeout(provider_timeout_s),
+        )
         try:
-            async with asyncio.timeout(self.settings.first_byte_timeout_s):
-                return await self.session.request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    data=data,
-                    params=request.params or None,
-                    timeout=self.timeout(provider_timeout_s),
-                )
+            if self._first_byte_timer:
+                async with asyncio.timeout(self.settings.first_byte_timeout_s):
+                    return await sending
+            return await sending
         except TimeoutError:
             raise UpstreamUnreachable("timed out waiting for the answer", timed_out=True) from None
         except aiohttp.ClientConnectorError:
