@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final
 
@@ -33,6 +34,8 @@ from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, UpstreamUnreachable, sse_data
 from gateway.usage import combined, on_usage
 from gateway.validation import ChatParams
+
+logger = logging.getLogger("gateway.proxy")
 
 ADAPTERS = web.AppKey("adapters", dict[str, Adapter])
 """Wire-format adapters by name (LiveProvider.adapter): openai, anthropic, gemini."""
@@ -245,6 +248,10 @@ async def _relay(sse: web.StreamResponse, chunks: AsyncIterator[bytes], keepaliv
         return  # the client went away; the caller closes the upstream response
     except (TimeoutError, aiohttp.ClientError, GatewayError) as exc:
         await _end_with_error(sse, exc)
+    except Exception as exc:
+        # An adapter bug must still end the stream cleanly rather than leave it hanging.
+        logger.exception("stream relay failed")
+        await _end_with_error(sse, exc)
 
 
 async def _first(
@@ -273,6 +280,10 @@ def _stream_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, TimeoutError):
         message = "The provider stopped sending before the answer was complete (timeout)."
         return error_body(message, "upstream_error", None, "upstream_timeout")
+    if not isinstance(exc, aiohttp.ClientError):
+        return error_body(
+            "Internal error while relaying the stream.", "server_error", None, "internal_error"
+        )
     message = "The connection to the provider broke before the answer was complete."
     return error_body(message, "upstream_error", None, "upstream_disconnected")
 

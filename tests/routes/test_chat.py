@@ -12,9 +12,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from gateway.adapters.base import StreamUsage
+from gateway.proxy import ADAPTERS
 from gateway.settings import Settings
 from tests.conftest import AppClient
-from tests.fakes.chat_gateway import SERVER_KWARGS, UsageRecord, chat_app, provider
+from tests.fakes.chat_gateway import (
+    SERVER_KWARGS,
+    PassthroughAdapter,
+    UsageRecord,
+    chat_app,
+    provider,
+)
 from tests.fakes.chat_upstream import USAGE, FakeOpenAI, start_fake
 from tests.test_app import assert_openai_error
 
@@ -413,3 +421,32 @@ async def test_bad_json_wrong_type_and_too_large(
         url, json={"model": "m", "messages": [{"role": "user", "content": "x" * 5000}]}
     )
     assert big.status == 413
+
+
+class BrokenStreamAdapter(PassthroughAdapter):
+    async def stream_chat(
+        self,
+        events: AsyncIterator[bytes],
+        model: str,
+        include_usage: bool,
+        usage: list[StreamUsage],
+    ) -> AsyncIterator[bytes]:
+        async for payload in events:
+            yield b"data: " + payload + b"\n\n"
+            raise KeyError("adapter bug")
+
+
+async def test_adapter_failure_mid_stream_still_ends_the_stream(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    fakes: tuple[FakeOpenAI, FakeOpenAI],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, _ = chat_app(make_settings(), [provider("a", fakes[0].base_url, static_models=("m",))])
+    app[ADAPTERS]["openai"] = BrokenStreamAdapter()
+    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
+    response = await post(client, model="m", stream=True)
+    blocks = events(await asyncio.wait_for(response.read(), 5))
+    assert len(blocks) == 2
+    assert orjson.loads(blocks[-1][6:])["error"]["code"] == "internal_error"
+    assert "stream relay failed" in caplog.text
