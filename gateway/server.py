@@ -37,6 +37,8 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
         handle_signals=False,
         access_log=None,
         shutdown_timeout=settings.server.shutdown_timeout,
+        # A client that goes away cancels its handler, which drops the upstream request.
+        handler_cancellation=True,
     )
     await runner.setup()
     site = web.TCPSite(

@@ -1,0 +1,391 @@
+"""`make bench`: the gateway against a fake upstream, next to a minimal pass-through proxy.
+
+Starts the fake upstream, the reference pass-through and the gateway (one
+worker, full middleware chain, providers from a providers.d folder) as
+subprocesses; the gateway and the reference are pinned to core 0, the load and
+the fake upstream to core 1. Measures non-streaming throughput (wrk, 32
+connections), added latency at a fixed 200 req/s (open loop), streaming
+(500 concurrent streams: chunks/s, time to first chunk; OpenAI and Anthropic
+upstreams), and the gateway's memory. Prints a table and writes
+benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks import load
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results" / "latest.json"
+SERVER_CORE, LOAD_CORE = "0", "1"
+WRK_SECONDS = 6
+LATENCY_RATE, LATENCY_SECONDS = 200, 5
+STREAMS, HELD_STREAMS, ROUNDS = 500, 2000, 5
+
+OPENAI_MODEL = "bench/bench-model"
+ANTHROPIC_MODEL = "bench-anthropic/claude-bench"
+CHAT = "/v1/chat/completions"
+GATEWAY_ARGV = ("-m", "gateway", "serve", "--host", "127.0.0.1", "--port")
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[%s]]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pinned(core: str, *argv: str) -> list[str]:
+    return ["taskset", "-c", core, *argv] if shutil.which("taskset") else list(argv)
+
+
+class Processes:
+    """Child processes, stopped by their own pid at the end."""
+
+    def __init__(self) -> None:
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def start_printing_port(self, argv: list[str], **kwargs: Any) -> tuple[int, int]:
+        child = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=ROOT, **kwargs)
+        self.children.append(child)
+        assert child.stdout is not None
+        line = child.stdout.readline().decode()
+        match = re.match(r"PORT (\d+)", line)
+        if not match:
+            raise RuntimeError(f"{argv[-1]} did not start: {line!r}")
+        return child.pid, int(match.group(1))
+
+    def start(self, argv: list[str], **kwargs: Any) -> int:
+        child = subprocess.Popen(argv, **kwargs)
+        self.children.append(child)
+        return child.pid
+
+    def stop(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def wrk(
+    url: str, body: bytes, seconds: int = WRK_SECONDS, pid: int | None = None
+) -> dict[str, float]:
+    """Requests per second over 32 keep-alive connections, wrk pinned to the load core.
+
+    With ``pid``, also the server's CPU time per request: unlike requests per
+    second, it hardly moves when other work shares the machine.
+    """
+    ticks = cpu_ticks(pid) if pid is not None else 0
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % body.decode())
+    try:
+        argv = pinned(LOAD_CORE, "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", script.name, url)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30).stdout
+    finally:
+        os.unlink(script.name)
+    used_s = (cpu_ticks(pid) - ticks) / os.sysconf("SC_CLK_TCK") if pid is not None else 0.0
+    done = re.search(r"(\d+) requests in", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out)
+    socket_errors = sum(int(g) for g in errors.groups()) if errors else 0
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "errors": (int(bad.group(1)) if bad else 0) + socket_errors,
+        "cpu_us_per_request": round(used_s * 1e6 / int(done.group(1)), 1) if done and pid else 0.0,
+    }
+
+
+def write_providers(folder: Path, upstream: str) -> None:
+    """Render benchmarks/providers.d/*.yaml with the fake upstream's address."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((HERE / "providers.d").glob("*.yaml")):
+        text = source.read_text().replace("${BENCH_UPSTREAM}", upstream)
+        (folder / source.name).write_text(text)
+
+
+async def wait_http(url: str, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up")
+            await asyncio.sleep(0.1)
+
+
+async def probe(url: str, body: bytes) -> str | None:
+    """None when a chat request works; otherwise why not."""
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=load.HEADERS) as response,
+        ):
+            text = await response.text()
+            return None if response.status == 200 else f"{response.status}: {text[:200]}"
+    except aiohttp.ClientError as exc:
+        return f"unreachable: {exc}"
+
+
+def stream_summary(result: load.StreamResult) -> dict[str, float]:
+    return result.summary()
+
+
+async def held_streams_rss(url: str, body: bytes, pid: int) -> dict[str, float]:
+    """Peak RSS while HELD_STREAMS streams are open at once."""
+    hold, all_started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(
+        load.streams(url, body, HELD_STREAMS, hold=hold, all_started=all_started)
+    )
+    peak = rss_mb(pid)
+    deadline = time.monotonic() + 30
+    while not all_started.is_set() and time.monotonic() < deadline and not task.done():
+        await asyncio.sleep(0.1)
+        peak = max(peak, rss_mb(pid))
+    await asyncio.sleep(0.5)
+    peak = max(peak, rss_mb(pid))
+    hold.set()
+    result = await task
+    return {"rss_mb": round(peak, 1), "streams": HELD_STREAMS, "errors": result.errors}
+
+
+async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, Any]:
+    report: dict[str, Any] = {"throughput": {}, "latency": {}, "streaming": {}, "memory": {}}
+    plain = load.chat_body("bench-model", stream=False)
+    streamed = load.chat_body("bench-model", stream=True, include_usage=True)
+
+    def body(name: str, template: bytes, model: str = OPENAI_MODEL) -> bytes:
+        return (
+            template.replace(b'"bench-model"', f'"{model}"'.encode())
+            if name == "gateway"
+            else template
+        )
+
+    gateway_pid = pids.get("gateway")
+    if gateway_pid is not None:
+        report["memory"]["idle_rss_mb"] = round(rss_mb(gateway_pid), 1)
+    for name, url in targets.items():
+        report["throughput"][name] = wrk(url, body(name, plain), pid=pids[name])
+        print(f"  throughput {name}: {report['throughput'][name]}", flush=True)
+    for name, url in targets.items():
+        result = await load.open_loop(url, body(name, plain), LATENCY_RATE, LATENCY_SECONDS)
+        report["latency"][name] = result.summary()
+        print(f"  latency {name}: {report['latency'][name]}", flush=True)
+    for name, url in targets.items():
+        result = await load.streams(url, body(name, streamed), STREAMS)
+        report["streaming"][name] = stream_summary(result)
+        print(f"  streaming {name}: {report['streaming'][name]}", flush=True)
+    if gateway_pid is not None:
+        url = targets["gateway"]
+        anthropic = body("gateway", streamed, ANTHROPIC_MODEL)
+        result = await load.streams(url, anthropic, STREAMS)
+        report["streaming"]["gateway_anthropic"] = stream_summary(result)
+        print(
+            f"  streaming gateway (anthropic): {report['streaming']['gateway_anthropic']}",
+            flush=True,
+        )
+        held = body("gateway", streamed, OPENAI_MODEL + "-long")
+        report["memory"]["held_streams"] = await held_streams_rss(url, held, gateway_pid)
+        rounds = []
+        for _ in range(ROUNDS):
+            wrk(url, body("gateway", plain), seconds=2)
+            await load.streams(url, body("gateway", streamed), STREAMS)
+            await asyncio.sleep(0.3)
+            rounds.append(round(rss_mb(gateway_pid), 1))
+        report["memory"]["rss_after_rounds_mb"] = rounds
+        print(f"  memory: {report['memory']}", flush=True)
+    return report
+
+
+def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(metric, measured, target, passed) rows."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    t, lat, st, mem = (report[k] for k in ("throughput", "latency", "streaming", "memory"))
+    ref = t["reference"]["rps"]
+    rows.append(("reference req/s (wrk, 32 conn)", f"{ref:.0f}", "floor", None))
+    rows.append(("direct upstream req/s", f"{t['direct']['rps']:.0f}", "ceiling", None))
+    for name in ("reference", "gateway"):
+        if name in t:
+            cpu = t[name]["cpu_us_per_request"]
+            rows.append((f"{name} CPU per request (us)", f"{cpu}", "-", None))
+    for name in ("reference", "gateway"):
+        if name in lat:
+            p50 = lat[name]["p50_ms"] - lat["direct"]["p50_ms"]
+            p99 = lat[name]["p99_ms"] - lat["direct"]["p99_ms"]
+            rows.append(
+                (f"{name} added p50/p99 vs direct (ms)", f"{p50:.3f} / {p99:.3f}", "-", None)
+            )
+    if "gateway" not in t:
+        return rows
+    ratio = t["gateway"]["rps"] / ref if ref else 0.0
+    rows.append(
+        (
+            "gateway req/s",
+            f"{t['gateway']['rps']:.0f} ({ratio:.2f}x ref)",
+            ">= 0.85x",
+            ratio >= 0.85,
+        )
+    )
+    d50 = lat["gateway"]["p50_ms"] - lat["reference"]["p50_ms"]
+    d99 = lat["gateway"]["p99_ms"] - lat["reference"]["p99_ms"]
+    rows.append(("gateway p50 above reference (ms)", f"{d50:.3f}", "<= 0.5", d50 <= 0.5))
+    rows.append(("gateway p99 above reference (ms)", f"{d99:.3f}", "<= 2", d99 <= 2.0))
+    ref_cps = st["reference"]["chunks_per_s"]
+    for name, floor in (("gateway", 0.85), ("gateway_anthropic", 0.7)):
+        cps = st[name]["chunks_per_s"]
+        r = cps / ref_cps if ref_cps else 0.0
+        ok = r >= floor and st[name]["errors"] == 0
+        errors, ttfc = st[name]["errors"], st[name]["ttfc_p50_ms"]
+        label = f"{cps:.0f} ({r:.2f}x ref, {errors} errors, ttfc p50 {ttfc} ms)"
+        rows.append((f"{name} chunks/s, 500 streams", label, f">= {floor}x, 0 errors", ok))
+    rows.append(
+        ("gateway idle RSS (MB)", f"{mem['idle_rss_mb']}", "<= 80", mem["idle_rss_mb"] <= 80)
+    )
+    held = mem["held_streams"]
+    measured = f"{held['rss_mb']} ({held['errors']} errors)"
+    label = f"gateway RSS, {held['streams']} streams (MB)"
+    rows.append((label, measured, "<= 300", held["rss_mb"] <= 300))
+    first, last = mem["rss_after_rounds_mb"][0], mem["rss_after_rounds_mb"][-1]
+    rows.append(
+        (f"RSS after {ROUNDS} rounds vs first (MB)", f"{last} vs {first}", "within 10 %",
+         last <= first * 1.1)
+    )  # fmt: skip
+    return rows
+
+
+def print_table(rows: list[tuple[str, str, str, bool | None]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for metric, measured, target, passed in rows:
+        mark = "" if passed is None else ("PASS" if passed else "FAIL")
+        print(f"{metric:<{widths[0]}}  {measured:<{widths[1]}}  {target:<{widths[2]}}  {mark}")
+
+
+@contextlib.contextmanager
+def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | None]]:
+    procs = Processes()
+    try:
+        python = sys.executable
+        up_pid, up_port = procs.start_printing_port(
+            pinned(LOAD_CORE, python, "-m", "benchmarks.fake_upstream")
+        )
+        upstream = f"http://127.0.0.1:{up_port}"
+        ref_pid, ref_port = procs.start_printing_port(
+            pinned(SERVER_CORE, python, "-m", "benchmarks.passthrough", upstream)
+        )
+        write_providers(workdir / "providers.d", upstream)
+        gw_port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},
+            "PYTHONPATH": str(ROOT),
+            "GATEWAY_ENV": "development",
+            "GATEWAY_PROVIDERS__DIR": str(workdir / "providers.d"),
+            "GATEWAY_STORAGE__PATH": str(workdir / "data"),
+            "GATEWAY_UPSTREAM__POOL_SIZE": "4096",
+            "GATEWAY_RATE_LIMIT__CHAT_RPM": "100000000",
+            "BENCH_KEY": "bench-key",
+        }
+        gw_pid = procs.start(
+            pinned(SERVER_CORE, python, *GATEWAY_ARGV, str(gw_port)),
+            env=env,
+            cwd=workdir,
+            stderr=subprocess.DEVNULL,
+        )
+        targets = {
+            "direct": upstream + CHAT,
+            "reference": f"http://127.0.0.1:{ref_port}{CHAT}",
+        }
+        gateway = f"http://127.0.0.1:{gw_port}"
+        asyncio.run(wait_http(gateway + "/api/v1/health"))
+        time.sleep(1.5)  # providers.d is read and watched
+        problem = asyncio.run(probe(gateway + CHAT, load.chat_body(OPENAI_MODEL, stream=False)))
+        if problem is None:
+            targets["gateway"] = gateway + CHAT
+        pids = {"direct": up_pid, "reference": ref_pid}
+        if problem is None:
+            pids["gateway"] = gw_pid
+        yield targets, pids, problem
+    finally:
+        procs.stop()
+
+
+def main() -> int:
+    import resource
+
+    import uvloop
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp,
+        servers(Path(tmp)) as (
+            targets,
+            pids,
+            problem,
+        ),
+    ):
+        if problem is not None:
+            print(f"gateway part skipped: a chat request through the gateway failed ({problem})")
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, {int(LOAD_CORE)})
+        report = uvloop.run(measure(targets, pids))
+    report["gateway_skipped"] = problem
+    report["seconds"] = round(time.monotonic() - started, 1)
+    rows = verdicts(report)
+    report["verdicts"] = [
+        {"metric": m, "measured": v, "target": t, "pass": p} for m, v, t, p in rows
+    ]
+    print()
+    print_table(rows)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)} in {report['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

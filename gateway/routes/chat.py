@@ -1,0 +1,108 @@
+"""POST /api/v1/chat/completions: validate, pick providers, relay (JSON or SSE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.providers.router import ROUTER
+from gateway.proxy import complete, stream
+from gateway.routes.table import Operation, add_route
+from gateway.validation import read_json, validate_chat
+
+CHAT_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["model", "messages"],
+    "additionalProperties": True,
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role"],
+                "properties": {
+                    "role": {
+                        "type": "string",
+                        "enum": ["system", "developer", "user", "assistant", "tool", "function"],
+                    },
+                    "content": {"type": ["string", "array", "null"]},
+                },
+            },
+        },
+        "stream": {"type": "boolean"},
+        "stream_options": {
+            "type": "object",
+            "properties": {"include_usage": {"type": "boolean"}},
+        },
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+        "n": {"type": "integer", "minimum": 1},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "tools": {"type": "array"},
+    },
+}
+
+PROVIDER_HEADER = {
+    "name": "X-Gateway-Provider",
+    "in": "header",
+    "required": False,
+    "description": "Force this provider id instead of choosing by model.",
+    "schema": {"type": "string"},
+}
+
+ERRORS: dict[int, str] = {
+    400: "Invalid request (error.param names the field)",
+    401: "Missing or wrong API key (or the provider refused its key)",
+    404: "No provider serves this model",
+    413: "Request body too large",
+    415: "The body is not JSON",
+    429: "Rate limited (by the gateway or the provider)",
+    502: "The provider failed",
+    504: "The provider timed out",
+}
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    body, raw = await read_json(request)
+    params = validate_chat(body)
+    candidates = request.app[ROUTER].candidates(
+        params.model, request.headers.get("X-Gateway-Provider")
+    )
+    if params.stream:
+        return await stream(request, candidates, body, raw, params)
+    return await complete(
+        request,
+        candidates,
+        params.model,
+        lambda adapter, c: adapter.build_chat(
+            c.provider.target, body, raw, c.upstream_model, False
+        ),
+        lambda adapter, payload: adapter.parse_chat(payload, params.model),
+    )
+
+
+def setup(app: web.Application) -> None:
+    add_route(
+        app,
+        "POST",
+        "/api/v1/chat/completions",
+        chat_completions,
+        group="chat",
+        also_v1=True,
+        operation=Operation(
+            summary="Create a chat completion (OpenAI-compatible; SSE when stream is true)",
+            tag="chat",
+            request_schema=CHAT_REQUEST_SCHEMA,
+            parameters=(PROVIDER_HEADER,),
+            responses={
+                200: {
+                    "description": "A chat.completion, or an SSE stream of chat.completion.chunk",
+                    "schema": {"type": "object"},
+                },
+                **ERRORS,
+            },
+        ),
+    )

@@ -1,0 +1,34 @@
+"""Where token usage goes once a request is over: metrics and tpm limits plug in here.
+
+Hooks are plain functions called once per served request, also when the client
+went away mid-stream; they must not block (schedule async work themselves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+from gateway.adapters.base import StreamUsage
+
+UsageHook = Callable[[web.Request, str, str, StreamUsage], None]
+"""hook(request, provider_id, model as the client named it, usage)."""
+
+USAGE_HOOKS = web.AppKey("usage_hooks", list[UsageHook])
+
+
+def combined(seen: Sequence[StreamUsage]) -> StreamUsage:
+    """One usage from what an adapter reported; counts are cumulative, so take the largest."""
+    if len(seen) == 1:
+        return seen[0]
+    return StreamUsage(
+        prompt_tokens=max((u.prompt_tokens for u in seen), default=0),
+        completion_tokens=max((u.completion_tokens for u in seen), default=0),
+    )
+
+
+def on_usage(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:
+    """The single call site for recorded usage."""
+    for hook in request.app[USAGE_HOOKS]:
+        hook(request, provider_id, model, usage)

@@ -1,0 +1,176 @@
+"""Parse and check a client's JSON body before any upstream call.
+
+Errors name the offending field path in ``param`` (``messages[2].role``) so a
+client sees what to fix; unknown fields are left alone, because clients rely
+on parameters newer than this gateway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.errors import InvalidRequest, UnsupportedMediaType
+
+JSON = dict[str, Any]
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_RANGES: tuple[tuple[str, float, float | None, bool], ...] = (
+    # field, minimum, maximum (None: unbounded), integer only
+    ("temperature", 0.0, 2.0, False),
+    ("top_p", 0.0, 1.0, False),
+    ("n", 1, None, True),
+    ("max_tokens", 1, None, True),
+    ("max_completion_tokens", 1, None, True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatParams:
+    """What routing and relaying need from a validated chat body."""
+
+    model: str
+    stream: bool
+    include_usage: bool
+
+
+async def read_json(request: web.Request) -> tuple[JSON, bytes]:
+    """The body as a JSON object, and its raw bytes (for pass-through adapters)."""
+    content_type = request.headers.get("Content-Type")
+    if content_type is not None:
+        mime = content_type.partition(";")[0].strip().lower()
+        if mime != "application/json" and not mime.endswith("+json"):
+            raise UnsupportedMediaType("The request body must be JSON (application/json).")
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return body, raw
+
+
+def _invalid(message: str, param: str) -> InvalidRequest:
+    return InvalidRequest(message, param=param, code="invalid_value")
+
+
+def _model(body: JSON) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise _invalid("'model' must be a non-empty string.", "model")
+    return model
+
+
+def _number(body: JSON, name: str, low: float, high: float | None, integer: bool) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        noun = "an integer" if integer else "a number"
+        raise _invalid(f"'{name}' must be {noun}.", name)
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise _invalid(f"'{name}' must be {bounds}.", name)
+
+
+def _parts(content: list[Any], path: str) -> None:
+    for j, part in enumerate(content):
+        where = f"{path}[{j}]"
+        if not isinstance(part, dict):
+            raise _invalid("A content part must be an object.", where)
+        kind = part.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise _invalid("A content part needs a 'type'.", f"{where}.type")
+        if kind == "text" and not isinstance(part.get("text"), str):
+            raise _invalid("A text part needs a string 'text'.", f"{where}.text")
+        if kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str) or not url:
+                raise _invalid("An image part needs 'image_url.url'.", f"{where}.image_url")
+
+
+def _message(message: Any, i: int) -> None:
+    path = f"messages[{i}]"
+    if not isinstance(message, dict):
+        raise _invalid("Each message must be an object.", path)
+    role = message.get("role")
+    if role not in ROLES:
+        allowed = ", ".join(sorted(ROLES))
+        raise _invalid(f"'role' must be one of {allowed}.", f"{path}.role")
+    content = message.get("content")
+    if content is None:
+        if role == "assistant" and (message.get("tool_calls") or message.get("function_call")):
+            pass
+        elif role != "assistant":
+            raise _invalid(f"A {role} message needs 'content'.", f"{path}.content")
+    elif isinstance(content, list):
+        _parts(content, f"{path}.content")
+    elif not isinstance(content, str):
+        raise _invalid("'content' must be a string or a list of parts.", f"{path}.content")
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise _invalid("A tool message needs a string 'tool_call_id'.", f"{path}.tool_call_id")
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None:
+        if not isinstance(tool_calls, list):
+            raise _invalid("'tool_calls' must be a list.", f"{path}.tool_calls")
+        for k, call in enumerate(tool_calls):
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                raise _invalid(
+                    "A tool call needs 'function.name'.", f"{path}.tool_calls[{k}].function"
+                )
+
+
+def validate_chat(body: JSON) -> ChatParams:
+    """Check a chat completion body; InvalidRequest naming the first bad field."""
+    model = _model(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _invalid("'messages' must be a non-empty list.", "messages")
+    for i, message in enumerate(messages):
+        _message(message, i)
+    for name, low, high, integer in _RANGES:
+        _number(body, name, low, high, integer)
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _invalid("'stream' must be a boolean.", "stream")
+    include_usage = False
+    options = body.get("stream_options")
+    if options is not None:
+        if not isinstance(options, dict):
+            raise _invalid("'stream_options' must be an object.", "stream_options")
+        flag = options.get("include_usage")
+        if flag is not None and not isinstance(flag, bool):
+            raise _invalid("'include_usage' must be a boolean.", "stream_options.include_usage")
+        include_usage = bool(flag)
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _invalid("'tools' must be a list.", "tools")
+    return ChatParams(model=model, stream=bool(stream), include_usage=include_usage)
+
+
+def validate_embeddings(body: JSON) -> str:
+    """Check an embeddings body; returns the model."""
+    model = _model(body)
+    data = body.get("input")
+    if isinstance(data, str):
+        if not data:
+            raise _invalid("'input' must not be empty.", "input")
+    elif isinstance(data, list) and data:
+        for i, item in enumerate(data):
+            ok = (
+                isinstance(item, str)
+                or (isinstance(item, int) and not isinstance(item, bool))
+                or (isinstance(item, list) and all(isinstance(t, int) for t in item))
+            )
+            if not ok:
+                raise _invalid("Each input must be a string or a list of tokens.", f"input[{i}]")
+    else:
+        raise _invalid("'input' must be a string or a non-empty list.", "input")
+    return model
