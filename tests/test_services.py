@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.settings import Settings
 from tests.conftest import AppClient
 from tests.fakes.anthropic_upstream import FakeAnthropic
-from tests.fakes.base import API_KEY, Fault, FakeUpstream, Reply
+from tests.fakes.base import API_KEY, FakeUpstream, Fault, Reply
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
@@ -181,7 +181,9 @@ async def test_routing_goes_around_an_open_breaker(
         broken.fault = Fault(status=500)
         client = await start(
             aiohttp_client,
-            make_settings(health={"enabled": False, "breaker_failures": 2}, catalog={"prefetch": False}),
+            make_settings(
+                health={"enabled": False, "breaker_failures": 2}, catalog={"prefetch": False}
+            ),
             {"provider_id": "first", "base_url": broken.url, "api_key": API_KEY,
              "serves": ("m",), "priority": 10},
             {"provider_id": "spare", "base_url": spare.url, "api_key": API_KEY,
