@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import StreamUsage
+from gateway.keys.principal import PRINCIPAL
 from gateway.metrics import METRICS, Metrics
 from gateway.middleware.rate_limit import record_tokens
 from gateway.providers.catalog import MODEL_CATALOG, Fetcher, ModelCatalog, upstream_model_fetcher
@@ -23,6 +24,7 @@ from gateway.providers.monitor import HealthMonitor, monitor_context
 from gateway.providers.registry import PROVIDERS, ProviderRegistry
 from gateway.providers.router import ROUTER, Router
 from gateway.security.ssrf import GuardedResolver
+from gateway.settings import RateLimitSettings
 from gateway.shared.cache import SharedCache, shared_by_key
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, Upstream, upstream_context
@@ -58,7 +60,10 @@ def setup(app: web.Application) -> None:
     catalog = app[MODEL_CATALOG] = ModelCatalog(fetch, settings.catalog.ttl_s, metrics=metrics)
     directory.subscribe(catalog.invalidate)
     app[ROUTER] = Router(directory, settings.routing, catalog=catalog, available=health.available)
-    app[USAGE_HOOKS] = [token_metrics(metrics), tokens_per_minute(app[BACKGROUND])]
+    app[USAGE_HOOKS] = [
+        token_metrics(metrics),
+        tokens_per_minute(settings.rate_limit, app[BACKGROUND]),
+    ]
     app.cleanup_ctx.append(upstream_context)  # the session the monitor and catalog use
     app.cleanup_ctx.append(monitor_context(_build_monitor))
     app.cleanup_ctx.append(_catalog_context)
@@ -80,15 +85,22 @@ def token_metrics(metrics: Metrics) -> UsageHook:
     return hook
 
 
-def tokens_per_minute(tasks: set[asyncio.Task[None]]) -> UsageHook:
-    """Usage hook: count the tokens against the caller's tpm limit (in the background)."""
+def tokens_per_minute(settings: RateLimitSettings, tasks: set[asyncio.Task[None]]) -> UsageHook:
+    """Usage hook: count the tokens against the caller's tpm limit (in the background).
+
+    Only when a tpm limit applies (globally or on the caller's key): no task otherwise.
+    """
 
     def hook(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:
         total = usage.prompt_tokens + usage.completion_tokens
-        if total > 0:
-            task = asyncio.get_running_loop().create_task(record_tokens(request, total))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        if total <= 0 or not settings.enabled:
+            return
+        principal = request.get(PRINCIPAL)
+        if settings.tpm is None and (principal is None or principal.tpm is None):
+            return
+        task = asyncio.get_running_loop().create_task(record_tokens(request, total))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     return hook
 
