@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.settings import Settings
-from tests.conftest import AppClient
+from tests.conftest import TEST_SECRET_KEY, AppClient
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.base import API_KEY, FakeUpstream, Fault, Reply
 from tests.fakes.gemini_upstream import FakeGemini
@@ -286,3 +286,24 @@ async def test_metrics_after_chat(gateway: Client, upstreams: dict[str, FakeUpst
     assert value("gateway_time_to_first_token_seconds_count", **oa) == 1
     assert value("gateway_active_streams") == 0
     assert value("gateway_overhead_seconds_count") >= 3
+
+
+async def test_two_instances_share_the_model_catalog_through_redis(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    upstreams: dict[str, FakeUpstream],
+    redis_url: str,
+) -> None:
+    settings = make_settings(
+        storage={"backend": "redis", "redis_url": redis_url}, secret_key=TEST_SECRET_KEY, **QUIET
+    )
+    first = await start(aiohttp_client, settings, *providers(upstreams))
+    second = await aiohttp_client(gateway_app(settings), server_kwargs=SERVER_KWARGS)
+    fake = upstreams["openai"]
+    for client in (first, second):
+        listed = await (await client.get("/api/v1/providers/oa/models")).json()
+        assert [m["id"] for m in listed["data"]] == ["model-a", "model-b", "model-c"]
+    assert sum(1 for r in fake.requests if r.path == "/v1/models") == 1
+    fake.model_ids = ("model-z",)
+    refreshed = await second.post("/api/v1/providers/oa/models/refresh")
+    assert [m["id"] for m in (await refreshed.json())["data"]] == ["model-z", "model-a"]
