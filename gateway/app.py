@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from gateway import services
 from gateway.cors import setup_cors
 from gateway.keys import KEYS, KeyStore
 from gateway.limiting import LIMITER, create_limiter
@@ -16,7 +17,6 @@ from gateway.middleware.auth import check_auth_config, warn_if_auth_off
 from gateway.middleware.rate_limit import stamp_rate_limit_headers
 from gateway.middleware.security_headers import response_stamper
 from gateway.providers import registry
-from gateway.proxy import ADAPTERS
 from gateway.routes import (
     chat,
     embeddings,
@@ -25,6 +25,7 @@ from gateway.routes import (
     metrics,
     models,
     openapi,
+    provider_checks,
     providers,
     templates,
     ui,
@@ -34,8 +35,6 @@ from gateway.security.redaction import register_secret
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
 from gateway.storage.factory import create_storage
-from gateway.upstream import UPSTREAM, Upstream, upstream_context
-from gateway.usage import USAGE_HOOKS
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -60,17 +59,11 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(stamp_rate_limit_headers)
     app.cleanup_ctx.append(_storage_context)
     app.cleanup_ctx.append(_security_context)
-    # Chat: the upstream client, the wire-format adapters by name (openai, anthropic,
-    # gemini) and the usage hooks (metrics, tpm). The router (ROUTER) is built on the
-    # provider directory.
-    app[UPSTREAM] = Upstream(settings.upstream)
-    app[ADAPTERS] = {}
-    app[USAGE_HOOKS] = []
-    app.cleanup_ctx.append(upstream_context)
-
     registry.setup(app)
+    services.setup(app)  # upstream client, health, catalog, router, usage hooks, monitor
     health.setup(app)
     providers.setup(app)
+    provider_checks.setup(app)
     templates.setup(app)
     chat.setup(app)
     embeddings.setup(app)

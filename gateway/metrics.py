@@ -102,6 +102,8 @@ class Metrics:
             MultiProcessCollector(self._exposed, path=folder)  # type: ignore[no-untyped-call]
         self.models = ModelLabels()
         self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._upstream_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        """Children by (provider, model label, outcome): bounded, as the labels are."""
         registry = self.registry
 
         self.requests = Counter(
@@ -217,9 +219,13 @@ class Metrics:
         self, provider: str, model: str, outcome: UpstreamOutcome, seconds: float
     ) -> None:
         """One upstream attempt, however it ended."""
-        label = self.models.label(provider, model)
-        self.upstream_requests.labels(provider, label, outcome).inc()
-        self.upstream_seconds.labels(provider, label, outcome).observe(seconds)
+        key = (provider, self.models.label(provider, model), outcome)
+        series = self._upstream_series.get(key)
+        if series is None:
+            series = (self.upstream_requests.labels(*key), self.upstream_seconds.labels(*key))
+            self._upstream_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_ttft(self, provider: str, model: str, seconds: float) -> None:
         self.ttft_seconds.labels(provider, self.models.label(provider, model)).observe(seconds)
@@ -259,6 +265,8 @@ class Metrics:
             with suppress(KeyError):
                 gauge.remove(provider)
         self.models.forget(provider)
+        for key in [key for key in self._upstream_series if key[0] == provider]:
+            del self._upstream_series[key]
 
     # Exposition ------------------------------------------------------------
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from typing import Any, Final
 
 import aiohttp
 import orjson
 from aiohttp import web
 
+from gateway.adapters import ADAPTERS
 from gateway.adapters.base import JSON, Adapter, StreamUsage, UpstreamRequest
 from gateway.errors import (
     GatewayError,
@@ -28,6 +31,8 @@ from gateway.errors import (
     error_body,
     error_class_for,
 )
+from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
+from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
 from gateway.state import SETTINGS
@@ -37,12 +42,11 @@ from gateway.validation import ChatParams
 
 logger = logging.getLogger("gateway.proxy")
 
-ADAPTERS = web.AppKey("adapters", dict[str, Adapter])
-"""Wire-format adapters by name (LiveProvider.adapter): openai, anthropic, gemini."""
-
 KEEPALIVE: Final = b": keep-alive\n\n"
 DONE_EVENT: Final = b"data: [DONE]\n\n"
 PASSED_PREFIXES: Final = ("x-ratelimit-", "anthropic-ratelimit-")
+HEALTHY_OUTCOMES: Final = frozenset({"ok", "client_error", "cancelled"})
+"""Attempts that say the provider works (a 4xx other than 429 is the caller's problem)."""
 SSE_HEADERS: Final = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
@@ -113,38 +117,66 @@ def _usage_of(answer: JSON) -> StreamUsage:
     )
 
 
+class _Attempts:
+    """Per-request bookkeeping of upstream attempts: metrics, upstream wait, passive health."""
+
+    __slots__ = ("health", "metrics", "request")
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.metrics = request.app[METRICS]
+        self.health = request.app[PROVIDER_HEALTH]
+
+    def settle(
+        self, provider_id: str, model: str, outcome: UpstreamOutcome, started: float
+    ) -> None:
+        """One attempt is over: its latency, its outcome, and what the breaker learns."""
+        seconds = time.perf_counter() - started
+        add_upstream_wait(self.request, seconds)
+        self.metrics.record_upstream(provider_id, model, outcome, seconds)
+        self.health.record_traffic(provider_id, outcome in HEALTHY_OUTCOMES)
+
+
+def _unreachable_outcome(exc: UpstreamUnreachable) -> UpstreamOutcome:
+    return "timeout" if exc.timed_out else "connection_error"
+
+
 async def complete(
     request: web.Request,
     candidates: list[Candidate],
-    model: str,
     build: BuildRequest,
     parse: ParseAnswer,
 ) -> web.Response:
     """A non-streaming call: the first good answer, normalized, as one JSON response."""
     app = request.app
     upstream = app[UPSTREAM]
-    adapters = app[ADAPTERS]
+    attempts = _Attempts(request)
     last: GatewayError | None = None
     for candidate in candidates[: app[SETTINGS].routing.max_attempts]:
         provider = candidate.provider
-        adapter = adapters.get(provider.adapter)
+        model = candidate.upstream_model
+        adapter = ADAPTERS.get(provider.adapter)
         if adapter is None:
             last = _no_adapter(provider)
             continue
+        started = time.perf_counter()
         try:
             response = await upstream.send(build(adapter, candidate), provider.timeout_s)
         except UpstreamUnreachable as exc:
+            attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
             last = _unreachable(provider, exc)
             continue
         try:
             payload = await upstream.read(response)
         except UpstreamUnreachable as exc:
+            attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
             last = _unreachable(provider, exc)
             continue
         finally:
             response.close()
         status = response.status
         if status >= 400:
+            attempts.settle(provider.id, model, outcome_for_status(status), started)
             error = _answered_error(adapter, provider, status, payload, response.headers)
             if retryable(status):
                 last = error
@@ -153,9 +185,11 @@ async def complete(
         try:
             answer = parse(adapter, payload)
         except UpstreamError as exc:
+            attempts.settle(provider.id, model, "server_error", started)
             exc.headers.setdefault("X-Gateway-Provider", provider.id)
             last = exc
             continue
+        attempts.settle(provider.id, model, "ok", started)
         on_usage(request, provider.id, model, _usage_of(answer))
         return web.Response(
             body=orjson.dumps(answer),
@@ -176,24 +210,25 @@ async def stream(
     """A streaming chat call relayed as SSE, ending in ``data: [DONE]`` or an error event."""
     app = request.app
     upstream = app[UPSTREAM]
-    adapters = app[ADAPTERS]
     settings = app[SETTINGS]
+    attempts = _Attempts(request)
     usage: list[StreamUsage] = []
-    served: str | None = None
+    served: Candidate | None = None
     last: GatewayError | None = None
     try:
         for candidate in candidates[: settings.routing.max_attempts]:
             provider = candidate.provider
-            adapter = adapters.get(provider.adapter)
+            model = candidate.upstream_model
+            adapter = ADAPTERS.get(provider.adapter)
             if adapter is None:
                 last = _no_adapter(provider)
                 continue
-            outgoing = adapter.build_chat(
-                provider.target, body, raw, candidate.upstream_model, True
-            )
+            outgoing = adapter.build_chat(provider.target, body, raw, model, True)
+            started = time.perf_counter()
             try:
                 response = await upstream.send(outgoing, provider.timeout_s)
             except UpstreamUnreachable as exc:
+                attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
                 last = _unreachable(provider, exc)
                 continue
             try:
@@ -201,8 +236,12 @@ async def stream(
                     try:
                         payload = await upstream.read(response)
                     except UpstreamUnreachable as exc:
+                        attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
                         last = _unreachable(provider, exc)
                         continue
+                    attempts.settle(
+                        provider.id, model, outcome_for_status(response.status), started
+                    )
                     error = _answered_error(
                         adapter, provider, response.status, payload, response.headers
                     )
@@ -210,7 +249,7 @@ async def stream(
                         last = error
                         continue
                     raise error
-                served = provider.id
+                served = candidate
                 sse = web.StreamResponse(
                     headers={**SSE_HEADERS, **answer_headers(response.headers, provider.id)}
                 )
@@ -218,9 +257,18 @@ async def stream(
                 chunks = adapter.stream_chat(
                     sse_data(response), params.model, params.include_usage, usage
                 )
+                outcome: UpstreamOutcome = "cancelled"
                 try:
-                    await _relay(sse, chunks, settings.upstream.keepalive_interval_s)
+                    with attempts.metrics.stream_active():
+                        outcome = await _relay(
+                            sse,
+                            chunks,
+                            settings.upstream.keepalive_interval_s,
+                            started,
+                            partial(attempts.metrics.observe_ttft, provider.id, model),
+                        )
                 finally:
+                    attempts.settle(provider.id, model, outcome, started)
                     aclose = getattr(chunks, "aclose", None)
                     if aclose is not None:
                         await aclose()
@@ -232,26 +280,43 @@ async def stream(
         raise last
     finally:
         if served is not None:
-            on_usage(request, served, params.model, combined(usage) if usage else StreamUsage())
+            seen = combined(usage) if usage else StreamUsage()
+            on_usage(request, served.provider.id, served.upstream_model, seen)
 
 
-async def _relay(sse: web.StreamResponse, chunks: AsyncIterator[bytes], keepalive_s: float) -> None:
+async def _relay(
+    sse: web.StreamResponse,
+    chunks: AsyncIterator[bytes],
+    keepalive_s: float,
+    started: float,
+    first_token: Callable[[float], None],
+) -> UpstreamOutcome:
     """Write every chunk as it comes; keep-alive comments until the first one."""
     try:
         first = await _first(chunks, sse, keepalive_s)
         if first is not None:
+            first_token(time.perf_counter() - started)
             await sse.write(first)
             async for chunk in chunks:
                 await sse.write(chunk)
         await sse.write(DONE_EVENT)
+        return "ok"
     except ConnectionResetError:
-        return  # the client went away; the caller closes the upstream response
-    except (TimeoutError, aiohttp.ClientError, GatewayError) as exc:
+        return "cancelled"  # the client went away; the caller closes the upstream response
+    except TimeoutError as exc:
         await _end_with_error(sse, exc)
+        return "timeout"
+    except aiohttp.ClientError as exc:
+        await _end_with_error(sse, exc)
+        return "connection_error"
+    except GatewayError as exc:
+        await _end_with_error(sse, exc)
+        return "server_error"
     except Exception as exc:
         # An adapter bug must still end the stream cleanly rather than leave it hanging.
         logger.exception("stream relay failed")
         await _end_with_error(sse, exc)
+        return "server_error"
 
 
 async def _first(

@@ -91,6 +91,10 @@ class RoutingSettings(Section):
 
 class CatalogSettings(Section):
     ttl_s: float = Field(600.0, gt=0, le=86_400)
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    """Per upstream models-list call."""
+    prefetch: bool = True
+    """Fetch every enabled provider's models at start and after changes (routes bare names)."""
 
 
 class HealthSettings(Section):

@@ -9,7 +9,7 @@ closing it on client disconnect drops the upstream connection at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Final
 
 import aiohttp
@@ -36,8 +36,11 @@ class Upstream:
     """The shared client session and the timeouts derived from settings."""
 
     def __init__(
-        self, settings: UpstreamSettings, resolver: AbstractResolver | None = None
+        self,
+        settings: UpstreamSettings,
+        resolver: Callable[[], AbstractResolver] | None = None,
     ) -> None:
+        """``resolver`` builds the connector's resolver at start, inside the running loop."""
         self.settings = settings
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
@@ -52,7 +55,7 @@ class Upstream:
             limit_per_host=self.settings.pool_size_per_host,
             ttl_dns_cache=300,
             use_dns_cache=True,
-            resolver=self._resolver,
+            resolver=self._resolver() if self._resolver is not None else None,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

@@ -13,7 +13,7 @@ from aiohttp import web
 from gateway.adapters.base import StreamUsage
 
 UsageHook = Callable[[web.Request, str, str, StreamUsage], None]
-"""hook(request, provider_id, model as the client named it, usage)."""
+"""hook(request, provider_id, model as the provider knows it, usage)."""
 
 USAGE_HOOKS = web.AppKey("usage_hooks", list[UsageHook])
 

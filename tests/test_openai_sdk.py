@@ -9,8 +9,8 @@ import pytest
 
 from gateway.settings import Settings
 from tests.conftest import AppClient
-from tests.fakes.chat_gateway import SERVER_KWARGS, chat_app, provider
 from tests.fakes.chat_upstream import FakeOpenAI, start_fake
+from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 
 HELLO: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
@@ -29,9 +29,9 @@ async def sdk(
     make_settings: Callable[..., Settings],
     fake: FakeOpenAI,
 ) -> AsyncIterator[openai.AsyncOpenAI]:
-    app, _ = chat_app(
-        make_settings(),
-        [provider("up", fake.base_url, static_models=("gpt-fake", "tools", "emb"))],
+    app = gateway_app(
+        make_settings(**QUIET),
+        {"provider_id": "up", "base_url": fake.base_url, "serves": ("gpt-fake", "tools", "emb")},
     )
     client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     sdk = openai.AsyncOpenAI(

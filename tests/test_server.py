@@ -45,6 +45,7 @@ def test_sigterm_drains_an_in_flight_stream_and_exits_0(tmp_path: Path) -> None:
             "version": __version__,
             "uptime_s": 0,
             "pid": gw.process.pid,
+            "providers": {"total": 0, "healthy": 0, "degraded": 0, "unhealthy": 0, "unknown": 0},
             "storage": {"backend": "file", "healthy": True, "error": None},
         }
 

@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from gateway.adapters.base import ModelPage, Target, UpstreamRequest
-from gateway.errors import NotFound, UpstreamError
+from gateway.errors import GatewayError, NotFound, UpstreamError
 from gateway.metrics import CacheResult, Metrics
 from gateway.providers.live import LiveProvider, ProviderDirectory
 
@@ -84,6 +84,8 @@ class ModelCatalog:
         self._entries: dict[str, _Cached] = {}
         self._inflight: dict[str, asyncio.Task[_Cached]] = {}
         self._generations: dict[str, int] = {}
+        self._by_model: dict[str, tuple[str, ...]] | None = None
+        """model -> provider ids, rebuilt lazily after the cached lists change (routing)."""
 
     async def models(self, provider_id: str) -> CatalogEntry:
         """The provider's models: from the cache while fresh, else from the upstream.
@@ -114,6 +116,31 @@ class ModelCatalog:
         cached = self._entries.get(provider_id)
         return None if cached is None else _entry(cached, from_cache=True)
 
+    async def prefetch(self, provider_ids: Iterable[str]) -> None:
+        """Make sure each provider's list is cached; failures leave it uncached (or stale)."""
+        results = await asyncio.gather(
+            *(self.models(pid) for pid in provider_ids), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, GatewayError):
+                raise result
+
+    def models_of(self, provider_id: str) -> tuple[str, ...]:
+        """The cached upstream models of one provider, fresh or not (for routing)."""
+        cached = self._entries.get(provider_id)
+        return () if cached is None else cached.models
+
+    def providers_for(self, model: str) -> tuple[str, ...]:
+        """Ids of the providers whose cached upstream list contains ``model`` (for routing)."""
+        index = self._by_model
+        if index is None:
+            found: dict[str, list[str]] = {}
+            for pid, cached in self._entries.items():
+                for name in cached.models:
+                    found.setdefault(name, []).append(pid)
+            index = self._by_model = {name: tuple(ids) for name, ids in found.items()}
+        return index.get(model, ())
+
     def invalidate(self, provider_id: str | None = None) -> None:
         """Forget a provider's list (None: every provider's); in-flight fetches are not kept."""
         ids = (
@@ -121,6 +148,7 @@ class ModelCatalog:
             if provider_id is None
             else [provider_id]
         )
+        self._by_model = None
         for pid in ids:
             self._entries.pop(pid, None)
             self._inflight.pop(pid, None)
@@ -141,6 +169,7 @@ class ModelCatalog:
         cached = _Cached(models, self._wall_clock(), self._clock() + self._ttl_s)
         if self._generations.get(provider_id, 0) == generation:
             self._entries[provider_id] = cached
+            self._by_model = None
             if self._metrics is not None:
                 self._metrics.register_known_models(provider_id, models)
         return cached

@@ -16,12 +16,13 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
+import orjson
 from aiohttp import web
 
-from gateway.adapters.base import UpstreamRequest
+from gateway.adapters.base import Adapter, UpstreamRequest
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
 from gateway.providers.catalog import ModelsAdapter, send_upstream
@@ -102,6 +103,36 @@ async def probe_provider(
     except Exception:
         return ProbeResult(False, latency_ms, status, "the models list could not be read")
     return ProbeResult(True, latency_ms, status, None, found)
+
+
+PING: Final = {"messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}
+
+
+async def probe_completion(
+    provider: LiveProvider,
+    adapter: Adapter,
+    session: aiohttp.ClientSession,
+    timeout_s: float,
+    model: str,
+) -> ProbeResult:
+    """A one-token completion with the stored credentials (a paid call: only when asked)."""
+    body = {**PING, "model": model}
+    request = adapter.build_chat(
+        provider.target, body, orjson.dumps(body), provider.upstream_model(model), False
+    )
+    started = time.perf_counter()
+    try:
+        status, payload = await send_upstream(session, request, timeout_s)
+    except UpstreamError as exc:
+        return ProbeResult(False, _ms_since(started), None, exc.message)
+    latency_ms = _ms_since(started)
+    if status >= 400:
+        return ProbeResult(False, latency_ms, status, adapter.parse_error(status, payload)[:300])
+    try:
+        adapter.parse_chat(payload, model)
+    except Exception:
+        return ProbeResult(False, latency_ms, status, "the completion could not be read")
+    return ProbeResult(True, latency_ms, status, None)
 
 
 def _ms_since(started: float) -> float:

@@ -10,7 +10,7 @@ request does a dict lookup, not a scan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +32,7 @@ class Candidate:
 class ModelCatalog(Protocol):
     """Models discovered from the upstreams (the catalog fills this in)."""
 
-    def providers_for(self, model: str) -> Iterable[str]:
+    def providers_for(self, model: str) -> Sequence[str]:
         """Ids of the providers whose discovered models contain ``model``."""
 
     def models_of(self, provider_id: str) -> Iterable[str]:
@@ -181,10 +181,13 @@ class Router:
 
     def _with_catalog(self, model: str, groups: list[_Group] | None) -> list[_Group] | None:
         assert self.catalog is not None
+        discovered = self.catalog.providers_for(model)
+        if not discovered:
+            return groups
         known = {p.id for group in groups or () for p in group.providers}
         extra = [
             provider
-            for provider_id in self.catalog.providers_for(model)
+            for provider_id in discovered
             if provider_id not in known
             and (provider := self.directory.get(provider_id)) is not None
             and provider.enabled

@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.middleware.auth import require_model
+from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete, stream
 from gateway.routes.table import Operation, add_route
@@ -56,6 +58,7 @@ PROVIDER_HEADER = {
 ERRORS: dict[int, str] = {
     400: "Invalid request (error.param names the field)",
     401: "Missing or wrong API key (or the provider refused its key)",
+    403: "The API key may not use this model",
     404: "No provider serves this model",
     413: "Request body too large",
     415: "The body is not JSON",
@@ -68,15 +71,16 @@ ERRORS: dict[int, str] = {
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body, raw = await read_json(request)
     params = validate_chat(body)
+    require_model(request, params.model)
     candidates = request.app[ROUTER].candidates(
         params.model, request.headers.get("X-Gateway-Provider")
     )
+    await check_tokens_per_minute(request)
     if params.stream:
         return await stream(request, candidates, body, raw, params)
     return await complete(
         request,
         candidates,
-        params.model,
         lambda adapter, c: adapter.build_chat(
             c.provider.target, body, raw, c.upstream_model, False
         ),

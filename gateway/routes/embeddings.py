@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.adapters import ADAPTERS
 from gateway.errors import InvalidRequest
+from gateway.middleware.auth import require_model
+from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
-from gateway.proxy import ADAPTERS, complete
+from gateway.proxy import complete
 from gateway.routes.chat import ERRORS, PROVIDER_HEADER
 from gateway.routes.table import Operation, add_route
 from gateway.validation import read_json, validate_embeddings
@@ -25,11 +28,11 @@ EMBEDDINGS_REQUEST_SCHEMA = {
 async def embeddings(request: web.Request) -> web.Response:
     body, raw = await read_json(request)
     model = validate_embeddings(body)
-    adapters = request.app[ADAPTERS]
+    require_model(request, model)
     candidates = [
         c
         for c in request.app[ROUTER].candidates(model, request.headers.get("X-Gateway-Provider"))
-        if (adapter := adapters.get(c.provider.adapter)) is not None and adapter.supports_embeddings
+        if (adapter := ADAPTERS.get(c.provider.adapter)) is not None and adapter.supports_embeddings
     ]
     if not candidates:
         raise InvalidRequest(
@@ -37,10 +40,10 @@ async def embeddings(request: web.Request) -> web.Response:
             param="model",
             code="embeddings_unsupported",
         )
+    await check_tokens_per_minute(request)
     return await complete(
         request,
         candidates,
-        model,
         lambda adapter, c: adapter.build_embeddings(c.provider.target, body, raw, c.upstream_model),
         lambda adapter, payload: adapter.parse_embeddings(payload, model),
     )

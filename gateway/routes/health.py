@@ -8,6 +8,8 @@ import time
 from aiohttp import web
 
 from gateway import __version__
+from gateway.providers.health import PROVIDER_HEALTH
+from gateway.providers.registry import PROVIDERS
 from gateway.routes.table import Operation, add_route
 from gateway.state import LIFECYCLE, STORAGE
 
@@ -19,6 +21,17 @@ HEALTH_SCHEMA = {
         "version": {"type": "string"},
         "uptime_s": {"type": "number"},
         "pid": {"type": "integer", "description": "The serving process (one of --workers N)"},
+        "providers": {
+            "type": "object",
+            "description": "How many providers there are, counted by health status",
+            "properties": {
+                "total": {"type": "integer"},
+                "healthy": {"type": "integer"},
+                "unhealthy": {"type": "integer"},
+                "degraded": {"type": "integer"},
+                "unknown": {"type": "integer"},
+            },
+        },
         "storage": {
             "type": "object",
             "properties": {
@@ -36,6 +49,7 @@ async def health(request: web.Request) -> web.Response:
     if lifecycle.draining.is_set():
         return web.json_response({"status": "draining"}, status=503)
     storage = request.app[STORAGE].status()
+    providers = request.app[PROVIDER_HEALTH].summary(p.id for p in request.app[PROVIDERS].all())
     return web.json_response(
         {
             # degraded: still serving from the last snapshot, but writes and sharing are down
@@ -43,6 +57,7 @@ async def health(request: web.Request) -> web.Response:
             "version": __version__,
             "uptime_s": round(time.monotonic() - lifecycle.started_at, 3),
             "pid": os.getpid(),
+            "providers": providers,
             "storage": {
                 "backend": storage.backend,
                 "healthy": storage.healthy,

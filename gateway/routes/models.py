@@ -1,10 +1,15 @@
-"""GET /api/v1/models: every model of every enabled provider, as ``provider_id/model``."""
+"""GET /api/v1/models: every model of every enabled provider, as ``provider_id/model``.
+
+A provider's models: its static list and aliases, plus what its upstream lists
+(through the model catalog), filtered by its allow-list.
+"""
 
 from __future__ import annotations
 
 import orjson
 from aiohttp import web
 
+from gateway.providers.catalog import MODEL_CATALOG
 from gateway.providers.router import ROUTER
 from gateway.routes.table import Operation, add_route
 
@@ -31,9 +36,12 @@ MODEL_LIST_SCHEMA = {
 
 
 async def list_models(request: web.Request) -> web.Response:
+    router = request.app[ROUTER]
+    # The upstream lists come from the catalog: cached, or fetched now (failures leave them out).
+    await request.app[MODEL_CATALOG].prefetch(p.id for p in router.directory.all() if p.enabled)
     data = [
         {"id": f"{provider_id}/{model}", "object": "model", "created": 0, "owned_by": provider_id}
-        for provider_id, model in request.app[ROUTER].models()
+        for provider_id, model in router.models()
     ]
     return web.Response(
         body=orjson.dumps({"object": "list", "data": data}), content_type="application/json"

@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pytest
 
+from gateway.adapters.base import Target
 from gateway.errors import NotFound
+from gateway.providers.live import LiveProvider
 from gateway.providers.router import Router
 from gateway.settings import RoutingSettings
-from tests.fakes.chat_gateway import StaticDirectory, provider
+
+
+class StaticDirectory:
+    """A ProviderDirectory over a list the test replaces (the router alone, no registry)."""
+
+    def __init__(self, providers: Sequence[LiveProvider]) -> None:
+        self.providers = {p.id: p for p in providers}
+        self.listeners: list[Callable[[str | None], None]] = []
+
+    def get(self, provider_id: str) -> LiveProvider | None:
+        return self.providers.get(provider_id)
+
+    def all(self) -> Sequence[LiveProvider]:
+        return list(self.providers.values())
+
+    def subscribe(self, listener: Callable[[str | None], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def put(self, provider: LiveProvider) -> None:
+        self.providers[provider.id] = provider
+        for listener in self.listeners:
+            listener(provider.id)
+
+
+def provider(provider_id: str, **fields: Any) -> LiveProvider:
+    target = Target(provider_id=provider_id, base_url="http://127.0.0.1:9", headers={})
+    return LiveProvider(
+        id=provider_id, name=provider_id, template="openai", adapter="openai", target=target,
+        **fields,
+    )  # fmt: skip
 
 
 def router(*providers: Any, **routing: Any) -> tuple[Router, StaticDirectory]:
@@ -127,7 +159,7 @@ class Catalog:
     def __init__(self, models: dict[str, list[str]]) -> None:
         self.by_provider = models
 
-    def providers_for(self, model: str) -> Iterable[str]:
+    def providers_for(self, model: str) -> Sequence[str]:
         return [pid for pid, names in self.by_provider.items() if model in names]
 
     def models_of(self, provider_id: str) -> Iterable[str]:

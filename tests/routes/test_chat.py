@@ -12,22 +12,30 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from gateway.adapters import ADAPTERS
 from gateway.adapters.base import StreamUsage
-from gateway.proxy import ADAPTERS
+from gateway.adapters.openai import OpenAIAdapter
 from gateway.settings import Settings
+from gateway.usage import USAGE_HOOKS
 from tests.conftest import AppClient
-from tests.fakes.chat_gateway import (
-    SERVER_KWARGS,
-    PassthroughAdapter,
-    UsageRecord,
-    chat_app,
-    provider,
-)
 from tests.fakes.chat_upstream import USAGE, FakeOpenAI, start_fake
+from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 from tests.test_app import assert_openai_error
 
 Client = TestClient[web.Request, web.Application]
 HELLO = [{"role": "user", "content": "hi"}]
+UsageRecord = tuple[str, str, StreamUsage]
+
+
+def p(provider_id: str, base_url: str, *serves: str, **fields: Any) -> dict[str, Any]:
+    """A providers.d entry for gateway_app."""
+    return {"provider_id": provider_id, "base_url": base_url, "serves": serves, **fields}
+
+
+async def start(
+    aiohttp_client: AppClient, settings: Settings, *providers: dict[str, Any]
+) -> Client:
+    return await aiohttp_client(gateway_app(settings, *providers), server_kwargs=SERVER_KWARGS)
 
 
 @pytest.fixture
@@ -52,17 +60,17 @@ async def gateway(
     usage: list[UsageRecord],
 ) -> Client:
     a, b = fakes
-    settings = make_settings(upstream={"keepalive_interval_s": 0.2, "first_byte_timeout_s": 1.0})
-    app, _ = chat_app(
-        settings,
-        [
-            provider("a", a.base_url, priority=10, static_models=("shared", "only-a", "tools")),
-            provider("b", b.base_url, priority=5, static_models=("shared",)),
-            provider("dead", "http://127.0.0.1:1", priority=20, static_models=("dead-first",)),
-            provider("b2", b.base_url, static_models=("dead-first",)),
-        ],
-        usage,
+    settings = make_settings(
+        upstream={"keepalive_interval_s": 0.2, "first_byte_timeout_s": 1.0}, **QUIET
     )
+    app = gateway_app(
+        settings,
+        p("a", a.base_url, "shared", "only-a", "tools", priority=10, api_key="sk-secret-a"),
+        p("b", b.base_url, "shared", priority=5),
+        p("dead", "http://127.0.0.1:1/v1", "dead-first", priority=20),
+        p("b2", b.base_url, "dead-first"),
+    )
+    app[USAGE_HOOKS].append(lambda _request, pid, model, seen: usage.append((pid, model, seen)))
     return await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
 
 
@@ -143,20 +151,12 @@ async def test_fallback_on_5xx_and_429(
     a, b = fakes
     # Provider a maps the model to a failing one; b serves it.
     model = "m"
-    app, _ = chat_app(
-        make_settings(),
-        [
-            provider(
-                "a",
-                a.base_url,
-                priority=2,
-                static_models=(model,),
-                aliases={model: f"fail-{status}"},
-            ),
-            provider("b", b.base_url, priority=1, static_models=(model,)),
-        ],
+    client = await start(
+        aiohttp_client,
+        make_settings(**QUIET),
+        p("a", a.base_url, priority=2, aliases={model: f"fail-{status}"}),
+        p("b", b.base_url, model, priority=1),
     )
-    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     response = await post(client, model=model)
     assert response.status == 200
     assert response.headers["X-Gateway-Provider"] == "b"
@@ -169,14 +169,14 @@ async def test_attempts_are_capped_and_last_error_returned(
     fakes: tuple[FakeOpenAI, FakeOpenAI],
 ) -> None:
     a, b = fakes
-    app, _ = chat_app(
-        make_settings(routing={"max_attempts": 2}),
-        [
-            provider(name, fake.base_url, static_models=("m",), aliases={"m": "fail-429"})
+    client = await start(
+        aiohttp_client,
+        make_settings(routing={"max_attempts": 2}, **QUIET),
+        *(
+            p(name, fake.base_url, aliases={"m": "fail-429"})
             for name, fake in (("a", a), ("b", b), ("c", a))
-        ],
+        ),
     )
-    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     response = await post(client, model="m")
     assert response.status == 429
     assert response.headers["retry-after"] == "7"
@@ -213,16 +213,12 @@ async def test_slow_first_byte_times_out_then_falls_back(
     fakes: tuple[FakeOpenAI, FakeOpenAI],
 ) -> None:
     a, b = fakes
-    app, _ = chat_app(
-        make_settings(upstream={"first_byte_timeout_s": 0.3}),
-        [
-            provider(
-                "a", a.base_url, priority=2, static_models=("m",), aliases={"m": "slow-first-byte"}
-            ),
-            provider("b", b.base_url, priority=1, static_models=("m",)),
-        ],
+    client = await start(
+        aiohttp_client,
+        make_settings(upstream={"first_byte_timeout_s": 0.3}, **QUIET),
+        p("a", a.base_url, priority=2, aliases={"m": "slow-first-byte"}),
+        p("b", b.base_url, "m", priority=1),
     )
-    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     started = time.monotonic()
     response = await post(client, model="m", stream=True)
     assert response.status == 200
@@ -288,14 +284,12 @@ async def test_stream_error_before_start_falls_back(
     fakes: tuple[FakeOpenAI, FakeOpenAI],
 ) -> None:
     a, b = fakes
-    app, _ = chat_app(
-        make_settings(),
-        [
-            provider("a", a.base_url, priority=2, static_models=("m",), aliases={"m": "fail-503"}),
-            provider("b", b.base_url, priority=1, static_models=("m",)),
-        ],
+    client = await start(
+        aiohttp_client,
+        make_settings(**QUIET),
+        p("a", a.base_url, priority=2, aliases={"m": "fail-503"}),
+        p("b", b.base_url, "m", priority=1),
     )
-    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     response = await post(client, model="m", stream=True)
     assert response.headers["X-Gateway-Provider"] == "b"
     assert events(await response.read())[-1] == b"data: [DONE]"
@@ -320,7 +314,7 @@ async def test_client_disconnect_cancels_upstream_within_a_second(
         if usage:
             break
         await asyncio.sleep(0.02)
-    assert usage and usage[0][0] == "a" and usage[0][1] == "a/slow-stream"
+    assert usage and usage[0][0] == "a" and usage[0][1] == "slow-stream"
 
 
 async def test_keepalive_comment_while_waiting_for_first_token(
@@ -338,11 +332,11 @@ async def test_keepalive_comment_while_waiting_for_first_token(
     upstream_app = web.Application()
     upstream_app.router.add_post("/v1/chat/completions", slow_token)
     upstream = await aiohttp_client(upstream_app)
-    app, _ = chat_app(
-        make_settings(upstream={"keepalive_interval_s": 0.1}),
-        [provider("a", str(upstream.make_url("/v1")), static_models=("m",))],
+    client = await start(
+        aiohttp_client,
+        make_settings(upstream={"keepalive_interval_s": 0.1}, **QUIET),
+        p("a", str(upstream.make_url("/v1")), "m"),
     )
-    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     response = await post(client, model="m", stream=True)
     raw = await response.read()
     assert raw.startswith(b": keep-alive\n\n")
@@ -404,8 +398,7 @@ async def test_assistant_tool_call_message_without_content_is_valid(gateway: Cli
 async def test_bad_json_wrong_type_and_too_large(
     aiohttp_client: AppClient, make_settings: Callable[..., Settings]
 ) -> None:
-    app, _ = chat_app(make_settings(body_limits={"chat_bytes": 4096}), [])
-    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
+    client = await start(aiohttp_client, make_settings(body_limits={"chat_bytes": 4096}, **QUIET))
     url = "/api/v1/chat/completions"
     bad = await client.post(url, data=b"{nope", headers={"Content-Type": "application/json"})
     assert bad.status == 400
@@ -423,7 +416,7 @@ async def test_bad_json_wrong_type_and_too_large(
     assert big.status == 413
 
 
-class BrokenStreamAdapter(PassthroughAdapter):
+class BrokenStreamAdapter(OpenAIAdapter):
     async def stream_chat(
         self,
         events: AsyncIterator[bytes],
@@ -441,10 +434,10 @@ async def test_adapter_failure_mid_stream_still_ends_the_stream(
     make_settings: Callable[..., Settings],
     fakes: tuple[FakeOpenAI, FakeOpenAI],
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app, _ = chat_app(make_settings(), [provider("a", fakes[0].base_url, static_models=("m",))])
-    app[ADAPTERS]["openai"] = BrokenStreamAdapter()
-    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
+    monkeypatch.setitem(ADAPTERS, "openai", BrokenStreamAdapter())
+    client = await start(aiohttp_client, make_settings(**QUIET), p("a", fakes[0].base_url, "m"))
     response = await post(client, model="m", stream=True)
     blocks = events(await asyncio.wait_for(response.read(), 5))
     assert len(blocks) == 2

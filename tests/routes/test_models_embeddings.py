@@ -6,16 +6,11 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from gateway.proxy import ADAPTERS
 from gateway.settings import Settings
 from tests.conftest import AppClient
-from tests.fakes.chat_gateway import SERVER_KWARGS, PassthroughAdapter, chat_app, provider
 from tests.fakes.chat_upstream import FakeOpenAI, start_fake
+from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 from tests.test_app import assert_openai_error
-
-
-class NoEmbeddings(PassthroughAdapter):
-    supports_embeddings = False
 
 
 @pytest.fixture
@@ -26,17 +21,19 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
     await fake.server.close()
 
 
-async def test_models_lists_every_enabled_provider(
-    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+async def test_models_lists_every_enabled_provider_with_the_catalog(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], fake: FakeOpenAI
 ) -> None:
-    app, _ = chat_app(
-        make_settings(),
-        [
-            provider("a", static_models=("m1", "m2"), aliases={"fast": "m1"}),
-            provider("b", allowed_models=frozenset({"x"})),
-            provider("off", enabled=False, static_models=("hidden",)),
-        ],
-    )
+    app = gateway_app(
+        make_settings(**QUIET),
+        # a: its own names and alias, plus what its upstream lists (gpt-fake).
+        {"provider_id": "a", "base_url": fake.base_url, "serves": ("m1", "m2"),
+         "aliases": {"fast": "m1"}},
+        # b: an allow-list; its upstream cannot be reached, so only the list shows.
+        {"provider_id": "b", "base_url": "http://127.0.0.1:9/v1", "models": ["x"]},
+        {"provider_id": "off", "base_url": fake.base_url, "serves": ("hidden",),
+         "enabled": False},
+    )  # fmt: skip
     client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     for path in ("/api/v1/models", "/v1/models"):
         response = await client.get(path)
@@ -47,14 +44,24 @@ async def test_models_lists_every_enabled_provider(
             ("a/m1", "a", "model"),
             ("a/m2", "a", "model"),
             ("a/fast", "a", "model"),
+            ("a/gpt-fake", "a", "model"),
             ("b/x", "b", "model"),
         ]
+    # The discovered model now routes by its bare name.
+    chat = await client.post(
+        "/v1/chat/completions",
+        json={"model": "gpt-fake", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert chat.status == 200
+    assert chat.headers["X-Gateway-Provider"] == "a"
 
 
 async def test_embeddings_relay(
     aiohttp_client: AppClient, make_settings: Callable[..., Settings], fake: FakeOpenAI
 ) -> None:
-    app, _ = chat_app(make_settings(), [provider("a", fake.base_url, static_models=("emb",))])
+    app = gateway_app(
+        make_settings(**QUIET), {"provider_id": "a", "base_url": fake.base_url, "serves": ("emb",)}
+    )
     client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     response = await client.post("/v1/embeddings", json={"model": "emb", "input": ["x", "y"]})
     assert response.status == 200
@@ -74,8 +81,11 @@ async def test_embeddings_relay(
 async def test_embeddings_need_an_adapter_that_supports_them(
     aiohttp_client: AppClient, make_settings: Callable[..., Settings]
 ) -> None:
-    app, _ = chat_app(make_settings(), [provider("a", static_models=("emb",))])
-    app[ADAPTERS]["openai"] = NoEmbeddings()
+    app = gateway_app(
+        make_settings(**QUIET),
+        {"provider_id": "claude", "base_url": "http://127.0.0.1:9", "template": "anthropic",
+         "serves": ("emb",)},
+    )  # fmt: skip
     client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
     response = await client.post("/v1/embeddings", json={"model": "emb", "input": "x"})
     assert response.status == 400

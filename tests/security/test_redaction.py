@@ -24,11 +24,16 @@ GW_KEY = "gw-" + "A1b2C3d4" * 5 + "xyz"
 SK_KEY = "sk-proj-" + "Zz9" * 12
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_BEARING_TESTS = [
-    # Every test module that sends keys: add the providers and chat tests here.
+    # Every test module that sends keys (gateway keys, provider keys).
     "tests/middleware/test_auth.py",
     "tests/middleware/test_rate_limit.py",
     "tests/keys",
     "tests/test_cli_keys.py",
+    "tests/routes/test_providers.py",
+    "tests/routes/test_provider_checks.py",
+    "tests/routes/test_chat.py",
+    "tests/test_services.py",
+    "tests/test_openai_sdk.py",
 ]
 
 

@@ -1,0 +1,215 @@
+"""One provider's upstream models, health and live test: /api/v1/providers/{id}/...
+
+The models list merges the upstream's (cached by the catalog) with the
+provider's static list and aliases; refresh fetches now and answers 502 when
+the upstream fails, keeping the last good list. The live test never answers 500
+for upstream trouble: a wrong key is ``ok: false`` with the upstream's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.adapters import ADAPTERS
+from gateway.errors import InvalidRequest, NotFound
+from gateway.providers.catalog import MODEL_CATALOG, CatalogEntry, merge_models
+from gateway.providers.health import PROVIDER_HEALTH
+from gateway.providers.live import LiveProvider
+from gateway.providers.monitor import ProbeResult, probe_completion, probe_provider
+from gateway.providers.registry import PROVIDERS
+from gateway.routes.body import read_json_object
+from gateway.routes.table import Operation, add_route
+from gateway.services import forget_shared_models
+from gateway.state import SETTINGS
+from gateway.upstream import UPSTREAM
+
+ITEM_PATH = "/api/v1/providers/{provider_id}"
+
+MODELS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["object", "data", "cached", "fetched_at", "stale"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "object": {"const": "model"},
+                    "created": {"type": "integer"},
+                    "owned_by": {"type": "string"},
+                },
+            },
+        },
+        "cached": {"type": "boolean", "description": "No upstream call was made for this answer"},
+        "fetched_at": {"type": "number", "description": "Unix time of the upstream list"},
+        "stale": {"type": "boolean", "description": "The upstream failed; last good list"},
+    },
+}
+HEALTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "provider": {"type": "string"},
+        "status": {"enum": ["healthy", "degraded", "unhealthy", "unknown"]},
+        "latency_ms": {"type": ["number", "null"]},
+        "checked_at": {"type": ["number", "null"]},
+        "consecutive_failures": {"type": "integer"},
+        "last_error": {"type": ["string", "null"]},
+        "circuit": {"enum": ["closed", "open", "half_open"]},
+    },
+}
+TEST_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "model": {"type": "string", "description": "Also send a one-token completion to it"}
+    },
+}
+TEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "latency_ms": {"type": ["number", "null"]},
+        "status_code": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]},
+        "models_found": {"type": ["integer", "null"]},
+    },
+}
+
+
+def _provider(request: web.Request) -> LiveProvider:
+    provider_id = request.match_info["provider_id"]
+    provider = request.app[PROVIDERS].get(provider_id)
+    if provider is None:
+        raise NotFound(f"No provider with id {provider_id!r}.", param="provider_id")
+    return provider
+
+
+def _model_list(provider: LiveProvider, entry: CatalogEntry) -> web.Response:
+    data = [
+        {"id": name, "object": "model", "created": 0, "owned_by": provider.id}
+        for name in merge_models(provider, entry.models)
+    ]
+    return web.json_response(
+        {
+            "object": "list",
+            "data": data,
+            "cached": entry.cached,
+            "fetched_at": entry.fetched_at,
+            "stale": entry.stale,
+        }
+    )
+
+
+async def provider_models(request: web.Request) -> web.Response:
+    provider = _provider(request)
+    return _model_list(provider, await request.app[MODEL_CATALOG].models(provider.id))
+
+
+async def refresh_models(request: web.Request) -> web.Response:
+    provider = _provider(request)
+    await forget_shared_models(request.app, provider.id)
+    return _model_list(provider, await request.app[MODEL_CATALOG].refresh(provider.id))
+
+
+async def provider_health(request: web.Request) -> web.Response:
+    provider = _provider(request)
+    return web.json_response(request.app[PROVIDER_HEALTH].report(provider.id))
+
+
+async def test_provider(request: web.Request) -> web.Response:
+    provider = _provider(request)
+    model = None
+    if request.can_read_body:
+        model = (await read_json_object(request)).get("model")
+        if model is not None and (not isinstance(model, str) or not model):
+            raise InvalidRequest("model must be a non-empty string.", param="model")
+    app = request.app
+    session = app[UPSTREAM].session
+    timeout_s = app[SETTINGS].health.timeout_s
+    adapter = ADAPTERS.get(provider.adapter)
+    result = await probe_provider(provider, adapter, session, timeout_s)
+    _record(request, provider.id, result)
+    if result.ok and model is not None and adapter is not None:
+        found = result.models_found
+        result = await probe_completion(provider, adapter, session, timeout_s, model)
+        result = ProbeResult(result.ok, result.latency_ms, result.status_code, result.error, found)
+    return web.json_response(result.as_json())
+
+
+def _record(request: web.Request, provider_id: str, result: ProbeResult) -> None:
+    """A live test is a probe like the monitor's: its verdict counts."""
+    health = request.app[PROVIDER_HEALTH]
+    if result.probe_unavailable:
+        health.record_probe_unavailable(provider_id, result.error or "")
+    else:
+        latency_s = (result.latency_ms or 0.0) / 1000.0
+        health.record_probe(provider_id, latency_s, None if result.ok else result.error)
+
+
+def setup(app: web.Application) -> None:
+    not_found = {404: "No such provider"}
+    add_route(
+        app,
+        "GET",
+        ITEM_PATH + "/models",
+        provider_models,
+        group="admin",
+        operation=Operation(
+            summary="The provider's models (upstream list, cached, merged with its own)",
+            tag="providers",
+            responses={
+                200: {"description": "OpenAI list shape plus cache state", "schema": MODELS_SCHEMA},
+                502: "The upstream failed and no earlier list is cached",
+                **not_found,
+            },
+        ),
+    )
+    add_route(
+        app,
+        "POST",
+        ITEM_PATH + "/models/refresh",
+        refresh_models,
+        group="admin",
+        operation=Operation(
+            summary="Fetch the provider's models from the upstream now",
+            tag="providers",
+            responses={
+                200: {"description": "The fresh list", "schema": MODELS_SCHEMA},
+                502: "The upstream failed; the cache keeps the last good list",
+                **not_found,
+            },
+        ),
+    )
+    add_route(
+        app,
+        "GET",
+        ITEM_PATH + "/health",
+        provider_health,
+        group="admin",
+        operation=Operation(
+            summary="The provider's health: probes, traffic and circuit breaker",
+            tag="providers",
+            responses={200: {"description": "Health", "schema": HEALTH_SCHEMA}, **not_found},
+        ),
+    )
+    add_route(
+        app,
+        "POST",
+        ITEM_PATH + "/test",
+        test_provider,
+        group="admin",
+        operation=Operation(
+            summary="Check the provider now with its stored credentials",
+            description=(
+                "Lists the upstream's models (or calls its health path); with "
+                '{"model": ...} also sends a one-token completion. Upstream trouble '
+                "answers ok: false with the upstream's reason."
+            ),
+            tag="providers",
+            request_schema=TEST_BODY_SCHEMA,
+            responses={200: {"description": "The outcome", "schema": TEST_SCHEMA}, **not_found},
+        ),
+    )
