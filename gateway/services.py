@@ -4,6 +4,8 @@ The provider registry (already set up) is the directory everything reads; on
 top of it: the upstream client (behind the SSRF-guarded resolver), provider
 health and its circuit breaker, the model catalog, the router that consults
 both, the usage hooks, and the background health monitor and catalog prefetch.
+With the redis backend, the catalog's model lists and the probes' verdicts are
+shared by every instance through Redis.
 """
 
 from __future__ import annotations
@@ -23,16 +25,20 @@ from gateway.providers.health import PROVIDER_HEALTH, ProviderHealth
 from gateway.providers.monitor import HealthMonitor, monitor_context
 from gateway.providers.registry import PROVIDERS, ProviderRegistry
 from gateway.providers.router import ROUTER, Router
+from gateway.providers.shared_catalog import SharedCatalog
+from gateway.providers.shared_probes import SHARED_PROBES, SharedProbes
 from gateway.security.ssrf import GuardedResolver
 from gateway.settings import RateLimitSettings
-from gateway.shared.cache import SharedCache, shared_by_key
+from gateway.shared.cache import SharedCache
+from gateway.shared.health import SharedHealth
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, Upstream, upstream_context
 from gateway.usage import USAGE_HOOKS, UsageHook
 
-SHARED_CACHE = web.AppKey("shared_cache", SharedCache)
-"""Only with the redis backend: the cross-instance cache behind the model catalog."""
-CATALOG_NAMESPACE = "catalog"
+SHARED_CATALOG = web.AppKey("shared_catalog", SharedCatalog)
+"""Only with the redis backend: the cross-instance copy behind the model catalog."""
+SHARED_HEALTH_TTL = 3.0
+"""Shared probe records live this many health intervals, so a stopped prober leaves none."""
 BACKGROUND = web.AppKey("background_tasks", set[asyncio.Task[None]])
 
 
@@ -53,10 +59,19 @@ def setup(app: web.Application) -> None:
     if settings.storage.backend == "redis":
         from gateway.shared.client import redis_client
 
-        shared = app[SHARED_CACHE] = SharedCache(
-            redis_client(settings.storage), settings.storage.redis_timeout_s
+        client = redis_client(settings.storage)
+        timeout_s = settings.storage.redis_timeout_s
+        shared = app[SHARED_CATALOG] = SharedCatalog(
+            SharedCache(client, timeout_s),
+            directory,
+            settings.catalog.ttl_s,
+            fetch,
+            app[BACKGROUND],
         )
-        fetch = shared_by_key(shared, CATALOG_NAMESPACE, settings.catalog.ttl_s, fetch)
+        fetch = shared.fetch
+        interval_s = settings.health.interval_s
+        records = SharedHealth(client, timeout_s, ttl_s=SHARED_HEALTH_TTL * interval_s)
+        app[SHARED_PROBES] = SharedProbes(health, records, fresh_s=interval_s / 2)
     catalog = app[MODEL_CATALOG] = ModelCatalog(fetch, settings.catalog.ttl_s, metrics=metrics)
     directory.subscribe(catalog.invalidate)
     app[ROUTER] = Router(directory, settings.routing, catalog=catalog, available=health.available)
@@ -64,6 +79,7 @@ def setup(app: web.Application) -> None:
         token_metrics(metrics),
         tokens_per_minute(settings.rate_limit, app[BACKGROUND]),
     ]
+    app.cleanup_ctx.append(_redis_context)  # closed after everything that uses it
     app.cleanup_ctx.append(upstream_context)  # the session the monitor and catalog use
     app.cleanup_ctx.append(monitor_context(_build_monitor))
     app.cleanup_ctx.append(_catalog_context)
@@ -71,9 +87,9 @@ def setup(app: web.Application) -> None:
 
 async def forget_shared_models(app: web.Application, provider_id: str) -> None:
     """Drop the cross-instance copy of a provider's model list (before a refresh)."""
-    shared = app.get(SHARED_CACHE)
+    shared = app.get(SHARED_CATALOG)
     if shared is not None:
-        await shared.delete(f"{CATALOG_NAMESPACE}:{provider_id}")
+        await shared.forget(provider_id)
 
 
 def token_metrics(metrics: Metrics) -> UsageHook:
@@ -116,16 +132,21 @@ def _build_monitor(app: web.Application) -> HealthMonitor | None:
         app[UPSTREAM].session,
         settings.health,
         metrics=app[METRICS],
+        shared=app.get(SHARED_PROBES),
     )
 
 
 async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
     """Fetch every enabled provider's models at start and after each provider change.
 
-    So bare model names that only the upstreams list route from the start.
+    So bare model names that only the upstreams list route from the start. With
+    the redis backend, provider changes also drop the shared copies.
     """
     tasks = app[BACKGROUND]
-    unsubscribe: Callable[[], None] | None = None
+    shared = app.get(SHARED_CATALOG)
+    unsubscribers: list[Callable[[], None]] = []
+    if shared is not None:
+        unsubscribers.append(shared.watch())
     if app[SETTINGS].catalog.prefetch:
         registry = app[PROVIDERS]
         catalog = app[MODEL_CATALOG]
@@ -135,17 +156,22 @@ async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
-        unsubscribe = registry.subscribe(prefetch)
+        unsubscribers.append(registry.subscribe(prefetch))
         prefetch()
     yield
-    if unsubscribe is not None:
+    for unsubscribe in unsubscribers:
         unsubscribe()
     for task in list(tasks):
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    shared = app.get(SHARED_CACHE)
+
+
+async def _redis_context(app: web.Application) -> AsyncIterator[None]:
+    """Close the shared-state Redis client (redis backend only) once nothing uses it."""
+    yield
+    shared = app.get(SHARED_CATALOG)
     if shared is not None:
-        await shared.client.aclose()
+        await shared.cache.client.aclose()
 
 
 async def _prefetch(registry: ProviderRegistry, catalog: ModelCatalog) -> None:

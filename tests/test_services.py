@@ -7,7 +7,8 @@ health, usage hooks and metrics.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.providers.shared_probes import SHARED_PROBES
 from gateway.settings import Settings
 from tests.conftest import TEST_SECRET_KEY, AppClient
 from tests.fakes.anthropic_upstream import FakeAnthropic
@@ -307,3 +309,107 @@ async def test_two_instances_share_the_model_catalog_through_redis(
     fake.model_ids = ("model-z",)
     refreshed = await second.post("/api/v1/providers/oa/models/refresh")
     assert [m["id"] for m in (await refreshed.json())["data"]] == ["model-z", "model-a"]
+
+
+async def test_a_provider_change_drops_the_shared_model_list(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    upstreams: dict[str, FakeUpstream],
+    redis_url: str,
+) -> None:
+    settings = make_settings(
+        storage={"backend": "redis", "redis_url": redis_url},
+        secret_key=TEST_SECRET_KEY,
+        security={"allow_private_upstreams": True},
+        **QUIET,
+    )
+    first = await aiohttp_client(gateway_app(settings), server_kwargs=SERVER_KWARGS)
+    second = await aiohttp_client(gateway_app(settings), server_kwargs=SERVER_KWARGS)
+    old, new = upstreams["openai"], FakeOpenAI()
+    new.model_ids = ("model-z",)
+    await new.start()
+    try:
+        created = await first.post(
+            "/api/v1/providers",
+            json={"id": "oa", "name": "oa", "template": "openai", "api_key": API_KEY,
+                  "base_url": f"http://127.0.0.1:{old.port}/v1"},
+        )  # fmt: skip
+        assert created.status == 201, await created.text()
+
+        async def model_ids(client: Client) -> list[str] | None:
+            response = await client.get("/api/v1/providers/oa/models")
+            if response.status != 200:
+                return None
+            return [m["id"] for m in (await response.json())["data"]]
+
+        await wait_for(lambda: model_ids(second), ["model-a", "model-b", "model-c"])
+        assert await model_ids(first) == ["model-a", "model-b", "model-c"]
+        assert sum(1 for r in old.requests if r.path == "/v1/models") == 1  # shared
+
+        # Moved to another upstream through the second instance: neither instance keeps
+        # serving the old list from the shared copy (its TTL is far from over).
+        moved = await second.patch(
+            "/api/v1/providers/oa", json={"base_url": f"http://127.0.0.1:{new.port}/v1"}
+        )
+        assert moved.status == 200, await moved.text()
+        await wait_for(lambda: model_ids(first), ["model-z"])
+        assert await model_ids(second) == ["model-z"]
+        assert sum(1 for r in new.requests if r.path == "/v1/models") == 1
+    finally:
+        await new.close()
+
+
+async def test_two_instances_share_provider_health_through_redis(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    upstreams: dict[str, FakeUpstream],
+    redis_url: str,
+) -> None:
+    settings = make_settings(
+        storage={"backend": "redis", "redis_url": redis_url},
+        secret_key=TEST_SECRET_KEY,
+        health={"enabled": True, "interval_s": 60.0},
+        catalog={"prefetch": False},
+    )
+    fake = upstreams["openai"]
+    entry = {**providers(upstreams)[0], "health_checks": True}
+    first = await start(aiohttp_client, settings, entry)
+
+    async def report(client: Client) -> dict[str, Any]:
+        body: dict[str, Any] = await (await client.get("/api/v1/providers/oa/health")).json()
+        return body
+
+    # The first instance's monitor probes the upstream and publishes what it saw ...
+    await wait_for(lambda: status_of(report(first)), "healthy")
+    probed = await report(first)
+    assert sum(1 for r in fake.requests if r.path == "/v1/models") == 1
+
+    # ... and the second adopts that verdict instead of probing again.
+    second = await aiohttp_client(gateway_app(settings), server_kwargs=SERVER_KWARGS)
+    await wait_for(lambda: status_of(report(second)), "healthy")
+    adopted = await report(second)
+    assert adopted["checked_at"] == probed["checked_at"]
+    assert adopted["latency_ms"] == probed["latency_ms"]
+    assert sum(1 for r in fake.requests if r.path == "/v1/models") == 1
+
+    # A failing live test on the second instance is shared too (read by the first's next round).
+    fake.fault = Fault(status=401)
+    tested = await (await second.post("/api/v1/providers/oa/test")).json()
+    assert tested["ok"] is False
+    record = await first.app[SHARED_PROBES].records.get("oa")
+    assert record is not None
+    assert record["consecutive_failures"] == 1 and record["last_error"]
+
+
+async def status_of(report: Awaitable[dict[str, Any]]) -> str:
+    return str((await report)["status"])
+
+
+async def wait_for(
+    read: Callable[[], Awaitable[Any]], expected: Any, within_s: float = 5.0
+) -> None:
+    """Poll ``read()`` until it returns ``expected`` (background work across instances)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while (seen := await read()) != expected:
+        assert asyncio.get_running_loop().time() < deadline, seen
+        await asyncio.sleep(0.05)

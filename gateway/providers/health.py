@@ -262,6 +262,15 @@ class ProviderHealth:
             counts[status.value] += 1
         return counts
 
+    def probe_state(self, provider_id: str) -> HealthState | None:
+        """The probes' verdict alone (traffic not folded in): what instances share."""
+        state = self._states.get(provider_id)
+        return None if state is None else replace(state)
+
+    def adopt_probe(self, provider_id: str, state: HealthState) -> None:
+        """Take another instance's probe verdict as this one's (shared health)."""
+        self._states[provider_id] = replace(state)
+
     def reset(self, provider_id: str) -> None:
         """Back to unknown (a disabled or reconfigured provider), breaker closed."""
         self._states.pop(provider_id, None)

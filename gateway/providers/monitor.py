@@ -28,6 +28,7 @@ from gateway.metrics import Metrics
 from gateway.providers.catalog import ModelsAdapter, send_upstream
 from gateway.providers.health import HealthStatus, ProviderHealth
 from gateway.providers.live import LiveProvider, ProviderDirectory
+from gateway.providers.shared_probes import SharedProbes
 from gateway.settings import HealthSettings
 
 logger = logging.getLogger("gateway.health")
@@ -151,6 +152,7 @@ class HealthMonitor:
         settings: HealthSettings,
         *,
         metrics: Metrics | None = None,
+        shared: SharedProbes | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._directory = directory
@@ -159,6 +161,7 @@ class HealthMonitor:
         self._session = session
         self._settings = settings
         self._metrics = metrics
+        self._shared = shared
         self._rng = rng
         self._tracked: set[str] = set()
 
@@ -188,7 +191,7 @@ class HealthMonitor:
         await asyncio.gather(*(one(provider) for provider in providers))
 
     async def check(self, provider: LiveProvider) -> ProbeResult:
-        """Probe one provider now and record the outcome."""
+        """Probe one provider now and record (and, with shared health, publish) the outcome."""
         result = await probe_provider(
             provider, self._adapters.get(provider.adapter), self._session, self._settings.timeout_s
         )
@@ -197,6 +200,8 @@ class HealthMonitor:
         else:
             latency_s = (result.latency_ms or 0.0) / 1000.0
             self._health.record_probe(provider.id, latency_s, None if result.ok else result.error)
+        if self._shared is not None:
+            await self._shared.publish(provider.id)
         return result
 
     async def _check_one(self, provider: LiveProvider) -> None:
@@ -204,7 +209,8 @@ class HealthMonitor:
             self._health.reset(provider.id)
         elif provider.health_checks:
             try:
-                await self.check(provider)
+                if self._shared is None or not await self._shared.adopt(provider.id):
+                    await self.check(provider)
             except Exception:
                 logger.exception("health check of provider %s failed", provider.id)
         self._publish(provider.id)

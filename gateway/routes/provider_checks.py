@@ -19,6 +19,7 @@ from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.monitor import ProbeResult, probe_completion, probe_provider
 from gateway.providers.registry import PROVIDERS
+from gateway.providers.shared_probes import SHARED_PROBES
 from gateway.routes.body import read_json_object
 from gateway.routes.table import Operation, add_route
 from gateway.services import forget_shared_models
@@ -131,7 +132,7 @@ async def test_provider(request: web.Request) -> web.Response:
     timeout_s = app[SETTINGS].health.timeout_s
     adapter = ADAPTERS.get(provider.adapter)
     result = await probe_provider(provider, adapter, session, timeout_s)
-    _record(request, provider.id, result)
+    await _record(request, provider.id, result)
     if result.ok and model is not None and adapter is not None:
         found = result.models_found
         result = await probe_completion(provider, adapter, session, timeout_s, model)
@@ -139,14 +140,17 @@ async def test_provider(request: web.Request) -> web.Response:
     return web.json_response(result.as_json())
 
 
-def _record(request: web.Request, provider_id: str, result: ProbeResult) -> None:
-    """A live test is a probe like the monitor's: its verdict counts."""
+async def _record(request: web.Request, provider_id: str, result: ProbeResult) -> None:
+    """A live test is a probe like the monitor's: its verdict counts (and is shared)."""
     health = request.app[PROVIDER_HEALTH]
     if result.probe_unavailable:
         health.record_probe_unavailable(provider_id, result.error or "")
     else:
         latency_s = (result.latency_ms or 0.0) / 1000.0
         health.record_probe(provider_id, latency_s, None if result.ok else result.error)
+    shared = request.app.get(SHARED_PROBES)
+    if shared is not None:
+        await shared.publish(provider_id)
 
 
 def setup(app: web.Application) -> None:

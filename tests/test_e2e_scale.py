@@ -1,15 +1,14 @@
 """End to end: 3 gateway processes on one Redis behave as one gateway (issue 7).
 
-PENDING: needs the provider API (issue 3), chat (issue 4) and auth/limits (issue 6) merged,
-with the Redis limiter wired when ``storage.backend`` is redis. To enable, move this file to
-tests/test_e2e_scale.py. It uses tests/processes.py (gateway_process) and
-tests/fakes/openai_upstream.py (FakeOpenAI) from main.
+Real subprocesses (``python -m gateway serve``, tests/processes.py) share one real
+redis-server, one GATEWAY_SECRET_KEY and one admin key; chat goes to a fake OpenAI
+upstream (tests/fakes/openai_upstream.py).
 
-What it shows: a provider created through the first instance is served by the other two;
-a gateway key created on one works on all; limits are global (limit + 5 requests spread
-round-robin give exactly ``limit`` successes); Redis stopped mid-traffic -> chat still
-served, admin writes 503, health degraded; Redis restarted -> health ok, writes work, and
-no provider or key is lost.
+What it shows: a provider created through the first instance is served by the other
+two; a gateway key created on one works on all; limits are global (limit + 5 requests
+spread round-robin give exactly ``limit`` successes); Redis stopped mid-traffic -> chat
+still served, admin writes 503, health degraded; Redis restarted -> health ok, writes
+work, and no provider or key is lost.
 """
 
 from __future__ import annotations
@@ -25,7 +24,9 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.redis_server import RedisServer
+from tests.processes import GatewayProcess, gateway_process
 
 ADMIN_KEY = "admin-e2e-scale-key-0123456789abcdef"
 CHAT_RPM = 6
@@ -36,8 +37,6 @@ MODEL = "model-a"
 @pytest.fixture
 def gateways(tmp_path: Path, redis_url: str) -> Iterator[list[str]]:
     """Base URLs of three gateway processes sharing one Redis and one master key."""
-    from tests.processes import GatewayProcess, gateway_process  # arrives with the merge
-
     env = {
         "GATEWAY_ENV": "test",
         "GATEWAY_ADMIN_KEY": ADMIN_KEY,
@@ -83,8 +82,6 @@ async def wait_until(check: Any, within_s: float, message: str) -> None:
 async def test_three_instances_behave_as_one(
     gateways: list[str], redis_server: RedisServer
 ) -> None:
-    from tests.fakes.openai_upstream import FakeOpenAI  # arrives with the merge
-
     first, second, third = gateways
     async with FakeOpenAI() as upstream, aiohttp.ClientSession() as http:
         # A provider created through the first instance ...
@@ -137,6 +134,12 @@ async def test_three_instances_behave_as_one(
         assert remaining[:CHAT_RPM] == list(range(CHAT_RPM - 1, -1, -1))
 
         # Redis stopped mid-traffic: chat still served (snapshot + per-instance limits) ...
+        late_provider = {
+            "name": "late",
+            "template": "openai",
+            "base_url": upstream.url,
+            "api_key": upstream.api_key,  # the openai template requires one (else 400)
+        }
         redis_server.stop(persist=True)
         admin_chat = await http.post(
             f"{third}/v1/chat/completions", json=chat_body("during outage"), headers=admin()
@@ -145,7 +148,7 @@ async def test_three_instances_behave_as_one(
         started = time.monotonic()
         refused = await http.post(
             f"{first}/api/v1/providers",
-            json={"name": "late", "template": "openai", "base_url": upstream.url},
+            json=late_provider,
             headers=admin(),
         )
         assert time.monotonic() - started < REDIS_TIMEOUT_S * 2 + 1
@@ -176,7 +179,7 @@ async def test_three_instances_behave_as_one(
         await wait_until(all_ok, 10.0, "health did not return to ok after Redis came back")
         again = await http.post(
             f"{second}/api/v1/providers",
-            json={"name": "late", "template": "openai", "base_url": upstream.url},
+            json=late_provider,
             headers=admin(),
         )
         assert again.status == 201, await again.text()

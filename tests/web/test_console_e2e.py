@@ -1,7 +1,13 @@
-"""The console's whole journey in Chromium against a stand-in of the APIs' written contracts.
+"""End to end in Chromium: the console against the real gateway and a fake upstream.
 
-The same journey runs against the real APIs in tests/web/e2e_pending/e2e_console.py once
-they are merged.
+The real app (``create_app`` with real settings and an admin key, so sign-in is real)
+serves the console; a fake OpenAI upstream on loopback (``allow_private_upstreams``) is
+reached through a provider the journey adds in the browser from the "openai" template.
+The journey (console_flow.py): sign in; add the provider; test it and see its models;
+chat with the answer streaming in; stop a stream (the upstream sees the disconnect);
+create and revoke a key; edit and delete the provider. Then the security check: the
+provider key appears nowhere in the DOM, form values, localStorage, sessionStorage,
+cookies, or any response body the page received. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -10,37 +16,40 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 from gateway.app import create_app
 from tests.fakes.console_upstream import LOG, create_upstream
 from tests.web.conftest import PageProblems, screenshot
 from tests.web.console_flow import run_console_journey
-from tests.web.contract_api import mount_contract_api
 from tests.web.live import serve_in_thread
 
-ADMIN_KEY = "admin-contract-0123456789abcdef"
-PROVIDER_KEY = "sk-fake-provider-key-5f3c9a7d1e"
+ADMIN_KEY = "admin-e2e-0123456789abcdef0123"
+PROVIDER_KEY = "sk-fake-provider-key-9b2e4c6a8f"
 
 
-def test_console_journey_against_the_api_contracts(
+def test_console_journey_against_the_real_gateway(
     open_page: Callable[..., tuple[Any, PageProblems]], make_settings: Callable[..., Any]
 ) -> None:
     upstream = create_upstream(PROVIDER_KEY, chunk_delay_s=0.04)
-    app = create_app(make_settings())
-    mount_contract_api(app, ADMIN_KEY)
-    with serve_in_thread(upstream) as upstream_url, serve_in_thread(app) as base_url:
+    settings = make_settings(
+        admin_key=ADMIN_KEY,
+        secret_key=Fernet.generate_key().decode(),
+        security={"allow_private_upstreams": True},
+        health={"interval_s": 1.0},
+    )
+    with serve_in_thread(upstream) as upstream_url, serve_in_thread(create_app(settings)) as url:
         page, problems = open_page()
         run_console_journey(
-            page, problems, base_url, upstream_url, upstream[LOG], ADMIN_KEY, PROVIDER_KEY,
-            "contract",
-        )  # fmt: skip
+            page, problems, url, upstream_url, upstream[LOG], ADMIN_KEY, PROVIDER_KEY, "e2e"
+        )
 
 
 def test_console_at_375_px_sign_in_errors_and_session(
     open_page: Callable[..., tuple[Any, PageProblems]], make_settings: Callable[..., Any]
 ) -> None:
-    app = create_app(make_settings())
-    mount_contract_api(app, ADMIN_KEY)
-    with serve_in_thread(app) as base_url:
+    settings = make_settings(admin_key=ADMIN_KEY, secret_key=Fernet.generate_key().decode())
+    with serve_in_thread(create_app(settings)) as base_url:
         page, problems = open_page(width=375, height=740)
         page.goto(f"{base_url}/ui/")
         # A wrong key: the API's error is shown in place, with its request id.
@@ -48,9 +57,10 @@ def test_console_at_375_px_sign_in_errors_and_session(
         page.get_by_role("button", name="Sign in").click()
         alert = page.locator("#signin-form .error")
         alert.wait_for(state="visible")
-        assert "Invalid API key." in alert.inner_text()
+        assert "Invalid API key" in alert.inner_text()
         assert re.search(r"HTTP 401 · invalid_api_key", alert.inner_text())
         assert re.search(r"request id: [0-9a-f-]{8,}", alert.inner_text())
+        assert "wrong-key" not in alert.inner_text()
 
         # The right key, kept for this tab's session only when asked.
         page.get_by_label("Admin key").fill(ADMIN_KEY)
