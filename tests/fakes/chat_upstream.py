@@ -98,6 +98,7 @@ class FakeOpenAI:
             for delta in deltas(model, self.name):
                 await response.write(event(chunk(delta)))
                 if model == "reset-mid-stream":
+                    await asyncio.sleep(0.05)  # the first event is read before the reset
                     await response.write(b'data: {"id": "chatcmpl-fake", "cho')
                     assert request.transport is not None
                     request.transport.abort()
