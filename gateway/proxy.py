@@ -45,6 +45,7 @@ logger = logging.getLogger("gateway.proxy")
 KEEPALIVE: Final = b": keep-alive\n\n"
 DONE_EVENT: Final = b"data: [DONE]\n\n"
 PASSED_PREFIXES: Final = ("x-ratelimit-", "anthropic-ratelimit-")
+PASSED_NAMES: Final = frozenset({"retry-after", "retry-after-ms"})
 HEALTHY_OUTCOMES: Final = frozenset({"ok", "client_error", "cancelled"})
 """Attempts that say the provider works (a 4xx other than 429 is the caller's problem)."""
 SSE_HEADERS: Final = {
@@ -63,7 +64,7 @@ def answer_headers(upstream_headers: Mapping[str, str], provider_id: str) -> dic
     headers = {"X-Gateway-Provider": provider_id}
     for name, value in upstream_headers.items():
         lower = name.lower()
-        if lower.startswith(PASSED_PREFIXES) or lower == "retry-after":
+        if lower.startswith(PASSED_PREFIXES) or lower in PASSED_NAMES:
             headers[name] = value
     return headers
 

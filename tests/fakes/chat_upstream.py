@@ -150,7 +150,9 @@ def fail(status: int) -> web.Response:
             "code": None,
         }
     }
-    headers = {"retry-after": "7", **RATE_HEADERS} if status == 429 else {}
+    headers = (
+        {"retry-after": "7", "retry-after-ms": "6500", **RATE_HEADERS} if status == 429 else {}
+    )
     return web.Response(
         body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
     )
