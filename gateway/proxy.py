@@ -3,8 +3,10 @@
 Fallback: a candidate that cannot be reached, times out, or answers 429 or 5xx
 before anything reached the client is followed by the next one (up to
 ``routing.max_attempts``). Other 4xx answers go back to the client in OpenAI's
-error shape with the upstream's message and status. Once a stream has started,
-a failure ends it with one final ``data: {"error": ...}`` event.
+error shape with the upstream's message and status. A stream may fall back
+until its first data chunk, even after a keep-alive comment committed the SSE
+response; from then on a failure ends it with one final ``data: {"error": ...}``
+event (never a hang, never half an event).
 """
 
 from __future__ import annotations
@@ -235,6 +237,11 @@ async def stream(
             if call.sse is None:
                 raise
             return call.sse  # the client went away during a keep-alive comment
+        except GatewayError as exc:  # e.g. a body this candidate's adapter cannot translate
+            if call.sse is None:
+                raise
+            last = exc
+            break
     assert last is not None, "the router never returns an empty candidate list"
     if call.sse is None:
         raise last
@@ -308,12 +315,12 @@ async def _stream_from(
     upstream = call.request.app[UPSTREAM]
     provider = candidate.provider
     model = candidate.upstream_model
+    outgoing = adapter.build_chat(provider.target, body, raw, model, True)
     usage: list[StreamUsage] = []
     served = False
     outcome: UpstreamOutcome = "cancelled"
     started = time.perf_counter()
     try:
-        outgoing = adapter.build_chat(provider.target, body, raw, model, True)
         try:
             response = await call.wait(upstream.send(outgoing, provider.timeout_s))
         except UpstreamUnreachable as exc:
@@ -334,9 +341,9 @@ async def _stream_from(
                 # An upstream that ignored ``stream: true``: its whole answer, told as chunks.
                 try:
                     answer = adapter.parse_chat(payload, params.model)
-                except UpstreamError:
+                except UpstreamError as exc:
                     outcome = "server_error"
-                    raise _Failed(_unusable(adapter, provider, payload)) from None
+                    raise _Failed(_unusable(adapter, provider, payload, exc)) from None
                 usage.append(_usage_of(answer))
                 served = True
                 sse = await call.commit(answer_headers(response.headers, provider.id))
@@ -387,9 +394,11 @@ async def _next(chunks: AsyncIterator[bytes]) -> bytes | None:
         return None
 
 
-def _unusable(adapter: Adapter, provider: LiveProvider, payload: bytes) -> UpstreamError:
+def _unusable(
+    adapter: Adapter, provider: LiveProvider, payload: bytes, exc: UpstreamError
+) -> UpstreamError:
     """A 200 JSON body that is no chat completion: its error message when it carries one."""
-    message = adapter.parse_error(200, payload)
+    message = adapter.parse_error(200, payload) if b'"error"' in payload else exc.message
     return UpstreamError(
         f"Provider '{provider.id}' sent no usable answer: {message}",
         headers={"X-Gateway-Provider": provider.id},

@@ -275,3 +275,30 @@ async def test_client_leaving_before_the_upstream_answers_cancels_it(
     await asyncio.sleep(0.3)
     assert not b.requests  # a client that left is no reason to try the next provider
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_request_a_later_candidate_cannot_translate_ends_the_committed_stream(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    fakes: tuple[FakeOpenAI, FakeOpenAI],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, _ = fakes
+    a.fault = Fault(first_byte_delay=0.3, status=503)
+    settings = make_settings(upstream={"keepalive_interval_s": 0.1}, **QUIET)
+    app = gateway_app(
+        settings,
+        {"provider_id": "a", "base_url": a.url, "serves": ("m",), "api_key": API_KEY,
+         "priority": 2},
+        # Anthropic answers one choice: its adapter refuses n=2 before any upstream call.
+        {"provider_id": "c", "base_url": "http://127.0.0.1:1", "serves": ("m",),
+         "template": "anthropic", "priority": 1},
+    )  # fmt: skip
+    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
+    response = await post_stream(client, n=2)
+    assert response.status == 200
+    got = blocks(await asyncio.wait_for(response.read(), 5))
+    assert got[0] == KEEPALIVE
+    error = orjson.loads(got[-1].removeprefix(b"data: "))["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", "n")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
