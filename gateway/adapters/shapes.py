@@ -157,3 +157,49 @@ def error_message(status: int, payload: bytes) -> str:
         if isinstance(detail, str) and detail:
             return detail
     return f"upstream answered HTTP {status}"
+
+
+def completion_chunks(answer: JSON, include_usage: bool) -> bytes:
+    """A whole chat.completion told as chunk events (for an upstream that ignored streaming).
+
+    Per choice: one delta with the role, content, reasoning and tool calls (each
+    with its index), then one with the finish reason; the usage chunk last, when asked.
+    """
+    head: JSON = {
+        "id": answer.get("id") or new_id("chatcmpl-"),
+        "object": "chat.completion.chunk",
+        "created": answer.get("created") or int(time.time()),
+        "model": answer.get("model"),
+    }
+    if include_usage:
+        head["usage"] = None
+    if isinstance(answer.get("system_fingerprint"), str):
+        head["system_fingerprint"] = answer["system_fingerprint"]
+    events: list[JSON] = []
+    for i, choice in enumerate(answer.get("choices") or ()):
+        if not isinstance(choice, dict):
+            continue
+        index = choice.get("index", i)
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            message = {}
+        delta: JSON = {
+            "role": message.get("role") or "assistant",
+            "content": message.get("content"),
+        }
+        for key in ("reasoning_content", "refusal"):
+            if message.get(key) is not None:
+                delta[key] = message[key]
+        calls = message.get("tool_calls")
+        if isinstance(calls, list) and calls:
+            delta["tool_calls"] = [
+                {"index": n, **call} for n, call in enumerate(calls) if isinstance(call, dict)
+            ]
+        finish = choice.get("finish_reason")
+        events.append(
+            {**head, "choices": [{"index": index, "delta": delta, "finish_reason": None}]}
+        )
+        events.append({**head, "choices": [{"index": index, "delta": {}, "finish_reason": finish}]})
+    if include_usage and isinstance(answer.get("usage"), dict):
+        events.append({**head, "choices": [], "usage": answer["usage"]})
+    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)

@@ -58,6 +58,9 @@ class Fault:
     error_event_after: int | None = None
     """Stream this many events, then the provider's in-stream error event."""
     first_byte_delay: float = 0.0
+    """Seconds before the status and headers."""
+    first_event_delay: float = 0.0
+    """Seconds between a stream's headers and its first event."""
     chunk_delay: float = 0.0
 
 
@@ -165,7 +168,11 @@ class FakeUpstream:
         """Record, delay, fail: the answer to send instead of the real one, if any."""
         await self.record(request)
         if self.fault.first_byte_delay:
-            await asyncio.sleep(self.fault.first_byte_delay)
+            try:
+                await asyncio.sleep(self.fault.first_byte_delay)
+            except asyncio.CancelledError:
+                self.disconnected.set()
+                raise
         if not self.auth_ok(request):
             return self.error(401)
         if self.fault.status:
@@ -186,6 +193,8 @@ class FakeUpstream:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         try:
+            if self.fault.first_event_delay:
+                await asyncio.sleep(self.fault.first_event_delay)
             for n, event in enumerate(events):
                 if n == self.fault.reset_after:
                     _reset(request)

@@ -98,6 +98,7 @@ class FakeOpenAI:
             for delta in deltas(model, self.name):
                 await response.write(event(chunk(delta)))
                 if model == "reset-mid-stream":
+                    await asyncio.sleep(0.05)  # the first event is read before the reset
                     await response.write(b'data: {"id": "chatcmpl-fake", "cho')
                     assert request.transport is not None
                     request.transport.abort()
@@ -149,7 +150,9 @@ def fail(status: int) -> web.Response:
             "code": None,
         }
     }
-    headers = {"retry-after": "7", **RATE_HEADERS} if status == 429 else {}
+    headers = (
+        {"retry-after": "7", "retry-after-ms": "6500", **RATE_HEADERS} if status == 429 else {}
+    )
     return web.Response(
         body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
     )

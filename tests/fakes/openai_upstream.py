@@ -3,7 +3,9 @@
 Routes: /v1/chat/completions (plain and SSE; also Azure's
 /v1/deployments/{name}/chat/completions), /v1/models, /v1/embeddings. Streamed
 tool calls interleave their argument fragments across indexes, as
-parallel-calling upstreams do. See tests/fakes/base.py for usage.
+parallel-calling upstreams do. ``ignores_stream = True`` makes it answer
+``stream: true`` with a plain JSON body, as some compatible servers do. See
+tests/fakes/base.py for usage.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def _data(payload: Any) -> bytes:
 
 class FakeOpenAI(FakeUpstream):
     prefix = "/v1"
+    ignores_stream = False
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self.chat)
@@ -71,7 +74,7 @@ class FakeOpenAI(FakeUpstream):
         if refusal is not None:
             return refusal
         body = orjson.loads(await request.read())
-        if body.get("stream"):
+        if body.get("stream") and not self.ignores_stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             error = _data(
                 {"error": {"message": "upstream broke mid-stream", "type": "server_error"}}

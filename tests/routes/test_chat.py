@@ -180,6 +180,7 @@ async def test_attempts_are_capped_and_last_error_returned(
     response = await post(client, model="m")
     assert response.status == 429
     assert response.headers["retry-after"] == "7"
+    assert response.headers["retry-after-ms"] == "6500"  # what OpenAI's SDKs read first
     error = assert_openai_error(await response.json(), "rate_limit_exceeded")
     assert error["message"] == "upstream says 429"
     assert len(a.requests) + len(b.requests) == 2
