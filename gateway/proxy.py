@@ -25,6 +25,7 @@ from aiohttp import web
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import JSON, Adapter, StreamUsage, UpstreamRequest
 from gateway.adapters.shapes import completion_chunks
+from gateway.adapters.sse import iter_data
 from gateway.errors import (
     GatewayError,
     RateLimited,
@@ -38,7 +39,7 @@ from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
 from gateway.state import SETTINGS
-from gateway.upstream import UPSTREAM, UpstreamUnreachable, sse_data
+from gateway.upstream import UPSTREAM, UpstreamUnreachable
 from gateway.usage import combined, on_usage
 from gateway.validation import ChatParams
 
@@ -353,7 +354,7 @@ async def _stream_from(
                     outcome = "ok"
                 return sse
             chunks = adapter.stream_chat(
-                sse_data(response), params.model, params.include_usage, usage
+                iter_data(response.content.iter_any()), params.model, params.include_usage, usage
             )
             try:
                 with attempts.metrics.stream_active():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Final
 
 import aiohttp
 from aiohttp import web
@@ -19,8 +18,6 @@ from aiohttp.payload import BytesPayload
 
 from gateway.adapters.base import UpstreamRequest
 from gateway.settings import UpstreamSettings
-
-DONE: Final = b"[DONE]"
 
 
 class UpstreamUnreachable(Exception):
@@ -130,39 +127,6 @@ class Upstream:
             raise UpstreamUnreachable("timed out reading the answer", timed_out=True) from None
         except aiohttp.ClientError:
             raise UpstreamUnreachable("the connection failed while reading the answer") from None
-
-
-async def sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """The ``data`` payloads of an SSE body, one per event, ending at ``[DONE]``.
-
-    Comments, ``event:`` and ``id:`` lines are dropped: every adapter reads the
-    event type from the payload. Multi-line data is joined with newlines.
-    Connection failures surface as aiohttp.ClientError, idle timeouts as TimeoutError.
-    """
-    buffer = b""
-    lines: list[bytes] = []
-    async for chunk in response.content.iter_any():
-        buffer = buffer + chunk if buffer else chunk
-        start = 0
-        while True:
-            end = buffer.find(b"\n", start)
-            if end < 0:
-                break
-            line = buffer[start:end]
-            start = end + 1
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if not line:
-                if lines:
-                    payload = lines[0] if len(lines) == 1 else b"\n".join(lines)
-                    lines = []
-                    if payload == DONE:
-                        return
-                    yield payload
-            elif line[:5] == b"data:":
-                lines.append(line[6:] if line[5:6] == b" " else line[5:])
-        buffer = buffer[start:]
-    # An event cut off by the end of the body is dropped (as the SSE spec says): never half a JSON.
 
 
 UPSTREAM = web.AppKey("upstream", Upstream)

@@ -10,8 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway.adapters.base import UpstreamRequest
+from gateway.adapters.sse import iter_data
 from gateway.settings import UpstreamSettings
-from gateway.upstream import Upstream, UpstreamUnreachable, sse_data
+from gateway.upstream import Upstream, UpstreamUnreachable
 
 PIECES = [
     b': comment\n\nevent: message_start\ndata: {"a"',
@@ -79,7 +80,7 @@ def get(server: TestServer, path: str) -> UpstreamRequest:
 
 async def test_sse_payloads_across_splits(server: TestServer, upstream: Upstream) -> None:
     response = await upstream.send(get(server, "/sse"), 30)
-    payloads = [payload async for payload in sse_data(response)]
+    payloads = [payload async for payload in iter_data(response.content.iter_any())]
     response.close()
     assert payloads == [b'{"a": 1}', b"line one\nline two", b'{"no":"space"}']
 
@@ -88,7 +89,7 @@ async def test_idle_timeout_between_chunks(server: TestServer, upstream: Upstrea
     response = await upstream.send(get(server, "/stalls"), 30)
     seen = []
     with pytest.raises(TimeoutError):
-        async for payload in sse_data(response):
+        async for payload in iter_data(response.content.iter_any()):
             seen.append(payload)
     response.close()
     assert seen == [b"1"]

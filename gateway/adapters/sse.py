@@ -1,38 +1,32 @@
-"""Server-Sent Events: an incremental parser for upstream streams and the encoder we send.
+"""Server-Sent Events from upstreams: the one incremental parser every stream goes through.
 
-The parser takes byte chunks split anywhere (mid-line, mid-``\\r\\n``) and yields
-complete events; it follows the WHATWG rules that matter here: ``\\n``, ``\\r\\n``
-and ``\\r`` line ends, multi-line ``data``, ``:`` comments, ``event:`` names.
+It takes byte chunks split anywhere (mid-line, mid-``\\r\\n``) and yields the
+``data`` payload of each complete event, following the WHATWG rules that matter
+to a relay: ``\\n``, ``\\r\\n`` and ``\\r`` line ends, multi-line ``data``, ``:``
+comments. Event names, ids and retry hints are dropped: every adapter reads the
+event type from the payload. It stops at ``[DONE]``; an event cut off by the end
+of the body is dropped, as the SSE spec says, so a relay never emits half a JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any, NamedTuple
+from typing import Final
 
-import orjson
-
-DONE = b"data: [DONE]\n\n"
-KEEP_ALIVE = b": keep-alive\n\n"
-
-
-class SSEEvent(NamedTuple):
-    data: bytes
-    event: str = "message"
+DONE: Final = b"[DONE]"
 
 
 class SSEDecoder:
-    """Feed it chunks; it returns the events those chunks completed."""
+    """Feed it chunks; it returns the data payloads of the events those chunks completed."""
 
-    __slots__ = ("_buffer", "_data", "_event", "_pending_cr")
+    __slots__ = ("_buffer", "_data", "_pending_cr")
 
     def __init__(self) -> None:
         self._buffer = b""
         self._pending_cr = False
         self._data: list[bytes] = []
-        self._event = ""
 
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
+    def feed(self, chunk: bytes) -> list[bytes]:
         if not chunk:
             return []
         if self._pending_cr:
@@ -46,71 +40,27 @@ class SSEDecoder:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
         self._buffer = lines.pop()
-        events: list[SSEEvent] = []
+        payloads: list[bytes] = []
+        data = self._data
         for line in lines:
-            self._line(line, events)
-        return events
-
-    def close(self) -> list[SSEEvent]:
-        """End of stream: dispatch a final event even if its blank line never came."""
-        events: list[SSEEvent] = []
-        if self._buffer:
-            self._line(self._buffer, events)
-            self._buffer = b""
-        self._line(b"", events)
-        return events
-
-    def _line(self, line: bytes, events: list[SSEEvent]) -> None:
-        if not line:
-            if self._data:
-                events.append(SSEEvent(b"\n".join(self._data), self._event or "message"))
-                self._data = []
-            self._event = ""
-            return
-        if line[0] == 58:  # b":" comment
-            return
-        name, colon, value = line.partition(b":")
-        if colon and value[:1] == b" ":
-            value = value[1:]
-        if name == b"data":
-            self._data.append(value)
-        elif name == b"event":
-            self._event = value.decode("utf-8", "replace")
-        # id and retry do not matter to a relay.
-
-
-async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
-    """Events from a byte stream (e.g. ``response.content.iter_any()``)."""
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.close():
-        yield event
+            if not line:
+                if data:
+                    payloads.append(data[0] if len(data) == 1 else b"\n".join(data))
+                    data = self._data = []
+            elif line[:5] == b"data:":
+                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            # comments (":"), event, id and retry lines do not matter to a relay
+        return payloads
 
 
 async def iter_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """Only the ``data`` payloads, which is what ``Adapter.stream_chat`` consumes."""
+    """The ``data`` payloads of a body (``response.content.iter_any()``), up to ``[DONE]``.
+
+    Connection failures surface as aiohttp.ClientError, idle timeouts as TimeoutError.
+    """
     decoder = SSEDecoder()
     async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event.data
-    for event in decoder.close():
-        yield event.data
-
-
-def encode(data: bytes, event: str | None = None) -> bytes:
-    """One event; every line of a multi-line payload gets its own ``data:``."""
-    if b"\n" in data:
-        data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\ndata: ")
-    head = b"event: " + event.encode() + b"\n" if event else b""
-    return head + b"data: " + data + b"\n\n"
-
-
-def encode_json(payload: Any) -> bytes:
-    """``data: {json}\\n\\n`` (orjson never emits raw newlines)."""
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
-def comment(text: str) -> bytes:
-    return b": " + text.encode() + b"\n\n"
+        for payload in decoder.feed(chunk):
+            if payload == DONE:
+                return
+            yield payload

@@ -19,9 +19,7 @@ async def payloads(items: Iterable[bytes]) -> AsyncIterator[bytes]:
 
 def events_of(stream: bytes) -> list[Any]:
     """Every ``data:`` payload of an OpenAI SSE byte string, decoded."""
-    decoder = SSEDecoder()
-    events = decoder.feed(stream) + decoder.close()
-    return [orjson.loads(e.data) for e in events]
+    return [orjson.loads(payload) for payload in SSEDecoder().feed(stream)]
 
 
 async def run_stream(

@@ -1,10 +1,12 @@
-"""The SSE parser survives any split of the byte stream; the encoder round-trips."""
+"""The SSE parser survives any split of the byte stream and never yields half an event."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
-from gateway.adapters.sse import SSEDecoder, SSEEvent, comment, encode, encode_json, iter_data
+from gateway.adapters.sse import SSEDecoder, iter_data
 
 STREAM = (
     b": comment line\n"
@@ -21,18 +23,12 @@ STREAM = (
     b"\n"
     b"data: [DONE]\n\n"
 )
-EXPECTED = [
-    SSEEvent(b'{"a":1}', "message_start"),
-    SSEEvent(b'{"b":\n2}', "message"),
-    SSEEvent(b"no-space", "message"),
-    SSEEvent(b"[DONE]", "message"),
-]
+EXPECTED = [b'{"a":1}', b'{"b":\n2}', b"no-space", b"[DONE]"]
 
 
-def parse(chunks: list[bytes]) -> list[SSEEvent]:
+def parse(chunks: list[bytes]) -> list[bytes]:
     decoder = SSEDecoder()
-    events = [event for chunk in chunks for event in decoder.feed(chunk)]
-    return events + decoder.close()
+    return [payload for chunk in chunks for payload in decoder.feed(chunk)]
 
 
 def test_whole_stream() -> None:
@@ -48,24 +44,15 @@ def test_one_byte_at_a_time() -> None:
     assert parse([STREAM[i : i + 1] for i in range(len(STREAM))] + [b""]) == EXPECTED
 
 
-def test_unterminated_last_event_is_delivered_on_close() -> None:
-    assert parse([b'data: {"x":1}']) == [SSEEvent(b'{"x":1}')]
+def test_unterminated_last_event_is_dropped() -> None:
+    assert parse([b'data: {"x":1}\n\ndata: {"cut']) == [b'{"x":1}']
 
 
-def test_event_name_resets_after_dispatch() -> None:
-    events = parse([b"event: a\ndata: 1\n\ndata: 2\n\n"])
-    assert events == [SSEEvent(b"1", "a"), SSEEvent(b"2", "message")]
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
 
 
-def test_encoder_round_trips() -> None:
-    wire = encode(b"line1\nline2", "named") + encode_json({"k": "v"}) + comment("keep-alive")
-    assert wire.startswith(b"event: named\ndata: line1\ndata: line2\n\n")
-    assert parse([wire]) == [SSEEvent(b"line1\nline2", "named"), SSEEvent(b'{"k":"v"}')]
-
-
-async def test_iter_data_over_chunks() -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
-        for i in range(0, len(STREAM), 5):
-            yield STREAM[i : i + 5]
-
-    assert [d async for d in iter_data(chunks())] == [e.data for e in EXPECTED]
+async def test_iter_data_stops_at_done() -> None:
+    body = STREAM + b'data: {"after":"done"}\n\n'
+    assert [d async for d in iter_data(_chunks(body, 5))] == EXPECTED[:-1]
