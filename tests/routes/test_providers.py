@@ -358,6 +358,11 @@ async def test_the_key_leaks_nowhere(
     await call("GET", "/api/v1/providers")
     await call("GET", "/api/v1/providers/p")
     await call("GET", "/api/v1/openapi.json")
+    metrics = await client.get("/metrics")
+    assert metrics.status == 200
+    exposition = await metrics.read()
+    assert b'provider="p"' in exposition or b"gateway_" in exposition  # a real exposition
+    responses.append(exposition)
     assert client.app[PROVIDERS].get("p") is not None
     await client.close()
 
