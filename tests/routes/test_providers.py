@@ -377,3 +377,19 @@ async def test_the_key_leaks_nowhere(
         assert KEY not in record.getMessage()
         assert KEY not in repr(record.__dict__)
     assert secret not in prometheus_client.generate_latest(prometheus_client.REGISTRY)
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("short-key", "…"),  # under 12: not even the last 4
+        ("abcdefgh1234", "…1234"),  # 12: the last 4 only
+        ("sk-abcdefghijklmn5678", "sk-…5678"),  # long: a prefix as well
+    ],
+)
+async def test_key_hint_shows_little_of_short_keys(client, key: str, hint: str) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/api/v1/providers", json=body(api_key=key))
+    assert response.status == 201, await response.text()
+    provider = await response.json()
+    assert provider["api_key_hint"] == hint and provider["has_api_key"] is True
+    assert key not in await (await client.get("/api/v1/providers")).text()
