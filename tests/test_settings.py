@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -111,10 +112,30 @@ def test_check_config_exits_2_without_traceback(tmp_path: Path) -> None:
 
 
 def test_check_config_masks_secrets(tmp_path: Path) -> None:
-    result = run_cli("check-config", cwd=tmp_path, env={"GATEWAY_ADMIN_KEY": "s3cret-admin-key"})
+    secrets = {
+        "GATEWAY_ADMIN_KEY": "s3cret-admin-key",
+        "GATEWAY_SECRET_KEY": "LxhoOCmSVJAOS-nTjPlIGQxkIT2wszqmPhcdCY9uHuM=",
+        "GATEWAY_METRICS__TOKEN": "s3cret-metrics-token",
+        "GATEWAY_STORAGE__REDIS_URL": "redis://:s3cret-redis-pw@127.0.0.1:1/0",
+    }
+    result = run_cli("check-config", cwd=tmp_path, env=secrets)
     assert result.returncode == 0, result.stderr
-    assert '"admin_key": "***"' in result.stdout
-    assert "s3cret" not in result.stdout
+    shown = json.loads(result.stdout)
+    assert shown["admin_key"] == shown["secret_key"] == "***"
+    assert shown["metrics"]["token"] == shown["storage"]["redis_url"] == "***"
+    assert "s3cret" not in result.stdout and secrets["GATEWAY_SECRET_KEY"] not in result.stdout
+
+
+def test_invalid_secret_is_named_but_masked(tmp_path: Path) -> None:
+    base = write(
+        tmp_path / "gateway.yaml",
+        "metrics:\n  token: [s3cret-token]\nstorage:\n  redis_url: {pw: s3cret-url}\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(base, dotenv_path=None)
+    text = "\n".join(caught.value.problems)
+    assert "metrics.token: '***'" in text and "storage.redis_url: '***'" in text
+    assert "s3cret" not in text
 
 
 def test_version_command(tmp_path: Path) -> None:

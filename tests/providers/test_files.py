@@ -88,6 +88,18 @@ async def test_hot_reload_add_change_break_remove(
     assert response.status == 404
 
 
+async def test_default_watch_interval_applies_a_new_file_within_2_s(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], folder: Path
+) -> None:
+    settings = make_settings()
+    assert settings.providers.watch_interval_s <= 1.0  # the shipped default, not a test tweak
+    client = await aiohttp_client(create_app(settings))
+    registry = client.app[PROVIDERS]
+    await asyncio.sleep(0.05)  # the first scan is behind us: this file is new to the watcher
+    write(folder / "late.yaml", "template: vllm\n")
+    await wait_for(lambda: registry.get("late") is not None)
+
+
 async def test_file_providers_are_read_only_over_the_api(
     aiohttp_client: AppClient, make_settings: Callable[..., Settings], folder: Path
 ) -> None:

@@ -125,12 +125,42 @@ async def test_invalid_body_names_first_field_and_lists_all(client) -> None:  # 
         ({"enabled": "yes"}, "enabled"),
         ({"headers": {"X-Nul": "a\x00b"}}, "headers"),
         ({"models": ["ok", ""]}, "models.1"),
+        ({"id": "Upper"}, "id"),
+        ({"id": "-lead"}, "id"),
+        ({"id": "a" * 64}, "id"),
+        ({"base_url": "ftp://example.com/v1"}, "base_url"),
+        ({"name": "bell\x07"}, "name"),
+        ({"headers": {"Bad Name": "v"}}, "headers"),
+        ({"headers": {"X-Split": "a\r\nInjected: 1"}}, "headers"),
+        ({"weight": 0}, "weight"),
+        ({"timeout_s": 0.5}, "timeout_s"),
+        ({"timeout_s": 601}, "timeout_s"),
+        ({"aliases": {"fast": ""}}, "aliases.fast"),
     ],
 )
 async def test_each_invalid_field_is_named(client, fields: dict[str, Any], param: str) -> None:  # type: ignore[no-untyped-def]
     response = await client.post("/api/v1/providers", json=body(**fields))
     assert response.status == 400
     assert assert_openai_error(await response.json())["param"] == param
+    assert (await (await client.get("/api/v1/providers")).json())["data"] == []  # nothing stored
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"id": "a" * 63, "name": "x" * 100},
+        {"id": "0_a-b", "name": "Ünïcode name ok"},
+        {"weight": 1, "timeout_s": 1},
+        {"timeout_s": 600, "priority": -5},
+        {"base_url": "http://[2001:db8::1]:8080/v1", "headers": {"X-Ok_1!": "a b\tc"}},
+    ],
+)
+async def test_boundary_values_are_accepted(client, fields: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/api/v1/providers", json=body(**fields))
+    assert response.status == 201, await response.text()
+    provider = await response.json()
+    for name, value in fields.items():
+        assert provider[name] == value
 
 
 async def test_unknown_fields_are_named(client) -> None:  # type: ignore[no-untyped-def]
@@ -328,6 +358,11 @@ async def test_the_key_leaks_nowhere(
     await call("GET", "/api/v1/providers")
     await call("GET", "/api/v1/providers/p")
     await call("GET", "/api/v1/openapi.json")
+    metrics = await client.get("/metrics")
+    assert metrics.status == 200
+    exposition = await metrics.read()
+    assert b'provider="p"' in exposition or b"gateway_" in exposition  # a real exposition
+    responses.append(exposition)
     assert client.app[PROVIDERS].get("p") is not None
     await client.close()
 
@@ -342,3 +377,19 @@ async def test_the_key_leaks_nowhere(
         assert KEY not in record.getMessage()
         assert KEY not in repr(record.__dict__)
     assert secret not in prometheus_client.generate_latest(prometheus_client.REGISTRY)
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("short-key", "…"),  # under 12: not even the last 4
+        ("abcdefgh1234", "…1234"),  # 12: the last 4 only
+        ("sk-abcdefghijklmn5678", "sk-…5678"),  # long: a prefix as well
+    ],
+)
+async def test_key_hint_shows_little_of_short_keys(client, key: str, hint: str) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/api/v1/providers", json=body(api_key=key))
+    assert response.status == 201, await response.text()
+    provider = await response.json()
+    assert provider["api_key_hint"] == hint and provider["has_api_key"] is True
+    assert key not in await (await client.get("/api/v1/providers")).text()

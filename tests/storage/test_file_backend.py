@@ -46,6 +46,27 @@ async def test_other_writer_is_seen_by_poll(tmp_path: Path) -> None:
     await second.close()
 
 
+async def test_concurrent_writers_are_serialized(tmp_path: Path) -> None:
+    """Two stores on one folder (as two workers) write at once; no write is lost."""
+    import asyncio
+
+    first, second = FileStorage(tmp_path), FileStorage(tmp_path)
+    one, two = first.collection("things"), second.collection("things")
+    await first.open()
+    await second.open()
+    await asyncio.gather(
+        *(one.create(f"a{i}", {"i": i}) for i in range(15)),
+        *(two.create(f"b{i}", {"i": i}) for i in range(15)),
+    )
+    await first.close()
+    await second.close()
+    reopened = FileStorage(tmp_path)
+    await reopened.open()
+    stored = await reopened.collection("things").all()
+    assert set(stored) == {f"{p}{i}" for p in "ab" for i in range(15)}
+    await reopened.close()
+
+
 async def test_corrupt_file_refuses_to_open(tmp_path: Path) -> None:
     (tmp_path / "things.json").write_text('{"version": 1, "documents": {"a": ')
     storage = FileStorage(tmp_path)
