@@ -1,4 +1,4 @@
-"""docker-compose.yml's "scale" profile: Redis plus two replicas on it, checked by Compose itself."""
+"""docker-compose.yml's "scale" profile: Redis and two replicas on it, checked by Compose."""
 
 from __future__ import annotations
 
