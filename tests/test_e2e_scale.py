@@ -145,6 +145,14 @@ async def test_three_instances_behave_as_one(
             f"{third}/v1/chat/completions", json=chat_body("during outage"), headers=admin()
         )
         assert admin_chat.status == 200, await admin_chat.text()
+        # A client key's chat goes through the (now unreachable) shared limiter: it falls back
+        # to per-instance counting (fail_open) within the Redis timeout instead of hanging.
+        started = time.monotonic()
+        limited_chat = await http.post(
+            f"{second}/v1/chat/completions", json=chat_body("limited"), headers=auth
+        )
+        assert limited_chat.status == 200, await limited_chat.text()
+        assert time.monotonic() - started < REDIS_TIMEOUT_S + 1
         started = time.monotonic()
         refused = await http.post(
             f"{first}/api/v1/providers",

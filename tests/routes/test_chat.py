@@ -444,3 +444,36 @@ async def test_adapter_failure_mid_stream_still_ends_the_stream(
     assert len(blocks) == 2
     assert orjson.loads(blocks[-1][6:])["error"]["code"] == "internal_error"
     assert "stream relay failed" in caplog.text
+
+
+async def test_slashed_model_names_global_aliases_and_default_provider_over_http(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    fakes: tuple[FakeOpenAI, FakeOpenAI],
+) -> None:
+    a, b = fakes
+    settings = make_settings(
+        routing={"aliases": {"best": "b/gpt-x"}, "default_provider": "b"}, **QUIET
+    )
+    client = await start(
+        aiohttp_client,
+        settings,
+        p("groq", a.base_url, "meta-llama/Llama-3.1-8B"),
+        p("b", b.base_url),
+    )
+    # "meta-llama" is no provider id: the whole name is a model that groq lists.
+    slashed = await post(client, model="meta-llama/Llama-3.1-8B")
+    assert slashed.status == 200, await slashed.text()
+    assert slashed.headers["X-Gateway-Provider"] == "groq"
+    assert a.requests[-1].body is not None
+    assert a.requests[-1].body["model"] == "meta-llama/Llama-3.1-8B"
+    assert (await slashed.json())["model"] == "meta-llama/Llama-3.1-8B"
+
+    aliased = await post(client, model="best")
+    assert aliased.headers["X-Gateway-Provider"] == "b"
+    assert b.requests[-1].body is not None and b.requests[-1].body["model"] == "gpt-x"
+
+    unlisted = await post(client, model="anything-else")
+    assert unlisted.status == 200
+    assert unlisted.headers["X-Gateway-Provider"] == "b"
+    assert b.requests[-1].body is not None and b.requests[-1].body["model"] == "anything-else"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 
 from gateway.routes.ui import UI_CSP
 
@@ -84,3 +85,26 @@ async def test_assets_revalidate_with_their_etag(client) -> None:  # type: ignor
     other = await client.get("/ui/app.css", headers={"If-None-Match": etag})
     assert other.status == 200
     assert other.headers["ETag"] != etag
+
+
+async def test_console_policy_forbids_inline_script_and_eval(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get("/ui/")
+    policy = response.headers["Content-Security-Policy"]
+    directives = {}
+    for part in filter(None, (p.strip() for p in policy.split(";"))):
+        name, _, value = part.partition(" ")
+        directives[name] = value
+    assert directives["script-src"] == "'self'"
+    assert directives["default-src"] == "'self'"
+    assert "unsafe" not in policy and "*" not in policy
+    html = await response.text()
+    assert not re.search(r"\son[a-z]+\s*=", html, re.IGNORECASE)  # no inline event handlers
+
+
+def test_console_scripts_use_no_eval_local_storage_or_cookies() -> None:
+    ui = Path(__file__).resolve().parents[2] / "gateway" / "web" / "ui"
+    scripts = list(ui.rglob("*.js"))
+    assert len(scripts) >= 5
+    for script in scripts:
+        source = script.read_text()
+        assert not re.search(r"\beval\(|new Function\(|localStorage|document\.cookie", source)

@@ -41,7 +41,10 @@ async function main(signal: AbortSignal): Promise<string> {
     text += c.choices[0]?.delta.content ?? "";
   }
   const key = await gw.createKey({ name: "ci", scopes: ["chat"] });
-  await gw.revokeKey(key.id);
+  const info = await gw.getKey(key.id);
+  await gw.revokeKey(info.id);
+  const vectors = await gw.createEmbeddings({ model: "a/e", input: ["x"] });
+  text += vectors.data.length;
   try {
     await gw.getTemplate("x");
   } catch (e) {

@@ -175,3 +175,23 @@ def test_status_strip_shows_provider_counts(open_page: OpenPage, gateway_url: st
     )
     assert status.get_attribute("data-state") == "warn"
     assert_clean(page, problems)
+
+
+def test_client_has_a_method_for_every_api_endpoint(open_page: OpenPage, gateway_url: str) -> None:
+    """Every documented /api/v1 operation (docs aside) is one client method, and back."""
+    page, problems = open_page()
+    page.goto(f"{gateway_url}/ui/")
+    spec = page.evaluate("async () => (await fetch('/api/v1/openapi.json')).json()")
+    endpoints = set()
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/v1/") or path.startswith(("/api/v1/docs", "/api/v1/openapi")):
+            continue
+        methods = {m.upper() for m in operations if m in {"get", "post", "put", "patch", "delete"}}
+        if {"PUT", "PATCH"} <= methods:
+            methods.discard("PUT")  # one update method (PATCH) serves both
+        endpoints |= {f"{m} {re.sub(r'{[^}]+}', 'ID', path)}" for m in methods}
+    result = page.evaluate(page_script("every_endpoint.js"))
+    assert result["methods"] == result["called"]  # a new method must be exercised here too
+    assert sorted(set(result["sent"])) == sorted(endpoints)
+    assert len(result["sent"]) == len(result["called"])  # one request per method
+    assert_clean(page, problems)

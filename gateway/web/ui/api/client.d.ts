@@ -277,6 +277,22 @@ export interface ChatCompletionChunk {
   usage?: Usage | null;
 }
 
+export interface EmbeddingsRequest {
+  model: string;
+  input: string | string[] | number[] | number[][];
+  encoding_format?: "float" | "base64";
+  dimensions?: number;
+  /** Newer OpenAI parameters pass through untouched. */
+  [field: string]: unknown;
+}
+
+export interface Embeddings {
+  object: "list";
+  data: Array<{ object: "embedding"; index: number; embedding: number[] | string }>;
+  model: string;
+  usage?: { prompt_tokens: number; total_tokens: number };
+}
+
 /** A non-streamed answer with the response metadata the console shows. */
 export interface ChatResult {
   completion: ChatCompletion;
@@ -321,10 +337,12 @@ export declare class GatewayClient {
   listModels(options?: RequestOptions): Promise<ListResponse<Model>>;
 
   listKeys(options?: RequestOptions): Promise<ListResponse<KeyInfo>>;
+  getKey(id: string, options?: RequestOptions): Promise<KeyInfo>;
   createKey(body: KeyCreate, options?: RequestOptions): Promise<CreatedKey>;
   revokeKey(id: string, options?: RequestOptions): Promise<void>;
 
   chatCompletion(body: ChatCompletionRequest, options?: RequestOptions): Promise<ChatResult>;
+  createEmbeddings(body: EmbeddingsRequest, options?: RequestOptions): Promise<Embeddings>;
   /**
    * Start a streamed completion. Resolves once the response headers arrived
    * (rejects with GatewayError before that); aborting `signal` ends the stream.

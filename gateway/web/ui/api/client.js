@@ -25,6 +25,8 @@
 /** @typedef {import("./client.js").ChatCompletion} ChatCompletion */
 /** @typedef {import("./client.js").ChatCompletionChunk} ChatCompletionChunk */
 /** @typedef {import("./client.js").ChatResult} ChatResult */
+/** @typedef {import("./client.js").EmbeddingsRequest} EmbeddingsRequest */
+/** @typedef {import("./client.js").Embeddings} Embeddings */
 /** @typedef {import("./client.js").ChatStream} ChatStream */
 /**
  * @template T
@@ -374,6 +376,15 @@ export class GatewayClient {
   }
 
   /**
+   * @param {string} id
+   * @param {RequestOptions} [options]
+   * @returns {Promise<KeyInfo>}
+   */
+  getKey(id, options) {
+    return this.#json("GET", `/api/v1/keys/${encodeURIComponent(id)}`, undefined, options);
+  }
+
+  /**
    * @param {KeyCreate} body
    * @param {RequestOptions} [options]
    * @returns {Promise<CreatedKey>}
@@ -408,6 +419,15 @@ export class GatewayClient {
       provider: response.headers.get("X-Gateway-Provider"),
       requestId: response.headers.get("X-Request-ID"),
     };
+  }
+
+  /**
+   * @param {EmbeddingsRequest} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Embeddings>}
+   */
+  createEmbeddings(body, options) {
+    return this.#json("POST", "/api/v1/embeddings", body, options);
   }
 
   /**

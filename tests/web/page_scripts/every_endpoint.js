@@ -1,0 +1,46 @@
+// Runs in the page: call every GatewayClient method against a recording fetch.
+// Returns the "METHOD path" each method sent, for comparison with the gateway's routes.
+async () => {
+  const m = await import("/ui/api/client.js");
+  const sent = [];
+  const record = async (url, request) => {
+    sent.push(`${request.method} ${new URL(url, location.href).pathname}`);
+    const stream = request.headers.Accept === "text/event-stream";
+    const body = stream ? "data: [DONE]\n\n" : "{}";
+    const type = stream ? "text/event-stream" : "application/json";
+    return new Response(body, { status: 200, headers: { "Content-Type": type } });
+  };
+  const gw = new m.GatewayClient({ apiKey: "k", fetch: record });
+  const chat = { model: "p/m", messages: [{ role: "user", content: "hi" }] };
+  const calls = {
+    health: () => gw.health(),
+    listProviders: () => gw.listProviders(),
+    getProvider: () => gw.getProvider("ID"),
+    createProvider: () => gw.createProvider({ name: "n", template: "openai" }),
+    updateProvider: () => gw.updateProvider("ID", { enabled: false }),
+    deleteProvider: () => gw.deleteProvider("ID"),
+    listTemplates: () => gw.listTemplates(),
+    getTemplate: () => gw.getTemplate("ID"),
+    listProviderModels: () => gw.listProviderModels("ID"),
+    refreshProviderModels: () => gw.refreshProviderModels("ID"),
+    providerHealth: () => gw.providerHealth("ID"),
+    testProvider: () => gw.testProvider("ID"),
+    listModels: () => gw.listModels(),
+    listKeys: () => gw.listKeys(),
+    getKey: () => gw.getKey("ID"),
+    createKey: () => gw.createKey({ name: "n" }),
+    revokeKey: () => gw.revokeKey("ID"),
+    chatCompletion: () => gw.chatCompletion(chat),
+    createEmbeddings: () => gw.createEmbeddings({ model: "e", input: "x" }),
+    streamChat: async () => {
+      for await (const _ of await gw.streamChat(chat)) {
+        // drain
+      }
+    },
+  };
+  const methods = Object.getOwnPropertyNames(m.GatewayClient.prototype).filter(
+    (name) => name !== "constructor" && name !== "setApiKey" && name !== "hasApiKey",
+  );
+  for (const name of Object.keys(calls)) await calls[name]();
+  return { sent, methods: methods.sort(), called: Object.keys(calls).sort() };
+}
