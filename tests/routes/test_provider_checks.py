@@ -18,6 +18,7 @@ from gateway.settings import Settings
 from tests.conftest import AppClient
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.base import API_KEY, Fault
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 from tests.test_app import assert_openai_error
@@ -181,3 +182,21 @@ async def test_background_monitor_probes_providers(
         await asyncio.sleep(0.02)
     assert report["status"] == "unhealthy"
     assert report["last_error"] == "Service overloaded"
+
+
+async def test_gemini_models_are_paged_unprefixed_and_generate_content_only(
+    client: Client,
+) -> None:
+    async with FakeGemini() as gemini:
+        gemini.model_ids = ("gemini-a", "embedding-a", "gemini-b", "gemini-c", "gemini-d")
+        body = {"id": "gem", "name": "gem", "template": "gemini",
+                "base_url": gemini.url, "api_key": API_KEY}  # fmt: skip
+        assert (await client.post("/api/v1/providers", json=body)).status == 201
+        answer = await client.get("/api/v1/providers/gem/models")
+        assert answer.status == 200
+        ids = [m["id"] for m in (await answer.json())["data"]]
+        assert ids == ["gemini-a", "gemini-b", "gemini-c", "gemini-d"]
+        listed = [r for r in gemini.requests if r.path.endswith("/models")]
+        assert len(listed) == 3  # pages of two, followed by pageToken
+        assert [r.query.get("pageToken") for r in listed] == [None, "2", "4"]
+        assert all(API_KEY not in str(r.query) for r in listed)
