@@ -184,7 +184,8 @@ async def test_routing_goes_around_an_open_breaker(
         client = await start(
             aiohttp_client,
             make_settings(
-                health={"enabled": False, "breaker_failures": 2}, catalog={"prefetch": False}
+                health={"enabled": False, "breaker_failures": 2, "breaker_cooldown_s": 0.3},
+                catalog={"prefetch": False},
             ),
             {"provider_id": "first", "base_url": broken.url, "api_key": API_KEY,
              "serves": ("m",), "priority": 10},
@@ -207,6 +208,19 @@ async def test_routing_goes_around_an_open_breaker(
         samples = metric_samples(await (await client.get("/metrics")).text())
         circuit = ("gateway_provider_circuit_state", frozenset({("provider", "first")}))
         assert samples[circuit] == 2.0
+
+        # After the cool-down one trial call goes to it again; its success closes the circuit.
+        broken.fault = Fault()
+        await asyncio.sleep(0.35)
+        health = await (await client.get("/api/v1/providers/first/health")).json()
+        assert health["circuit"] == "half_open"
+        response = await client.post("/v1/chat/completions", json={"model": "m", "messages": HELLO})
+        assert response.headers["X-Gateway-Provider"] == "first"
+        assert len(broken.requests) == 3
+        health = await (await client.get("/api/v1/providers/first/health")).json()
+        assert health["circuit"] == "closed"
+        samples = metric_samples(await (await client.get("/metrics")).text())
+        assert samples[circuit] == 0.0
     finally:
         await broken.close()
 
