@@ -9,9 +9,9 @@ from aiohttp import ClientResponse, web
 from gateway.routes.table import add_route
 from gateway.settings import Settings
 from tests.conftest import AppClient
-from tests.middleware.probe import OP, probe_app
 from tests.fakes.base import API_KEY, Fault
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.middleware.probe import OP, probe_app
 from tests.middleware.test_auth import ADMIN_KEY, bearer
 from tests.providers_d import QUIET, gateway_app
 
