@@ -14,6 +14,8 @@ import orjson
 from aiohttp import web
 
 from gateway.errors import InvalidRequest, UnsupportedMediaType
+from gateway.security.json_body import check_json_bounds
+from gateway.state import SETTINGS
 
 JSON = dict[str, Any]
 
@@ -51,6 +53,8 @@ async def read_json(request: web.Request) -> tuple[JSON, bytes]:
         raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    bounds = request.app[SETTINGS].security
+    check_json_bounds(body, bounds.max_json_depth, bounds.max_string_length)
     return body, raw
 
 

@@ -64,3 +64,32 @@ async def test_origins_come_from_settings(
     for origin, allowed in ((UI, False), ("https://ui.example", True)):
         response = await client.get("/api/v1/health", headers={"Origin": origin})
         assert ("Access-Control-Allow-Origin" in response.headers) is allowed
+
+
+async def test_exactly_the_documented_headers_are_allowed_and_exposed(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+) -> None:
+    from gateway.app import create_app
+
+    client = await aiohttp_client(create_app(make_settings(admin_key=ADMIN_KEY)))
+    wanted = "Authorization, Content-Type, X-API-Key, X-Request-ID, X-Gateway-Provider"
+    preflight = {"Origin": UI, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": wanted}  # fmt: skip
+    response = await client.options("/v1/chat/completions", headers=preflight)
+    assert response.status == 200
+    allowed = {
+        h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")
+    }
+    assert allowed == {h.strip().lower() for h in wanted.split(",")}
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+    other = {**preflight, "Access-Control-Request-Headers": "X-Evil"}
+    refused = await client.options("/v1/chat/completions", headers=other)
+    assert refused.status == 403
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+    answer = await client.get("/api/v1/keys", headers={"Origin": UI, "X-API-Key": ADMIN_KEY})
+    exposed = {h.strip() for h in answer.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+            "X-Gateway-Provider"} <= exposed  # fmt: skip
+    assert "Access-Control-Allow-Credentials" not in answer.headers

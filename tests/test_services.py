@@ -184,7 +184,8 @@ async def test_routing_goes_around_an_open_breaker(
         client = await start(
             aiohttp_client,
             make_settings(
-                health={"enabled": False, "breaker_failures": 2}, catalog={"prefetch": False}
+                health={"enabled": False, "breaker_failures": 2, "breaker_cooldown_s": 0.3},
+                catalog={"prefetch": False},
             ),
             {"provider_id": "first", "base_url": broken.url, "api_key": API_KEY,
              "serves": ("m",), "priority": 10},
@@ -207,6 +208,19 @@ async def test_routing_goes_around_an_open_breaker(
         samples = metric_samples(await (await client.get("/metrics")).text())
         circuit = ("gateway_provider_circuit_state", frozenset({("provider", "first")}))
         assert samples[circuit] == 2.0
+
+        # After the cool-down one trial call goes to it again; its success closes the circuit.
+        broken.fault = Fault()
+        await asyncio.sleep(0.35)
+        health = await (await client.get("/api/v1/providers/first/health")).json()
+        assert health["circuit"] == "half_open"
+        response = await client.post("/v1/chat/completions", json={"model": "m", "messages": HELLO})
+        assert response.headers["X-Gateway-Provider"] == "first"
+        assert len(broken.requests) == 3
+        health = await (await client.get("/api/v1/providers/first/health")).json()
+        assert health["circuit"] == "closed"
+        samples = metric_samples(await (await client.get("/metrics")).text())
+        assert samples[circuit] == 0.0
     finally:
         await broken.close()
 
@@ -255,6 +269,8 @@ async def test_tokens_per_minute_exceeded_is_429(
     assert second.status == 429
     assert_openai_error(await second.json(), "rate_limit_exceeded")
     assert second.headers["Retry-After"] == "60"
+    samples = metric_samples(await (await client.get("/metrics")).text())
+    assert samples[("gateway_rate_limited_requests_total", frozenset({("group", "chat")}))] == 1
     assert (
         len([r for r in upstreams["openai"].requests if r.path.endswith("/chat/completions")]) == 1
     )
@@ -413,3 +429,86 @@ async def wait_for(
     while (seen := await read()) != expected:
         assert asyncio.get_running_loop().time() < deadline, seen
         await asyncio.sleep(0.05)
+
+
+async def test_every_instrument_is_recorded_by_real_traffic(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    upstreams: dict[str, FakeUpstream],
+) -> None:
+    """Streams, model cache, the gateway's own 429s and provider-up, through the real routes."""
+    settings = make_settings(
+        health={"interval_s": 0.05}, catalog={"prefetch": False}, rate_limit={"chat_rpm": 2}
+    )
+    client = await start(aiohttp_client, settings, *providers(upstreams))
+
+    async def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        return metric_samples(await (await client.get("/metrics")).text())
+
+    def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+        return samples.get((name, frozenset(labels.items())), 0.0)
+
+    upstreams["openai"].reply = Reply(text="one two three four five six")
+    upstreams["openai"].fault = Fault(chunk_delay=0.1)
+    body = {"model": "model-a", "messages": HELLO}
+    streamed = await client.post("/v1/chat/completions", json={**body, "stream": True})
+    assert streamed.status == 200
+    assert value(await scrape(), "gateway_active_streams") == 1
+    await streamed.read()
+    assert value(await scrape(), "gateway_active_streams") == 0
+
+    upstreams["openai"].fault = Fault()
+    for _ in range(2):
+        assert (await client.get("/api/v1/providers/oa/models")).status == 200
+    upstreams["openai"].fault = Fault(status=429)  # a provider's 429 is not the gateway's
+    relayed = await client.post("/v1/chat/completions", json=body)
+    assert relayed.status == 429
+    chats = lambda: [r for r in upstreams["openai"].requests if "/chat/" in r.path]  # noqa: E731
+    sent = len(chats())
+    refused = await client.post("/v1/chat/completions", json=body)
+    assert refused.status == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert len(chats()) == sent  # refused by the gateway itself
+
+    samples = await scrape()
+    assert value(samples, "gateway_rate_limited_requests_total", group="chat") == 1
+    assert value(samples, "gateway_model_cache_lookups_total", provider="oa", result="miss") == 1
+    assert value(samples, "gateway_model_cache_lookups_total", provider="oa", result="hit") == 1
+    assert value(samples, "gateway_upstream_requests_total", provider="oa", model="model-a",
+                 outcome="rate_limited") >= 1  # fmt: skip
+    assert [k for k in samples if k[0] == "gateway_build_info"]
+    for _ in range(100):
+        samples = await scrape()
+        if value(samples, "gateway_provider_up", provider="claude") == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert value(samples, "gateway_provider_up", provider="claude") == 1
+    assert value(samples, "gateway_provider_circuit_state", provider="claude") == 0
+
+
+async def test_passive_traffic_judges_a_provider_without_active_checks(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    upstreams: dict[str, FakeUpstream],
+) -> None:
+    settings = make_settings(
+        health={"interval_s": 0.05, "breaker_failures": 100}, catalog={"prefetch": False}
+    )
+    entries = [{**e, "health_checks": False} for e in providers(upstreams)]
+    client = await start(aiohttp_client, settings, *entries)
+    await asyncio.sleep(0.2)  # several monitor ticks: none may probe these providers
+    assert not [r for r in upstreams["openai"].requests if r.path.endswith("/models")]
+    report = await (await client.get("/api/v1/providers/oa/health")).json()
+    assert report["status"] == "unknown"
+
+    upstreams["openai"].fault = Fault(status=500)
+    for _ in range(10):
+        response = await client.post(
+            "/v1/chat/completions", json={"model": "model-a", "messages": HELLO}
+        )
+        assert response.status == 502
+    report = await (await client.get("/api/v1/providers/oa/health")).json()
+    assert report["status"] == "unhealthy"
+    assert report["circuit"] == "closed"
+    summary = (await (await client.get("/api/v1/health")).json())["providers"]
+    assert summary["unhealthy"] == 1
+    assert not [r for r in upstreams["openai"].requests if r.path.endswith("/models")]

@@ -8,10 +8,12 @@ import orjson
 from aiohttp import web
 
 from gateway.errors import InvalidRequest, UnsupportedMediaType
+from gateway.security.json_body import check_json_bounds
+from gateway.state import SETTINGS
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; 415 for another Content-Type, 400 when it is not an object."""
+    """The body as a JSON object within the security bounds; 415 for another Content-Type."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, not {request.content_type!r}."
@@ -23,6 +25,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise InvalidRequest("The body is not valid JSON.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.", code="invalid_json")
+    bounds = request.app[SETTINGS].security
+    check_json_bounds(data, bounds.max_json_depth, bounds.max_string_length)
     return data
 
 

@@ -9,8 +9,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.errors import AuthenticationFailed
-from gateway.metrics import METRICS
-from gateway.routes.table import Operation, add_route
+from gateway.metrics import METRICS, UPSTREAM_WAIT
+from gateway.routes.table import Operation, add_route, route_info
 from gateway.state import SETTINGS
 
 
@@ -34,9 +34,21 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def count_rate_limited(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: count 429s the gateway's own limits answered.
+
+    A 429 relayed from a provider always follows an upstream wait; the gateway's
+    requests-per-minute and tokens-per-minute refusals never do.
+    """
+    if response.status == 429 and UPSTREAM_WAIT not in request:
+        info = route_info(request)
+        request.app[METRICS].record_rate_limited(info.group if info is not None else "default")
+
+
 def setup(app: web.Application) -> None:
     if not app[SETTINGS].metrics.enabled:
         return
+    app.on_response_prepare.append(count_rate_limited)
     add_route(
         app,
         "GET",

@@ -219,3 +219,41 @@ async def test_preflight_needs_no_key(secured: Client) -> None:
         headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"},
     )
     assert response.status == 200
+
+
+async def test_scopes_on_the_real_routes(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+) -> None:
+    """Every route group of the assembled app, incl. the provider checks and the console."""
+    settings = make_settings(
+        admin_key=ADMIN_KEY, health={"enabled": False}, catalog={"prefetch": False}
+    )
+    client = await aiohttp_client(create_app(settings))
+    chat = (await new_key(client, scopes=["chat"]))["key"]
+    models = (await new_key(client, scopes=["models"]))["key"]
+    body = {"model": "nowhere", "messages": [{"role": "user", "content": "hi"}]}
+    # (method, path, json, {key: expected status}); 404 = let through, nothing found.
+    cases: list[tuple[str, str, Any, dict[str | None, int]]] = [
+        ("GET", "/api/v1/health", None, {None: 200}),
+        ("GET", "/api/v1/openapi.json", None, {None: 200}),
+        ("GET", "/ui/", None, {None: 200}),
+        ("GET", "/v1/models", None, {None: 401, chat: 200, models: 200, ADMIN_KEY: 200}),
+        ("POST", "/v1/chat/completions", body, {None: 401, chat: 404, models: 403}),
+        ("POST", "/v1/embeddings", {"model": "nowhere", "input": "hi"},
+         {None: 401, chat: 404, models: 403}),
+        ("GET", "/api/v1/providers", None, {None: 401, chat: 403, ADMIN_KEY: 200}),
+        ("GET", "/api/v1/templates", None, {chat: 403, models: 403, ADMIN_KEY: 200}),
+        ("GET", "/api/v1/keys", None, {chat: 403, ADMIN_KEY: 200}),
+        ("GET", "/api/v1/providers/p/models", None, {None: 401, chat: 403, ADMIN_KEY: 404}),
+        ("POST", "/api/v1/providers/p/models/refresh", None, {chat: 403, ADMIN_KEY: 404}),
+        ("GET", "/api/v1/providers/p/health", None, {models: 403, ADMIN_KEY: 404}),
+        ("POST", "/api/v1/providers/p/test", None, {chat: 403, ADMIN_KEY: 404}),
+    ]  # fmt: skip
+    for method, path, payload, expected in cases:
+        for key, status in expected.items():
+            headers = bearer(key) if key else {}
+            response = await client.request(method, path, json=payload, headers=headers)
+            assert response.status == status, (method, path, key == ADMIN_KEY, key == chat)
+            if status in (401, 403):
+                code = "invalid_api_key" if status == 401 else "permission_denied"
+                assert_openai_error(await response.json(), code)

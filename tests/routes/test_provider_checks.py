@@ -18,6 +18,7 @@ from gateway.settings import Settings
 from tests.conftest import AppClient
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.base import API_KEY, Fault
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 from tests.test_app import assert_openai_error
@@ -181,3 +182,47 @@ async def test_background_monitor_probes_providers(
         await asyncio.sleep(0.02)
     assert report["status"] == "unhealthy"
     assert report["last_error"] == "Service overloaded"
+
+
+async def test_gemini_models_are_paged_unprefixed_and_generate_content_only(
+    client: Client,
+) -> None:
+    async with FakeGemini() as gemini:
+        gemini.model_ids = ("gemini-a", "embedding-a", "gemini-b", "gemini-c", "gemini-d")
+        body = {"id": "gem", "name": "gem", "template": "gemini",
+                "base_url": gemini.url, "api_key": API_KEY}  # fmt: skip
+        assert (await client.post("/api/v1/providers", json=body)).status == 201
+        answer = await client.get("/api/v1/providers/gem/models")
+        assert answer.status == 200
+        ids = [m["id"] for m in (await answer.json())["data"]]
+        assert ids == ["gemini-a", "gemini-b", "gemini-c", "gemini-d"]
+        listed = [r for r in gemini.requests if r.path.endswith("/models")]
+        assert len(listed) == 3  # pages of two, followed by pageToken
+        assert [r.query.get("pageToken") for r in listed] == [None, "2", "4"]
+        assert all(API_KEY not in str(r.query) for r in listed)
+
+
+async def test_ttl_and_stale_on_error_through_the_route(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], fake: FakeOpenAI
+) -> None:
+    settings = make_settings(catalog={"ttl_s": 0.2, "prefetch": False}, health={"enabled": False})
+    client = await aiohttp_client(gateway_app(settings), server_kwargs=SERVER_KWARGS)
+    fake.fault = Fault(status=500)
+    await add(client, "oa", fake.url)
+    cold = await client.get("/api/v1/providers/oa/models")
+    assert cold.status == 502  # nothing good to fall back on yet
+    assert_openai_error(await cold.json(), "upstream_models_failed")
+
+    fake.fault = Fault()
+    fresh = await (await client.get("/api/v1/providers/oa/models")).json()
+    assert (fresh["cached"], fresh["stale"]) == (False, False)
+    assert model_calls(fake) == 2
+    await asyncio.sleep(0.25)  # past the TTL
+    fake.fault = Fault(status=500)
+    stale = await client.get("/api/v1/providers/oa/models")
+    assert stale.status == 200
+    body = await stale.json()
+    assert (body["cached"], body["stale"]) == (True, True)
+    assert body["fetched_at"] == fresh["fetched_at"]
+    assert [m["id"] for m in body["data"]] == ["model-a", "model-b", "model-c"]
+    assert model_calls(fake) == 3

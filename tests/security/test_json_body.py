@@ -7,9 +7,11 @@ from collections.abc import Callable
 import orjson
 import pytest
 
+from gateway.app import create_app
 from gateway.errors import InvalidRequest
 from gateway.security.json_body import parse_json_body
 from gateway.settings import Settings
+from tests.conftest import AppClient
 
 
 @pytest.fixture
@@ -56,3 +58,50 @@ def test_string_length(bounded: Settings) -> None:
 def test_not_json(raw: bytes, bounded: Settings) -> None:
     with pytest.raises(InvalidRequest):
         parse_json_body(raw, bounded)
+
+
+async def test_bounds_hold_on_the_chat_and_admin_routes(
+    aiohttp_client: AppClient, bounded: Settings
+) -> None:
+    """Every JSON-reading route applies the bounds: chat, embeddings, providers, keys, /test."""
+    client = await aiohttp_client(create_app(bounded))
+    deep = {"a": {"b": {"c": {"d": {}}}}}
+    long = "y" * 1025
+    hello = [{"role": "user", "content": "hi"}]
+    cases = [
+        ("/v1/chat/completions", {"model": "m", "messages": hello, "metadata": deep},
+         "metadata.a.b.c"),
+        ("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": long}]},
+         "messages.0.content"),
+        ("/v1/embeddings", {"model": "m", "input": [long]}, "input.0"),
+        ("/api/v1/providers", {"name": "p", "template": "openai", "extra_headers": deep},
+         "extra_headers.a.b.c"),
+        ("/api/v1/providers", {"name": long, "template": "openai"}, "name"),
+        ("/api/v1/keys", {"name": long}, "name"),
+    ]  # fmt: skip
+    for path, body, param in cases:
+        response = await client.post(path, json=body)
+        assert response.status == 400, (path, await response.text())
+        error = (await response.json())["error"]
+        assert error["param"] == param, path
+        assert long not in error["message"]
+    assert (await (await client.get("/api/v1/providers")).json())["data"] == []
+
+
+async def test_control_characters_are_refused_in_admin_bodies(
+    aiohttp_client: AppClient, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    for body, param in (
+        ({"id": "p\x00", "name": "p", "template": "openai"}, "id"),
+        ({"name": "p\x1b[2J", "template": "openai"}, "name"),
+        ({"name": "p", "template": "openai", "extra_headers": {"X-A": "v\r\nX-B: 1"}},
+         "extra_headers"),
+    ):  # fmt: skip
+        response = await client.post("/api/v1/providers", json=body)
+        assert response.status == 400, body
+        assert (await response.json())["error"]["param"].startswith(param), body
+    key = await client.post("/api/v1/keys", json={"name": "k\x07"})
+    assert key.status == 400
+    assert (await key.json())["error"]["param"] == "name"
+    assert (await (await client.get("/api/v1/providers")).json())["data"] == []

@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestClient
 from gateway.app import create_app
 from gateway.security.ssrf import GuardedResolver, UnsafeUpstream, check_upstream_url
 from gateway.settings import Settings
+from tests.fakes.base import API_KEY
+from tests.fakes.openai_upstream import FakeOpenAI
 
 ALWAYS_REFUSED = [
     "http://169.254.169.254/latest/meta-data/",
@@ -172,3 +174,42 @@ async def test_provider_api_refuses_unsafe_base_urls(
         "/api/v1/providers/local", json={"base_url": "http://169.254.169.254/"}
     )
     assert still_bad.status == 400
+
+
+async def test_the_gateways_own_upstream_session_checks_resolved_addresses(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding through the real app: the names pass the API, the connections are refused.
+
+    private.test leads to the fake upstream itself, so only the guard keeps the request
+    from arriving; with private upstreams allowed the same provider gets through.
+    """
+    dns = FakeDNS({"rebind.test": "169.254.169.254", "private.test": "127.0.0.1"})
+    monkeypatch.setattr("gateway.security.ssrf.DefaultResolver", lambda: dns)
+    hello = {"model": "model-a", "messages": [{"role": "user", "content": "hi"}]}
+    async with FakeOpenAI() as fake:
+        for allow_private in (False, True):
+            settings = make_settings(
+                security={"allow_private_upstreams": allow_private},
+                health={"enabled": False},
+                catalog={"prefetch": False},
+            )
+            client = await aiohttp_client(create_app(settings))
+            for pid, host in (("priv", "private.test"), ("meta", "rebind.test")):
+                await client.delete(f"/api/v1/providers/{pid}")  # from the round before
+                body = {"id": pid, "name": pid, "template": "openai", "api_key": API_KEY,
+                        "base_url": f"http://{host}:{fake.port}/v1"}  # fmt: skip
+                assert (await client.post("/api/v1/providers", json=body)).status == 201
+            meta = await (await client.post("/api/v1/providers/meta/test")).json()
+            assert meta["ok"] is False
+            assert (await client.get("/api/v1/providers/meta/models")).status == 502
+            priv = await (await client.post("/api/v1/providers/priv/test")).json()
+            assert priv["ok"] is allow_private
+            chat = await client.post(
+                "/v1/chat/completions", json=hello, headers={"X-Gateway-Provider": "priv"}
+            )
+            assert (chat.status == 200) is allow_private
+            assert len(fake.requests) == (2 if allow_private else 0)
+            await client.close()
