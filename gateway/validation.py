@@ -10,12 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from aiohttp import web
-
-from gateway.errors import InvalidRequest, UnsupportedMediaType
-from gateway.security.json_body import check_json_bounds
-from gateway.state import SETTINGS
+from gateway.errors import InvalidRequest
 
 JSON = dict[str, Any]
 
@@ -37,25 +32,6 @@ class ChatParams:
     model: str
     stream: bool
     include_usage: bool
-
-
-async def read_json(request: web.Request) -> tuple[JSON, bytes]:
-    """The body as a JSON object, and its raw bytes (for pass-through adapters)."""
-    content_type = request.headers.get("Content-Type")
-    if content_type is not None:
-        mime = content_type.partition(";")[0].strip().lower()
-        if mime != "application/json" and not mime.endswith("+json"):
-            raise UnsupportedMediaType("The request body must be JSON (application/json).")
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    bounds = request.app[SETTINGS].security
-    check_json_bounds(body, bounds.max_json_depth, bounds.max_string_length)
-    return body, raw
 
 
 def _invalid(message: str, param: str) -> InvalidRequest:

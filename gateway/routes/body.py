@@ -4,30 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from gateway.errors import InvalidRequest, UnsupportedMediaType
-from gateway.security.json_body import check_json_bounds
+from gateway.security.json_body import parse_json_body
 from gateway.state import SETTINGS
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object within the security bounds; 415 for another Content-Type."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json, not {request.content_type!r}."
-        )
+async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]:
+    """The body as a JSON object within the security bounds, and its raw bytes.
+
+    415 for a Content-Type that is not JSON; 400 (``invalid_json``) for a body that
+    is not a JSON object. The raw bytes let pass-through adapters forward it as is.
+    """
+    mime = request.content_type
+    if mime != "application/json" and not mime.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type must be application/json, not {mime!r}.")
     raw = await request.read()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The body is not valid JSON.", code="invalid_json") from None
+    data = parse_json_body(raw, request.app[SETTINGS])
     if not isinstance(data, dict):
-        raise InvalidRequest("The body must be a JSON object.", code="invalid_json")
-    bounds = request.app[SETTINGS].security
-    check_json_bounds(data, bounds.max_json_depth, bounds.max_string_length)
-    return data
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return data, raw
 
 
 def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

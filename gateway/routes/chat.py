@@ -10,8 +10,9 @@ from gateway.middleware.auth import require_model
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete, stream
+from gateway.routes.body import read_json_object
 from gateway.routes.table import Operation, add_route
-from gateway.validation import read_json, validate_chat
+from gateway.validation import validate_chat
 
 CHAT_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -69,7 +70,7 @@ ERRORS: dict[int, str] = {
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    body, raw = await read_json(request)
+    body, raw = await read_json_object(request)
     params = validate_chat(body)
     require_model(request, params.model)
     candidates = request.app[ROUTER].candidates(

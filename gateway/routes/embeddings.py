@@ -10,9 +10,10 @@ from gateway.middleware.auth import require_model
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete
+from gateway.routes.body import read_json_object
 from gateway.routes.chat import ERRORS, PROVIDER_HEADER
 from gateway.routes.table import Operation, add_route
-from gateway.validation import read_json, validate_embeddings
+from gateway.validation import validate_embeddings
 
 EMBEDDINGS_REQUEST_SCHEMA = {
     "type": "object",
@@ -26,7 +27,7 @@ EMBEDDINGS_REQUEST_SCHEMA = {
 
 
 async def embeddings(request: web.Request) -> web.Response:
-    body, raw = await read_json(request)
+    body, raw = await read_json_object(request)
     model = validate_embeddings(body)
     require_model(request, model)
     candidates = [

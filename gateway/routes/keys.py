@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.errors import InvalidRequest, NotFound
 from gateway.keys import KEYS
 from gateway.keys.principal import Scope
+from gateway.routes.body import read_json_object
 from gateway.routes.table import Operation, add_route
-from gateway.security.json_body import read_json_body
 from gateway.security.sanitize import check_name
 
 
@@ -91,9 +91,7 @@ def _invalid(exc: ValidationError) -> InvalidRequest:
 
 
 async def create_key(request: web.Request) -> web.Response:
-    data = await read_json_body(request)
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
+    data, _raw = await read_json_object(request)
     try:
         spec = NewKey.model_validate(data)
     except ValidationError as exc:

@@ -124,7 +124,7 @@ async def test_provider(request: web.Request) -> web.Response:
     provider = _provider(request)
     model = None
     if request.can_read_body:
-        model = (await read_json_object(request)).get("model")
+        model = (await read_json_object(request))[0].get("model")
         if model is not None and (not isinstance(model, str) or not model):
             raise InvalidRequest("model must be a non-empty string.", param="model")
     app = request.app

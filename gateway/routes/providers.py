@@ -55,7 +55,7 @@ async def list_providers(request: web.Request) -> web.Response:
 
 
 async def create_provider(request: web.Request) -> web.Response:
-    data = await read_json_object(request)
+    data, _raw = await read_json_object(request)
     record = await request.app[PROVIDERS].create(data)
     return web.json_response(
         _view(record), status=201, headers={"Location": _location(request, record.id)}
@@ -75,7 +75,7 @@ async def update_provider(request: web.Request) -> web.Response:
     registry = request.app[PROVIDERS]
     if registry.record(provider_id) is None:
         raise NotFound(f"No provider with id {provider_id!r}.", param="provider_id")
-    data = await read_json_object(request)
+    data, _raw = await read_json_object(request)
     record = await registry.update(provider_id, data)
     return web.json_response(_view(record))
 

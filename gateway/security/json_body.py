@@ -10,30 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from gateway.errors import InvalidRequest
 from gateway.settings import Settings
-from gateway.state import SETTINGS
 
 
 def parse_json_body(raw: bytes, settings: Settings) -> Any:
     """The decoded body, or InvalidRequest naming the offending field path."""
     if not raw.strip():
-        raise InvalidRequest("The request body is empty; a JSON object was expected.")
+        raise InvalidRequest(
+            "The request body is empty; a JSON object was expected.", code="invalid_json"
+        )
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if "recursion" in str(exc):
             raise InvalidRequest("The request body is nested too deeply.") from None
-        raise InvalidRequest("The request body is not valid JSON.") from None
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
     check_json_bounds(data, settings.security.max_json_depth, settings.security.max_string_length)
     return data
-
-
-async def read_json_body(request: web.Request) -> Any:
-    """Read and parse the body of ``request`` with the app's bounds."""
-    return parse_json_body(await request.read(), request.app[SETTINGS])
 
 
 def check_json_bounds(data: Any, max_depth: int, max_string: int) -> None:

@@ -147,8 +147,12 @@ async def test_create_key_validation(secured: Client) -> None:
         response = await secured.post("/api/v1/keys", json=body, headers=bearer(ADMIN_KEY))
         assert response.status == 400, body
         assert (await response.json())["error"]["param"] == param
-    response = await secured.post("/api/v1/keys", data=b"{", headers=bearer(ADMIN_KEY))
+    json_type = {**bearer(ADMIN_KEY), "Content-Type": "application/json"}
+    response = await secured.post("/api/v1/keys", data=b"{", headers=json_type)
     assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_json"
+    response = await secured.post("/api/v1/keys", data=b"{}", headers=bearer(ADMIN_KEY))
+    assert response.status == 415
 
 
 async def test_metrics_public_unless_a_token_is_set(
