@@ -1,7 +1,7 @@
 """The middleware chain, in order, in one place.
 
-request id -> access log and timing -> error mapping -> body size -> auth ->
-rate limit -> handler. Security headers and the echoed X-Request-ID are stamped
+request id, access log and timing (one middleware: access_log) -> error mapping
+-> body size -> auth -> rate limit -> handler. Security headers and the echoed X-Request-ID are stamped
 by an on_response_prepare hook (see security_headers) so streams get them too.
 """
 
@@ -14,13 +14,11 @@ from gateway.middleware.auth import auth_middleware
 from gateway.middleware.body_limit import body_limit_middleware
 from gateway.middleware.errors import error_middleware
 from gateway.middleware.rate_limit import rate_limit_middleware
-from gateway.middleware.request_id import request_id_middleware
 from gateway.settings import Settings
 
 
 def build_chain(settings: Settings) -> list[Middleware]:
     return [
-        request_id_middleware,
         access_log_middleware,
         error_middleware,
         body_limit_middleware(settings.body_limits),

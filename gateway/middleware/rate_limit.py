@@ -84,9 +84,12 @@ def rate_limit_middleware(settings: Settings) -> Middleware:
         group: RouteGroup = info.group if info is not None else "default"
         if group in ("public", "metrics"):
             return await handler(request)
-        subject = rate_subject(request, trusted)
-        request[RATE_SUBJECT] = subject
         principal: Principal | None = request.get(PRINCIPAL)
+        if principal is not None and principal.key_id is not None:
+            subject = principal.key_id
+        else:
+            subject = "ip:" + client_ip(request, trusted)
+        request[RATE_SUBJECT] = subject
         limit = principal.rpm if principal is not None and principal.rpm else limits[group]
         decision = await _hit(request.app[LIMITER], f"{group}:{subject}", limit, config)
         if decision is None:
