@@ -63,6 +63,9 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 
 
+MAX_QUOTED_ROUTES = 1000
+
+
 class AccessLog:
     """The one access line per request, formatted directly and written once per loop turn.
 
@@ -76,13 +79,14 @@ class AccessLog:
     leave in one write at the end of that turn.
     """
 
-    __slots__ = ("_json", "_pending", "_second", "_stamp", "_stream", "enabled")
+    __slots__ = ("_json", "_pending", "_quoted", "_second", "_stamp", "_stream", "enabled")
 
     def __init__(self) -> None:
         self.enabled = False
         self._stream: TextIO = sys.stderr
         self._json = False
         self._pending: list[str] = []
+        self._quoted: dict[str, str] = {}  # route template -> its JSON string body
         self._second = -1
         self._stamp = ""
 
@@ -93,6 +97,7 @@ class AccessLog:
 
     def write(
         self,
+        # method and request_id: plain tokens ([A-Za-z0-9._-]), as the middleware ensures
         method: str,
         route: str,
         status: int,
@@ -110,24 +115,25 @@ class AccessLog:
                 else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
             )
         millis = int((now - second) * 1000)
-        message = f"{method} {route} {status} {duration_ms:.1f}ms {sent}B"
         if self._json:
-            line = orjson.dumps(
-                {
-                    "ts": f"{self._stamp}.{millis:03d}Z",
-                    "level": "INFO",
-                    "logger": "gateway.access",
-                    "request_id": request_id,
-                    "message": message,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(duration_ms, 2),
-                    "bytes_sent": sent,
-                }
-            ).decode()
+            quoted = self._quoted.get(route)
+            if quoted is None:
+                quoted = orjson.dumps(route).decode()[1:-1]
+                if len(self._quoted) < MAX_QUOTED_ROUTES:
+                    self._quoted[route] = quoted
+            # Built as text: method and request id are plain tokens, the rest numbers.
+            line = (
+                f'{{"ts":"{self._stamp}.{millis:03d}Z","level":"INFO",'
+                f'"logger":"gateway.access","request_id":"{request_id}",'
+                f'"message":"{method} {quoted} {status} {duration_ms:.1f}ms {sent}B",'
+                f'"method":"{method}","route":"{quoted}","status":{status},'
+                f'"duration_ms":{duration_ms:.2f},"bytes_sent":{sent}}}'
+            )
         else:
-            line = f"{self._stamp},{millis:03d} INFO    gateway.access [{request_id}] {message}"
+            line = (
+                f"{self._stamp},{millis:03d} INFO    gateway.access [{request_id}] "
+                f"{method} {route} {status} {duration_ms:.1f}ms {sent}B"
+            )
         if not self._pending:
             try:
                 asyncio.get_running_loop().call_soon(self.flush)
