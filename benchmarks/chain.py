@@ -130,7 +130,7 @@ def measure(rounds: int, seconds: int, log_format: str) -> None:
         workdir = Path(folder)
         try:
             servers = {kind: start(processes, kind, workdir, log_format) for kind in results}
-            for kind, (pid, url) in servers.items():  # warm up
+            for pid, url in servers.values():  # warm up
                 wrk(url, seconds=1, pid=pid)
             for number in range(rounds):
                 for kind, (pid, url) in servers.items():

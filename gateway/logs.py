@@ -23,7 +23,6 @@ from gateway.settings import LoggingSettings
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
-
 class RequestIdFilter(logging.Filter):
     """Stamps the current request id on every record."""
 
@@ -177,6 +176,6 @@ def configure_logging(settings: LoggingSettings) -> None:
     access_log.configure(
         sys.stderr,
         json=settings.format == "json",
-        enabled=settings.access_log and logging.INFO >= root.getEffectiveLevel(),
+        enabled=settings.access_log and root.getEffectiveLevel() <= logging.INFO,
     )
     logging.getLogger("aiohttp.access").disabled = True

@@ -1,8 +1,10 @@
-"""Outermost: the request id, then one access log line and the request metrics.
+"""The outermost frame: request id, timing, error mapping, access line and metrics.
 
-Never headers or bodies. The id is assigned here rather than in a middleware of
-its own: one coroutine frame less per request, and the id must exist before
-anything that may log.
+Steps that used to be three middlewares run here in their old order, since each
+coroutine frame costs on every request: the id is assigned first (it must exist
+before anything logs), failures become OpenAI errors inside the timing (the
+line shows the status the client got), then one access line and the request
+metrics. Never headers or bodies.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.logs import access_log, request_id_var
 from gateway.metrics import KNOWN_METHODS, METRICS, UPSTREAM_WAIT
+from gateway.middleware.errors import error_for
 from gateway.middleware.request_id import accepted_id
 from gateway.state import REQUEST_ID
 
@@ -33,10 +36,15 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     status = 500
     response: web.StreamResponse | None = None
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = error_for(request, exc)
+            if response is None:
+                raise
         status = response.status
         return response
-    except web.HTTPException as exc:
+    except web.HTTPException as exc:  # a redirect passes through
         status = exc.status
         raise
     finally:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from gateway.errors import RateLimited
 from gateway.keys.principal import PRINCIPAL, Principal
 from gateway.limiting import LIMITER
 from gateway.limits import Decision, RateLimiter
-from gateway.routes.table import RouteGroup, route_info
+from gateway.routes.table import RouteGroup, RouteInfo
 from gateway.settings import RateLimitSettings, Settings
 from gateway.state import SETTINGS
 
@@ -66,7 +66,10 @@ def rate_subject(request: web.Request, trusted: tuple[Network, ...]) -> str:
     return "ip:" + client_ip(request, trusted)
 
 
-def rate_limit_middleware(settings: Settings) -> Middleware:
+def rate_limit_check(
+    settings: Settings,
+) -> Callable[[web.Request, RouteInfo | None], Awaitable[None]]:
+    """The rate-limit step: counts the request, or raises 429."""
     config = settings.rate_limit
     trusted = trusted_networks(config)
     limits: dict[RouteGroup, int] = {
@@ -76,14 +79,12 @@ def rate_limit_middleware(settings: Settings) -> Middleware:
         "default": config.default_rpm,
     }
 
-    @web.middleware
-    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def rate_limit(request: web.Request, info: RouteInfo | None) -> None:
         if not config.enabled or request.method == "OPTIONS":
-            return await handler(request)
-        info = route_info(request)
+            return
         group: RouteGroup = info.group if info is not None else "default"
         if group in ("public", "metrics"):
-            return await handler(request)
+            return
         principal: Principal | None = request.get(PRINCIPAL)
         if principal is not None and principal.key_id is not None:
             subject = principal.key_id
@@ -93,14 +94,13 @@ def rate_limit_middleware(settings: Settings) -> Middleware:
         limit = principal.rpm if principal is not None and principal.rpm else limits[group]
         decision = await _hit(request.app[LIMITER], f"{group}:{subject}", limit, config)
         if decision is None:
-            return await handler(request)
+            return
         request[RATE_DECISION] = decision
         if not decision.allowed:
             raise RateLimited(
                 f"Rate limit of {limit} requests per minute exceeded; retry later.",
                 headers={"Retry-After": str(max(1, math.ceil(decision.retry_after_s)))},
             )
-        return await handler(request)
 
     return rate_limit
 
