@@ -12,20 +12,17 @@ import hmac
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
 from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
-from gateway.middleware.rate_limit import charge_failed_auth
+from gateway.middleware.rate_limit import Check, charge_failed_auth
 from gateway.routes.table import RouteGroup, RouteInfo
 from gateway.settings import ConfigError, Settings
 
 logger = logging.getLogger("gateway.auth")
-
-Check = Callable[[web.Request, RouteInfo | None], Awaitable[None]]
 
 SCOPES_BY_GROUP: dict[RouteGroup, frozenset[str]] = {
     "chat": frozenset({"chat", "admin"}),

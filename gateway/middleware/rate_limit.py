@@ -30,6 +30,8 @@ RATE_SUBJECT = web.RequestKey("rate_subject", str)
 """Whom the limits count: a key id, or ``ip:ADDRESS`` when the caller has no key."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Check = Callable[[web.Request, RouteInfo | None], Awaitable[None]]
+"""A step of the admission frame (see gateway.middleware): returns, or raises an error."""
 
 
 def trusted_networks(settings: RateLimitSettings) -> tuple[Network, ...]:
@@ -59,16 +61,15 @@ def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     return any(ip in net for net in trusted)
 
 
-def rate_subject(request: web.Request, trusted: tuple[Network, ...]) -> str:
-    principal: Principal | None = request.get(PRINCIPAL)
+def rate_subject(
+    request: web.Request, principal: Principal | None, trusted: tuple[Network, ...]
+) -> str:
     if principal is not None and principal.key_id is not None:
         return principal.key_id
     return "ip:" + client_ip(request, trusted)
 
 
-def rate_limit_check(
-    settings: Settings,
-) -> Callable[[web.Request, RouteInfo | None], Awaitable[None]]:
+def rate_limit_check(settings: Settings) -> Check:
     """The rate-limit step: counts the request, or raises 429."""
     config = settings.rate_limit
     trusted = trusted_networks(config)
@@ -86,10 +87,7 @@ def rate_limit_check(
         if group in ("public", "metrics"):
             return
         principal: Principal | None = request.get(PRINCIPAL)
-        if principal is not None and principal.key_id is not None:
-            subject = principal.key_id
-        else:
-            subject = "ip:" + client_ip(request, trusted)
+        subject = rate_subject(request, principal, trusted)
         request[RATE_SUBJECT] = subject
         limit = principal.rpm if principal is not None and principal.rpm else limits[group]
         decision = await _hit(request.app[LIMITER], f"{group}:{subject}", limit, config)
@@ -160,7 +158,7 @@ def _tpm(request: web.Request) -> tuple[str, int] | None:
         return None
     subject: str | None = request.get(RATE_SUBJECT)
     if subject is None:
-        subject = rate_subject(request, trusted_networks(settings.rate_limit))
+        subject = rate_subject(request, principal, trusted_networks(settings.rate_limit))
     return "tpm:" + subject, tpm
 
 
