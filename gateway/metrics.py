@@ -101,9 +101,12 @@ class Metrics:
             folder = str(settings.multiprocess_dir)
             MultiProcessCollector(self._exposed, path=folder)  # type: ignore[no-untyped-call]
         self.models = ModelLabels()
+        # Labelled children, cached: ``labels()`` costs more than the observation itself.
+        # Keys are label values already bounded (routes, methods, model labels).
         self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._upstream_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-        """Children by (provider, model label, outcome): bounded, as the labels are."""
+        self._ttft_series: dict[tuple[str, str], Histogram] = {}
+        self._token_series: dict[tuple[str, str, str], Counter] = {}
         registry = self.registry
 
         self.requests = Counter(
@@ -228,15 +231,26 @@ class Metrics:
         series[1].observe(seconds)
 
     def observe_ttft(self, provider: str, model: str, seconds: float) -> None:
-        self.ttft_seconds.labels(provider, self.models.label(provider, model)).observe(seconds)
+        key = (provider, self.models.label(provider, model))
+        child = self._ttft_series.get(key)
+        if child is None:
+            child = self._ttft_series[key] = self.ttft_seconds.labels(*key)
+        child.observe(seconds)
 
     def record_tokens(self, provider: str, model: str, prompt: int, completion: int) -> None:
         """Usage as the upstream reported it."""
         label = self.models.label(provider, model)
         if prompt > 0:
-            self.tokens.labels(provider, label, "prompt").inc(prompt)
+            self._tokens_child(provider, label, "prompt").inc(prompt)
         if completion > 0:
-            self.tokens.labels(provider, label, "completion").inc(completion)
+            self._tokens_child(provider, label, "completion").inc(completion)
+
+    def _tokens_child(self, provider: str, label: str, kind: str) -> Counter:
+        key = (provider, label, kind)
+        child = self._token_series.get(key)
+        if child is None:
+            child = self._token_series[key] = self.tokens.labels(*key)
+        return child
 
     def stream_active(self) -> AbstractContextManager[None]:
         """``with metrics.stream_active():`` around relaying one stream."""

@@ -1,77 +1,95 @@
-"""Every log line written while a request runs carries that request's id."""
+"""The access line's own writer: the same line as a logging record, batched per loop turn."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator
 
 import pytest
-from aiohttp import web
 
-from gateway.app import create_app
-from gateway.logs import access_logger, configure_logging
-from gateway.routes.table import Operation, add_route
-from gateway.settings import Settings
-from tests.conftest import AppClient
+from gateway.logs import AccessLog, access_log, configure_logging
+from gateway.settings import LoggingSettings
 
-handler_logger = logging.getLogger("gateway.test.handler")
+
+class CountingStream(io.StringIO):
+    """Counts the writes, to see the batching."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_json_line_escapes_the_route_and_keeps_numbers_typed() -> None:
+    stream = io.StringIO()
+    log = AccessLog()
+    log.configure(stream, json=True, enabled=True)
+    log.write("POST", '/x/{n:\\d+}"q', 201, 12.0, "rid-1", 5)
+    record = json.loads(stream.getvalue())
+    assert record == {
+        "ts": record["ts"],
+        "level": "INFO",
+        "logger": "gateway.access",
+        "request_id": "rid-1",
+        "message": 'POST /x/{n:\\d+}"q 201 12.0ms 5B',
+        "method": "POST",
+        "route": '/x/{n:\\d+}"q',
+        "status": 201,
+        "duration_ms": 12.0,
+        "bytes_sent": 5,
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["ts"])
+
+
+def test_text_line_looks_like_the_text_log_format() -> None:
+    stream = io.StringIO()
+    log = AccessLog()
+    log.configure(stream, json=False, enabled=True)
+    log.write("GET", "/api/v1/health", 200, 0.25, "abc", 42)
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO    gateway.access \[abc\] "
+        r"GET /api/v1/health 200 0.2ms 42B\n",
+        stream.getvalue(),
+    )
+
+
+async def test_lines_of_one_loop_turn_leave_in_one_write() -> None:
+    stream = CountingStream()
+    log = AccessLog()
+    log.configure(stream, json=True, enabled=True)
+    for number in range(5):
+        log.write("GET", "/r", 200, 1.0, f"id-{number}", 0)
+    assert stream.writes == 0
+    await asyncio.sleep(0)
+    assert stream.writes == 1
+    ids = [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()]
+    assert ids == [f"id-{number}" for number in range(5)]
 
 
 @pytest.fixture
-def json_log(make_settings: Callable[..., Settings]) -> Iterator[io.StringIO]:
-    """The gateway's own production log set-up, writing to a buffer; restored afterwards."""
+def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
-    saved = (list(root.handlers), root.level, access_logger.disabled)
-    configure_logging(make_settings(logging={"format": "json", "level": "INFO"}).logging)
-    stream = io.StringIO()
-    installed = root.handlers[-1]
-    assert isinstance(installed, logging.StreamHandler)
-    installed.setStream(stream)
-    yield stream
-    root.removeHandler(installed)
-    for old in saved[0]:
-        root.addHandler(old)
-    root.setLevel(saved[1])
-    access_logger.disabled = saved[2]
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    access_log.configure(io.StringIO(), json=False, enabled=False)
 
 
-async def test_request_id_is_on_every_line_of_a_request(
-    aiohttp_client: AppClient, make_settings: Callable[..., Settings], json_log: io.StringIO
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize(
+    ("level", "enabled", "expected"),
+    [("INFO", True, True), ("DEBUG", True, True), ("WARNING", True, False), ("INFO", False, False)],
+)
+def test_configure_logging_follows_level_and_switch(
+    level: str, enabled: bool, expected: bool
 ) -> None:
-    app = create_app(make_settings(logging={"format": "json"}))
-
-    async def chatty(request: web.Request) -> web.Response:
-        handler_logger.info("working on it")
-        handler_logger.warning("still working")
-        return web.Response(text="ok")
-
-    async def boom(request: web.Request) -> web.Response:
-        raise RuntimeError("kaput")
-
-    op = Operation(summary="test", tag="test", responses={200: "ok"})
-    add_route(app, "GET", "/api/v1/test/chatty", chatty, group="default", operation=op)
-    add_route(app, "GET", "/api/v1/test/boom", boom, group="default", operation=op)
-    client = await aiohttp_client(app)
-
-    first = await client.get("/api/v1/test/chatty", headers={"X-Request-ID": "req-one"})
-    assert first.status == 200
-    second = await client.get("/api/v1/test/boom", headers={"X-Request-ID": "req-two"})
-    assert second.status == 500
-    third = await client.get("/api/v1/test/chatty")
-    generated = third.headers["X-Request-ID"]
-    await client.close()
-
-    records = [json.loads(line) for line in json_log.getvalue().splitlines()]
-    by_id: dict[str, list[str]] = {}
-    for record in records:
-        if record["logger"] in ("gateway.access", "gateway.errors", handler_logger.name):
-            by_id.setdefault(record["request_id"], []).append(record["logger"])
-    assert by_id == {
-        "req-one": [handler_logger.name, handler_logger.name, "gateway.access"],
-        "req-two": ["gateway.errors", "gateway.access"],
-        generated: [handler_logger.name, handler_logger.name, "gateway.access"],
-    }
-    traceback = next(r for r in records if r["logger"] == "gateway.errors")
-    assert "kaput" in traceback["exc"]
+    configure_logging(LoggingSettings(level=level, access_log=enabled))  # type: ignore[arg-type]
+    assert access_log.enabled is expected

@@ -1,4 +1,11 @@
-"""One access log line and the request metrics per request; never headers or bodies."""
+"""The outermost frame: request id, timing, error mapping, access line and metrics.
+
+Steps that used to be three middlewares run here in their old order, since each
+coroutine frame costs on every request: the id is assigned first (it must exist
+before anything logs), failures become OpenAI errors inside the timing (the
+line shows the status the client got), then one access line and the request
+metrics. Never headers or bodies.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,11 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.logs import access_logger
-from gateway.metrics import METRICS, UPSTREAM_WAIT
+from gateway.logs import access_log, request_id_var
+from gateway.metrics import KNOWN_METHODS, METRICS, UPSTREAM_WAIT
+from gateway.middleware.errors import error_for
+from gateway.middleware.request_id import accepted_id
+from gateway.state import REQUEST_ID
 
 
 def route_template(request: web.Request) -> str:
@@ -19,42 +29,39 @@ def route_template(request: web.Request) -> str:
 
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = accepted_id(request.headers.get("X-Request-ID"))
+    request[REQUEST_ID] = request_id
+    token = request_id_var.set(request_id)
     started = time.perf_counter()
     status = 500
     response: web.StreamResponse | None = None
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = error_for(request, exc)
+            if response is None:
+                raise
         status = response.status
         return response
-    except web.HTTPException as exc:
+    except web.HTTPException as exc:  # a redirect passes through
         status = exc.status
         raise
     finally:
         elapsed = time.perf_counter() - started
+        request_id_var.reset(token)  # before recording: the line carries the id itself
         route = route_template(request)
+        method = request.method
+        if method not in KNOWN_METHODS:  # any token is a method: keep the label set bounded
+            method = "OTHER"
         metrics = request.app.get(METRICS)
         if metrics is not None:
-            metrics.observe_request(route, request.method, status, elapsed)
+            metrics.observe_request(route, method, status, elapsed)
             upstream_wait = request.get(UPSTREAM_WAIT)
             if upstream_wait is not None:
                 metrics.observe_overhead(elapsed - upstream_wait)
-        if access_logger.isEnabledFor(20):
-            elapsed_ms = elapsed * 1000.0
+        if access_log.enabled:
             sent = 0
             if response is not None:
                 sent = response.body_length or response.content_length or 0
-            access_logger.info(
-                "%s %s %d %.1fms %dB",
-                request.method,
-                route,
-                status,
-                elapsed_ms,
-                sent,
-                extra={
-                    "method": request.method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed_ms, 2),
-                    "bytes_sent": sent,
-                },
-            )
+            access_log.write(method, route, status, elapsed * 1000.0, request_id, sent)

@@ -14,13 +14,12 @@ import logging
 import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
 from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
-from gateway.middleware.rate_limit import charge_failed_auth
-from gateway.routes.table import RouteGroup, route_info
+from gateway.middleware.rate_limit import Check, charge_failed_auth
+from gateway.routes.table import RouteGroup, RouteInfo
 from gateway.settings import ConfigError, Settings
 
 logger = logging.getLogger("gateway.auth")
@@ -99,7 +98,8 @@ def require_model(request: web.Request, model: str) -> None:
         raise PermissionDenied(f"This API key may not use the model {shown!r}.", param="model")
 
 
-def auth_middleware(settings: Settings) -> Middleware:
+def auth_check(settings: Settings) -> Check:
+    """The auth step: sets the request's principal, or raises 401/403."""
     enabled = auth_enabled(settings)
     admin_digest = _digest(settings.admin_key.get_secret_value()) if settings.admin_key else None
     metrics_token = settings.metrics.token
@@ -119,20 +119,18 @@ def auth_middleware(settings: Settings) -> Middleware:
             raise AuthenticationFailed("This API key has expired.")
         return principal
 
-    @web.middleware
-    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        info = route_info(request)
+    async def auth(request: web.Request, info: RouteInfo | None) -> None:
         if info is None or info.group == "public" or request.method == "OPTIONS":
-            return await handler(request)
+            return
         if info.group == "metrics":
             if metrics_digest is not None:
                 key = presented_key(request)
                 if key is None or not hmac.compare_digest(_digest(key), metrics_digest):
                     raise AuthenticationFailed("This endpoint needs the metrics token.")
-            return await handler(request)
+            return
         if not enabled:
             request[PRINCIPAL] = ANONYMOUS
-            return await handler(request)
+            return
         try:
             principal = identify(request, presented_key(request))
         except AuthenticationFailed:
@@ -143,6 +141,5 @@ def auth_middleware(settings: Settings) -> Middleware:
             scopes = ", ".join(sorted(needed))
             raise PermissionDenied(f"This API key lacks the scope for this route ({scopes}).")
         request[PRINCIPAL] = principal
-        return await handler(request)
 
     return auth

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
@@ -44,23 +43,33 @@ def storage_unavailable(exc: StorageUnavailable) -> GatewayError:
     return ServiceUnavailable(str(exc), code="storage_unavailable", headers={"Retry-After": "1"})
 
 
+def error_for(request: web.Request, exc: Exception) -> web.Response | None:
+    """The OpenAI-shaped answer for a failure; None for what must propagate (a redirect, a reset).
+
+    Call it from an ``except`` block: unexpected errors are logged with their traceback.
+    """
+    if isinstance(exc, GatewayError):
+        return error_response(exc)
+    if isinstance(exc, StorageUnavailable):
+        return error_response(storage_unavailable(exc))
+    if isinstance(exc, web.HTTPException):
+        return error_response(from_http_exception(exc)) if exc.status >= 400 else None
+    if isinstance(exc, ConnectionResetError):
+        return None
+    request_id = request.get(REQUEST_ID, "-")
+    logger.exception("unhandled error in %s %s", request.method, request.path)
+    return error_response(
+        GatewayError(f"Internal server error (request id {request_id}).", code="internal_error")
+    )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Error mapping alone, for apps without the gateway chain (which calls error_for)."""
     try:
         return await handler(request)
-    except GatewayError as exc:
-        return error_response(exc)
-    except StorageUnavailable as exc:
-        return error_response(storage_unavailable(exc))
-    except web.HTTPException as exc:
-        if exc.status < 400:
+    except Exception as exc:
+        response = error_for(request, exc)
+        if response is None:
             raise
-        return error_response(from_http_exception(exc))
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception:
-        request_id = request.get(REQUEST_ID, "-")
-        logger.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(
-            GatewayError(f"Internal server error (request id {request_id}).", code="internal_error")
-        )
+        return response

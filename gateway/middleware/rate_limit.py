@@ -10,15 +10,15 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 from gateway.errors import RateLimited
 from gateway.keys.principal import PRINCIPAL, Principal
 from gateway.limiting import LIMITER
 from gateway.limits import Decision, RateLimiter
-from gateway.routes.table import RouteGroup, route_info
+from gateway.routes.table import RouteGroup, RouteInfo
 from gateway.settings import RateLimitSettings, Settings
 from gateway.state import SETTINGS
 
@@ -30,6 +30,8 @@ RATE_SUBJECT = web.RequestKey("rate_subject", str)
 """Whom the limits count: a key id, or ``ip:ADDRESS`` when the caller has no key."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Check = Callable[[web.Request, RouteInfo | None], Awaitable[None]]
+"""A step of the admission frame (see gateway.middleware): returns, or raises an error."""
 
 
 def trusted_networks(settings: RateLimitSettings) -> tuple[Network, ...]:
@@ -59,14 +61,16 @@ def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     return any(ip in net for net in trusted)
 
 
-def rate_subject(request: web.Request, trusted: tuple[Network, ...]) -> str:
-    principal: Principal | None = request.get(PRINCIPAL)
+def rate_subject(
+    request: web.Request, principal: Principal | None, trusted: tuple[Network, ...]
+) -> str:
     if principal is not None and principal.key_id is not None:
         return principal.key_id
     return "ip:" + client_ip(request, trusted)
 
 
-def rate_limit_middleware(settings: Settings) -> Middleware:
+def rate_limit_check(settings: Settings) -> Check:
+    """The rate-limit step: counts the request, or raises 429."""
     config = settings.rate_limit
     trusted = trusted_networks(config)
     limits: dict[RouteGroup, int] = {
@@ -76,28 +80,25 @@ def rate_limit_middleware(settings: Settings) -> Middleware:
         "default": config.default_rpm,
     }
 
-    @web.middleware
-    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def rate_limit(request: web.Request, info: RouteInfo | None) -> None:
         if not config.enabled or request.method == "OPTIONS":
-            return await handler(request)
-        info = route_info(request)
+            return
         group: RouteGroup = info.group if info is not None else "default"
         if group in ("public", "metrics"):
-            return await handler(request)
-        subject = rate_subject(request, trusted)
-        request[RATE_SUBJECT] = subject
+            return
         principal: Principal | None = request.get(PRINCIPAL)
+        subject = rate_subject(request, principal, trusted)
+        request[RATE_SUBJECT] = subject
         limit = principal.rpm if principal is not None and principal.rpm else limits[group]
         decision = await _hit(request.app[LIMITER], f"{group}:{subject}", limit, config)
         if decision is None:
-            return await handler(request)
+            return
         request[RATE_DECISION] = decision
         if not decision.allowed:
             raise RateLimited(
                 f"Rate limit of {limit} requests per minute exceeded; retry later.",
                 headers={"Retry-After": str(max(1, math.ceil(decision.retry_after_s)))},
             )
-        return await handler(request)
 
     return rate_limit
 
@@ -157,7 +158,7 @@ def _tpm(request: web.Request) -> tuple[str, int] | None:
         return None
     subject: str | None = request.get(RATE_SUBJECT)
     if subject is None:
-        subject = rate_subject(request, trusted_networks(settings.rate_limit))
+        subject = rate_subject(request, principal, trusted_networks(settings.rate_limit))
     return "tpm:" + subject, tpm
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from multidict import istr
 
 from gateway.settings import Settings
 from gateway.state import REQUEST_ID
@@ -34,14 +35,16 @@ def security_headers(settings: Settings) -> dict[str, str]:
 def response_stamper(
     settings: Settings,
 ) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    fixed = security_headers(settings)
+    # istr names: multidict skips folding their case on every response.
+    fixed = [(istr(name), value) for name, value in security_headers(settings).items()]
+    request_id_name, server_name = istr("X-Request-ID"), istr("Server")
 
     async def stamp(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
-        for name, value in fixed.items():
+        for name, value in fixed:
             # A page served by the gateway may set its own policy first.
             headers.setdefault(name, value)
-        headers["X-Request-ID"] = request.get(REQUEST_ID, "-")
-        headers["Server"] = "gateway"  # no version banner
+        headers[request_id_name] = request.get(REQUEST_ID, "-")
+        headers[server_name] = "gateway"  # no version banner
 
     return stamp

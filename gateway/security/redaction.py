@@ -38,6 +38,11 @@ def redact(text: str) -> str:
     return _PATTERNS.sub(_mask_match, text)
 
 
+def looks_secret(text: str) -> bool:
+    """Whether ``redact`` would change ``text``."""
+    return _PATTERNS.search(text) is not None or any(secret in text for secret in _registered)
+
+
 def _mask_match(match: re.Match[str]) -> str:
     found = match.group(0)
     lowered = found.lower()

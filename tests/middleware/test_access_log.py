@@ -56,3 +56,29 @@ def test_production_access_log_is_one_json_line_per_request(tmp_path: Path) -> N
     assert [record["status"] for record in access[:2]] == [200, 200]
     for secret in SECRETS:
         assert secret not in output
+
+
+async def test_in_process_access_lines_carry_status_route_id_and_bounded_method(
+    client,  # type: ignore[no-untyped-def]
+) -> None:
+    import asyncio
+    import io
+
+    from gateway.logs import access_log
+
+    stream = io.StringIO()
+    access_log.configure(stream, json=True, enabled=True)
+    try:
+        await client.get("/api/v1/health", headers={"X-Request-ID": "rid-ok"})
+        await client.get("/api/v1/nowhere", headers={"X-Request-ID": "rid-404"})
+        await client.request("TRACE", "/api/v1/health", headers={"X-Request-ID": "rid-trace"})
+        await asyncio.sleep(0)
+    finally:
+        access_log.configure(io.StringIO(), json=False, enabled=False)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    seen = {(r["request_id"], r["method"], r["route"], r["status"]) for r in lines}
+    assert seen == {
+        ("rid-ok", "GET", "/api/v1/health", 200),
+        ("rid-404", "GET", "<unmatched>", 404),
+        ("rid-trace", "OTHER", "<unmatched>", 405),
+    }
