@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -77,3 +79,38 @@ async def test_request_id_is_on_every_line_of_a_request(
     }
     traceback = next(r for r in records if r["logger"] == "gateway.errors")
     assert "kaput" in traceback["exc"]
+
+
+async def test_a_client_that_leaves_is_logged_as_499(
+    make_settings: Callable[..., Settings], json_log: io.StringIO
+) -> None:
+    """A cancelled handler is the client's doing: status 499, not a 500."""
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    app = create_app(make_settings(logging={"format": "json"}))
+    entered = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        entered.set()
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    op = Operation(summary="test", tag="test", responses={200: "ok"})
+    add_route(app, "GET", "/api/v1/test/slow", slow, group="default", operation=op)
+    async with TestServer(app, handler_cancellation=True) as server:
+        async with aiohttp.ClientSession() as session:
+            fetch = asyncio.create_task(
+                session.get(server.make_url("/api/v1/test/slow"), headers={"X-Request-ID": "gone"})
+            )
+            await asyncio.wait_for(entered.wait(), 5)
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
+        for _ in range(100):
+            if '"request_id":"gone"' in json_log.getvalue():
+                break
+            await asyncio.sleep(0.02)
+    line = next(json.loads(text) for text in json_log.getvalue().splitlines() if '"gone"' in text)
+    assert line["status"] == 499
+    assert line["route"] == "/api/v1/test/slow"

@@ -9,7 +9,9 @@ metrics. Never headers or bodies.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -19,6 +21,9 @@ from gateway.metrics import KNOWN_METHODS, METRICS, UPSTREAM_WAIT
 from gateway.middleware.errors import error_for
 from gateway.middleware.request_id import accepted_id
 from gateway.state import REQUEST_ID
+
+CLIENT_CLOSED: Final = 499
+"""The status logged for a request whose client disconnected (nginx's convention)."""
 
 
 def route_template(request: web.Request) -> str:
@@ -46,6 +51,9 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         return response
     except web.HTTPException as exc:  # a redirect passes through
         status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED  # the client went away before the answer was complete
         raise
     finally:
         elapsed = time.perf_counter() - started
