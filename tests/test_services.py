@@ -172,6 +172,37 @@ async def test_tool_calls_through_each_adapter(
     }
 
 
+async def test_every_provider_open_answers_503_without_calling_upstream(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+) -> None:
+    broken = FakeOpenAI()
+    await broken.start()
+    try:
+        broken.fault = Fault(status=500)
+        client = await start(
+            aiohttp_client,
+            make_settings(
+                health={"enabled": False, "breaker_failures": 2, "breaker_cooldown_s": 60},
+                catalog={"prefetch": False},
+            ),
+            {"provider_id": "only", "base_url": broken.url, "api_key": API_KEY,
+             "serves": ("m",)},
+        )  # fmt: skip
+        for _ in range(2):
+            response = await client.post(
+                "/v1/chat/completions", json={"model": "m", "messages": HELLO}
+            )
+            assert response.status == 502
+        response = await client.post("/v1/chat/completions", json={"model": "m", "messages": HELLO})
+        assert response.status == 503
+        error = (await response.json())["error"]
+        assert error["code"] == "providers_unavailable" and "only" in error["message"]
+        assert response.headers["Retry-After"] == "5"
+        assert len(broken.requests) == 2  # the open circuit kept the third call away
+    finally:
+        await broken.close()
+
+
 async def test_routing_goes_around_an_open_breaker(
     aiohttp_client: AppClient,
     make_settings: Callable[..., Settings],

@@ -2,8 +2,9 @@
 
 The order: a forced provider (X-Gateway-Provider); ``provider_id/model`` when
 the prefix is a known provider; a global alias; the providers that list the
-model, by priority and then smooth weighted round-robin among equals (the
-available ones first); the default provider; otherwise 404 model_not_found.
+model, by priority and then smooth weighted round-robin among equals, skipping
+unavailable ones (circuit open or unhealthy); the default provider; otherwise
+503 when the model's providers are all unavailable, or 404 model_not_found.
 The model -> providers index is rebuilt lazily after a directory change, so a
 request does a dict lookup, not a scan.
 """
@@ -16,7 +17,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ServiceUnavailable
 from gateway.providers.live import LiveProvider, ProviderDirectory
 from gateway.settings import RoutingSettings
 
@@ -125,14 +126,21 @@ class Router:
             if provider is not None:
                 return [self._usable(provider, rest)]
             model = alias
-        found = self._listed(model)
+        found, unavailable = self._listed(model)
         if found:
             return found
         default = self.settings.default_provider
         if default is not None:
             provider = self.directory.get(default)
-            if provider is not None and provider.enabled:
+            if provider is not None and provider.enabled and self.available(provider.id):
                 return [Candidate(provider, provider.upstream_model(model))]
+        if unavailable:
+            raise ServiceUnavailable(
+                f"Every provider that serves '{model}' is unavailable right now "
+                f"({', '.join(unavailable)}: circuit open or unhealthy); retry shortly.",
+                code="providers_unavailable",
+                headers={"Retry-After": "5"},
+            )
         raise NotFound(
             f"The model '{model}' does not exist or no enabled provider serves it.",
             param="model",
@@ -161,7 +169,8 @@ class Router:
             )
         return Candidate(provider, provider.upstream_model(model))
 
-    def _listed(self, model: str) -> list[Candidate]:
+    def _listed(self, model: str) -> tuple[list[Candidate], list[str]]:
+        """The available providers that list ``model``, in order; and the unavailable ids."""
         index = self._index
         if index is None:
             index = self._index = self._build_index()
@@ -169,15 +178,14 @@ class Router:
         if self.catalog is not None:
             groups = self._with_catalog(model, groups)
         if not groups:
-            return []
+            return [], []
         up: list[LiveProvider] = []
-        down: list[LiveProvider] = []
+        down: list[str] = []
         for group in groups:
             group_up, group_down = group.order(self.available)
             up.extend(group.providers[i] for i in group_up)
-            down.extend(group.providers[i] for i in group_down)
-        # Unavailable providers come last: better a last try than a certain 404.
-        return [Candidate(p, p.upstream_model(model)) for p in (*up, *down)]
+            down.extend(group.providers[i].id for i in group_down)
+        return [Candidate(p, p.upstream_model(model)) for p in up], down
 
     def _with_catalog(self, model: str, groups: list[_Group] | None) -> list[_Group] | None:
         assert self.catalog is not None

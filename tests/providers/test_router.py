@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.adapters.base import Target
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ServiceUnavailable
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Router
 from gateway.settings import RoutingSettings
@@ -117,7 +117,17 @@ def test_unavailable_and_disabled_providers() -> None:
         ]
     )
     r = Router(directory, RoutingSettings(), available=lambda pid: pid not in down)
-    assert ids(r, "m") == ["y", "x"]  # the unavailable one only as a last resort
+    assert ids(r, "m") == ["y"]  # routing goes around the unavailable one
+    down.add("y")
+    with pytest.raises(ServiceUnavailable) as unavailable:
+        r.candidates("m")
+    assert unavailable.value.code == "providers_unavailable"
+    assert "x" in unavailable.value.message and "y" in unavailable.value.message
+    fallback = Router(
+        directory, RoutingSettings(default_provider="off"), available=lambda pid: pid not in down
+    )
+    with pytest.raises(ServiceUnavailable):
+        fallback.candidates("m")  # a disabled default provider is no way out
     down.clear()
     assert ids(r, "m") == ["x", "y"]
     with pytest.raises(NotFound) as info:
