@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics.setup(app)
     ui.setup(app)
     keys.setup(app)
-    setup_cors(app, settings.cors)  # keep last: it covers the routes registered above
+    setup_cors(app, settings)  # keep last: it covers the routes registered above
     return app
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp_cors
 from aiohttp import web
 
-from gateway.settings import CorsSettings
+from gateway.settings import Settings
 
 ALLOWED_HEADERS = (
     "Authorization",
@@ -28,14 +28,16 @@ EXPOSED_HEADERS = (
 )
 
 
-def setup_cors(app: web.Application, settings: CorsSettings) -> None:
+def setup_cors(app: web.Application, settings: Settings) -> None:
     options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
         allow_credentials=False,
         allow_headers=ALLOWED_HEADERS,
         expose_headers=EXPOSED_HEADERS,
         allow_methods="*",
-        max_age=settings.max_age_s,
+        max_age=settings.cors.max_age_s,
     )
-    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in settings.origins})
+    cors = aiohttp_cors.setup(
+        app, defaults={origin: options for origin in settings.allowed_origins}
+    )
     for resource in list(app.router.resources()):
         cors.add(resource)

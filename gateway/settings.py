@@ -136,9 +136,8 @@ class RateLimitSettings(Section):
 
 
 class CorsSettings(Section):
-    origins: list[str] = Field(
-        default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:8080"]
-    )
+    origins: list[str] | None = None
+    """None: the web UI's development origin and the gateway's own (see allowed_origins)."""
     max_age_s: int = Field(600, ge=0, le=86_400)
 
 
@@ -152,7 +151,8 @@ class SecuritySettings(Section):
     allow_private_upstreams: bool | None = None
     """None: allowed in development and test, refused in production."""
     max_json_depth: int = Field(64, ge=2, le=1000)
-    max_string_length: int = Field(10 * MiB, ge=1024)
+    max_string_length: int = Field(20 * MiB, ge=1024)
+    """As large as a chat body may be: one base64 image can be most of it."""
 
 
 class Settings(BaseSettings):
@@ -205,6 +205,14 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Configured CORS origins, or the web UI's dev server and the gateway's own origin."""
+        if self.cors.origins is not None:
+            return self.cors.origins
+        port = self.server.port
+        return ["http://localhost:5173", f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     @property
     def private_upstreams_allowed(self) -> bool:

@@ -66,6 +66,22 @@ async def test_origins_come_from_settings(
         assert ("Access-Control-Allow-Origin" in response.headers) is allowed
 
 
+async def test_default_origins_follow_the_gateway_port(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+) -> None:
+    from gateway.app import create_app
+
+    client = await aiohttp_client(create_app(make_settings(server={"port": 9123})))
+    for origin, allowed in (
+        (UI, True),
+        ("http://127.0.0.1:9123", True),
+        ("http://localhost:9123", True),
+        ("http://127.0.0.1:8080", False),
+    ):
+        response = await client.get("/api/v1/health", headers={"Origin": origin})
+        assert ("Access-Control-Allow-Origin" in response.headers) is allowed, origin
+
+
 async def test_exactly_the_documented_headers_are_allowed_and_exposed(
     aiohttp_client: AppClient, make_settings: Callable[..., Settings]
 ) -> None:
