@@ -1,4 +1,4 @@
-"""The in-process rate limiter: one aiolimiter leaky bucket per key and limit.
+"""The in-process rate limiter: one leaky bucket per key and limit.
 
 Each process counts on its own; a multi-process deployment shares counts through
 the Redis limiter instead. Idle buckets are swept so memory follows the number
@@ -11,12 +11,32 @@ import asyncio
 import math
 from collections import deque
 
-from aiolimiter import AsyncLimiter
-
 from gateway.limits import Decision
 
 TOKEN_WINDOW_S = 60.0
 SWEEP_INTERVAL_S = 60.0
+
+
+class _Bucket:
+    """A leaky bucket: ``level`` drains at ``rate`` per second; a request adds 1 up to ``limit``.
+
+    Never waits (a full bucket is answered with 429 at once), so it needs none of
+    aiolimiter's waiter machinery, and keeps its level readable for the headers.
+    """
+
+    __slots__ = ("last", "level", "rate")
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.level = 0.0
+        self.last = now
+
+    def leak(self, now: float) -> float:
+        """The level at ``now``."""
+        if self.level:
+            self.level = max(self.level - (now - self.last) * self.rate, 0.0)
+        self.last = now
+        return self.level
 
 
 class _TokenWindow:
@@ -38,7 +58,7 @@ class MemoryRateLimiter:
     """RateLimiter for one process (see gateway.limits for the shared semantics)."""
 
     def __init__(self) -> None:
-        self._buckets: dict[tuple[str, int, float], AsyncLimiter] = {}
+        self._buckets: dict[tuple[str, int, float], _Bucket] = {}
         self._tokens: dict[str, _TokenWindow] = {}
         self._sweep_at = 0.0
 
@@ -48,14 +68,14 @@ class MemoryRateLimiter:
             self._sweep(now)
         bucket_key = (key, limit, window_s)
         bucket = self._buckets.get(bucket_key)
-        if bucket is None:
-            bucket = self._buckets[bucket_key] = AsyncLimiter(limit, window_s)
         rate = limit / window_s
-        # has_capacity() and acquire() run without yielding in between when
-        # there is capacity, so two concurrent requests cannot both take the last slot.
-        if bucket.has_capacity():
-            await bucket.acquire()
-            level = self._level(bucket)
+        if bucket is None:
+            bucket = self._buckets[bucket_key] = _Bucket(rate, now)
+        # No await between the check and the increment: two concurrent requests
+        # cannot both take the last slot.
+        level = bucket.leak(now)
+        if level + 1 <= limit:
+            level = bucket.level = level + 1
             return Decision(
                 allowed=True,
                 limit=limit,
@@ -63,7 +83,6 @@ class MemoryRateLimiter:
                 reset_s=level / rate,
                 retry_after_s=0.0,
             )
-        level = self._level(bucket)
         return Decision(
             allowed=False,
             limit=limit,
@@ -92,16 +111,11 @@ class MemoryRateLimiter:
         self._buckets.clear()
         self._tokens.clear()
 
-    @staticmethod
-    def _level(bucket: AsyncLimiter) -> float:
-        # aiolimiter keeps the bucket's fill level private; the headers need it.
-        return float(bucket._level)
-
     def _sweep(self, now: float) -> None:
         """Forget buckets that have drained completely and empty token windows."""
         self._sweep_at = now + SWEEP_INTERVAL_S
         for bucket_key, bucket in list(self._buckets.items()):
-            if bucket.has_capacity(bucket.max_rate):
+            if not bucket.leak(now):
                 del self._buckets[bucket_key]
         for key, window in list(self._tokens.items()):
             window.expire(now)
