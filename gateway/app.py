@@ -12,9 +12,10 @@ from gateway.cors import setup_cors
 from gateway.keys import KEYS, KeyStore
 from gateway.limiting import LIMITER, create_limiter
 from gateway.metrics import METRICS, Metrics
-from gateway.middleware import build_chain
+from gateway.middleware import build_chain, response_stamps
 from gateway.middleware.auth import check_auth_config, warn_if_auth_off
 from gateway.middleware.rate_limit import stamp_rate_limit_headers
+from gateway.middleware.response_stamps import RESPONSE_STAMPS
 from gateway.middleware.security_headers import response_stamper
 from gateway.providers import registry
 from gateway.routes import (
@@ -55,8 +56,9 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics(settings.metrics)
     app[KEYS] = KeyStore(app[STORAGE].collection("keys"))
     app[LIMITER] = create_limiter(settings)
-    app.on_response_prepare.append(response_stamper(settings))
-    app.on_response_prepare.append(stamp_rate_limit_headers)
+    response_stamps.setup(app)
+    app[RESPONSE_STAMPS].append(response_stamper(settings))
+    app[RESPONSE_STAMPS].append(stamp_rate_limit_headers)
     app.cleanup_ctx.append(_storage_context)
     app.cleanup_ctx.append(_security_context)
     registry.setup(app)

@@ -10,7 +10,7 @@ Outermost first; each arrow is one step, and the steps run in this order:
 
 Six middlewares became two frames because every coroutine frame costs on every
 request; the steps keep their modules and their order. Security headers and the
-echoed X-Request-ID are stamped by an on_response_prepare hook (see
+echoed X-Request-ID are stamped by a response stamp (see response_stamps and
 security_headers) so streams get them too.
 """
 

@@ -1,8 +1,8 @@
 """Requests per minute by route group and key, answered with 429 at once; tokens per minute.
 
 Every request is counted before its handler runs, so failed requests cost the
-client as much as good ones. The X-RateLimit-* headers are stamped by an
-on_response_prepare hook, so streamed and error responses carry them too.
+client as much as good ones. The X-RateLimit-* headers are stamped by a
+response stamp (see response_stamps), so streamed and error responses carry them too.
 """
 
 from __future__ import annotations
@@ -137,8 +137,8 @@ async def _hit(
         return None
 
 
-async def stamp_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: X-RateLimit-* on every response that was counted."""
+def stamp_rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Response stamp: X-RateLimit-* on every response that was counted."""
     decision = request.get(RATE_DECISION)
     if decision is None:
         return

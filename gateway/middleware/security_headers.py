@@ -1,17 +1,16 @@
 """Security headers and the request id, stamped on every response just before it is sent.
 
-This runs as an ``on_response_prepare`` hook rather than a wrapping middleware so
-that streamed responses, whose headers leave before the handler returns, get
-them too.
+This runs as a response stamp (see response_stamps) rather than a wrapping
+middleware so that streamed responses, whose headers leave before the handler
+returns, get them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 from multidict import istr
 
+from gateway.middleware.response_stamps import Stamp
 from gateway.settings import Settings
 from gateway.state import REQUEST_ID
 
@@ -32,14 +31,12 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return headers
 
 
-def response_stamper(
-    settings: Settings,
-) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+def response_stamper(settings: Settings) -> Stamp:
     # istr names: multidict skips folding their case on every response.
     fixed = [(istr(name), value) for name, value in security_headers(settings).items()]
     request_id_name, server_name = istr("X-Request-ID"), istr("Server")
 
-    async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+    def stamp(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
         for name, value in fixed:
             # A page served by the gateway may set its own policy first.

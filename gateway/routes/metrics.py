@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.errors import AuthenticationFailed
 from gateway.metrics import METRICS, UPSTREAM_WAIT
+from gateway.middleware.response_stamps import RESPONSE_STAMPS
 from gateway.routes.table import Operation, add_route, route_info
 from gateway.state import SETTINGS
 
@@ -34,8 +35,8 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def count_rate_limited(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: count 429s the gateway's own limits answered.
+def count_rate_limited(request: web.Request, response: web.StreamResponse) -> None:
+    """Response stamp: count 429s the gateway's own limits answered.
 
     A 429 relayed from a provider always follows an upstream wait; the gateway's
     requests-per-minute and tokens-per-minute refusals never do.
@@ -48,7 +49,7 @@ async def count_rate_limited(request: web.Request, response: web.StreamResponse)
 def setup(app: web.Application) -> None:
     if not app[SETTINGS].metrics.enabled:
         return
-    app.on_response_prepare.append(count_rate_limited)
+    app[RESPONSE_STAMPS].append(count_rate_limited)
     add_route(
         app,
         "GET",

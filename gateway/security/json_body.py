@@ -27,8 +27,19 @@ def parse_json_body(raw: bytes, settings: Settings) -> Any:
         if "recursion" in str(exc):
             raise InvalidRequest("The request body is nested too deeply.") from None
         raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    check_json_bounds(data, settings.security.max_json_depth, settings.security.max_string_length)
+    bounds = settings.security
+    if not _within_bounds_by_size(raw, bounds.max_json_depth, bounds.max_string_length):
+        check_json_bounds(data, bounds.max_json_depth, bounds.max_string_length)
     return data
+
+
+def _within_bounds_by_size(raw: bytes, max_depth: int, max_string: int) -> bool:
+    """True when the raw bytes alone prove the bounds hold, so the walk can be skipped.
+
+    No decoded string is longer than the body, and nesting needs one bracket per
+    level (brackets inside strings only overcount).
+    """
+    return len(raw) <= max_string and raw.count(b"[") + raw.count(b"{") <= max_depth
 
 
 def check_json_bounds(data: Any, max_depth: int, max_string: int) -> None:

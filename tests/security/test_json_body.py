@@ -38,6 +38,12 @@ def test_depth(bounded: Settings) -> None:
         parse_json_body(b"[" * 5000 + b"]" * 5000, bounded)
 
 
+def test_brackets_inside_strings_are_no_nesting(bounded: Settings) -> None:
+    # More brackets than the depth bound, all in strings: the full walk decides, and passes.
+    body = {"a": "[[[[[{{{{{", "b": ["]]]]"]}
+    assert parse_json_body(orjson.dumps(body), bounded) == body
+
+
 def test_string_length(bounded: Settings) -> None:
     long = "y" * 1025
     cases = [

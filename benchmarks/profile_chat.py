@@ -1,0 +1,137 @@
+"""Deterministic cost of one non-streaming chat request, for before/after comparisons.
+
+The gateway runs in this process (full app, full middleware chain, access log
+on); the fake upstream and a raw keep-alive load client run as child
+processes, so only the gateway's own work is measured here. Modes:
+
+    python -m benchmarks.profile_chat cpu 3000          # CPU µs/request (noisy)
+    python -m benchmarks.profile_chat profile 3000 [out.pstats]  # cProfile, top functions
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        python -m benchmarks.profile_chat quiet 300     # instructions (Ir), see below
+
+For instructions per request, run ``quiet`` under callgrind with two request
+counts and divide the difference in total Ir by the difference in counts: that
+cancels start-up and shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+
+from benchmarks.run import ROOT, free_port, write_providers
+
+BODY = b'{"model":"bench/bench-model","messages":[{"role":"user","content":"hello"}]}'
+CONNECTIONS = 8
+
+
+async def client(port: int, requests: int, connections: int) -> None:
+    """Send ``requests`` chat calls over ``connections`` keep-alive sockets; check each is 200."""
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    ).encode()
+    message = head + BODY
+    left = [requests]
+
+    async def one_connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while left[0] > 0:
+            left[0] -= 1
+            writer.write(message)
+            headers = await reader.readuntil(b"\r\n\r\n")
+            if not headers.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"bad answer: {headers[:200]!r}")
+            length = int(headers.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+        writer.close()
+
+    await asyncio.gather(*(one_connection() for _ in range(connections)))
+
+
+def start_upstream() -> tuple[subprocess.Popen[bytes], int]:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.fake_upstream"], stdout=subprocess.PIPE, cwd=ROOT
+    )
+    assert child.stdout is not None
+    return child, int(child.stdout.readline().decode().split()[-1])
+
+
+async def serve_and_load(
+    workdir: Path, upstream_port: int, mode: str, requests: int, dump: str | None
+) -> None:
+    from gateway.app import create_app
+    from gateway.logs import configure_logging
+    from gateway.settings import Settings
+
+    write_providers(workdir / "providers.d", f"http://127.0.0.1:{upstream_port}")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        env="development",
+        providers={"dir": str(workdir / "providers.d")},  # type: ignore[arg-type]
+        storage={"path": str(workdir / "data")},  # type: ignore[arg-type]
+        upstream={"pool_size": 4096},  # type: ignore[arg-type]
+        rate_limit={"chat_rpm": 100_000_000},  # type: ignore[arg-type]
+    )
+    configure_logging(settings.logging)
+    runner = web.AppRunner(create_app(settings), access_log=None, handler_cancellation=True)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    load = [sys.executable, "-m", "benchmarks.profile_chat", "client", str(port)]
+    warm = await asyncio.create_subprocess_exec(*load, "50", cwd=ROOT)
+    await warm.wait()
+    profiler = cProfile.Profile() if mode == "profile" else None
+    started = os.times()
+    if profiler is not None:
+        profiler.enable()
+    driver = await asyncio.create_subprocess_exec(*load, str(requests), cwd=ROOT)
+    code = await driver.wait()
+    if profiler is not None:
+        profiler.disable()
+    ended = os.times()
+    await runner.cleanup()
+    if code != 0:
+        raise SystemExit("the load client failed")
+    cpu = ended.user - started.user + ended.system - started.system
+    if mode == "cpu":
+        print(f"{cpu / requests * 1e6:.1f} µs CPU per request ({requests} requests)")
+    if profiler is not None:
+        stats = pstats.Stats(profiler)
+        if dump:
+            stats.dump_stats(dump)
+        stats.sort_stats("tottime").print_stats(45)
+
+
+def main() -> None:
+    mode, *rest = sys.argv[1:]
+    if mode == "client":
+        import uvloop
+
+        uvloop.run(client(int(rest[0]), int(rest[1]), CONNECTIONS))
+        return
+    import uvloop
+
+    requests = int(rest[0]) if rest else 2000
+    dump = os.path.abspath(rest[1]) if len(rest) > 1 else None
+    upstream, upstream_port = start_upstream()
+    os.environ["BENCH_KEY"] = "bench-key"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chdir(tmp)
+            uvloop.run(serve_and_load(Path(tmp), upstream_port, mode, requests, dump))
+    finally:
+        upstream.terminate()
+        upstream.wait()
+
+
+if __name__ == "__main__":
+    main()
