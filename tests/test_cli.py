@@ -11,26 +11,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from tests.test_settings import run_cli
+from tests.processes import run_cli
 
 KEY = "sk-cli-test-plaintext-key-4242"
-
-
-def gateway(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    full_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        cwd=cwd,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def free_port() -> int:
@@ -43,7 +26,7 @@ def test_serve_refuses_a_corrupt_store_naming_the_file(tmp_path: Path) -> None:
     store = tmp_path / "data" / "providers.json"
     store.parent.mkdir()
     store.write_text('{"version": 1, "documents": {"p": ')
-    result = gateway("serve", "--port", str(free_port()), cwd=tmp_path)
+    result = run_cli("serve", "--port", str(free_port()), cwd=tmp_path)
     assert result.returncode == 1
     assert "cannot start" in result.stderr
     assert "data/providers.json is corrupt" in result.stderr
@@ -52,7 +35,7 @@ def test_serve_refuses_a_corrupt_store_naming_the_file(tmp_path: Path) -> None:
 
 
 def test_production_without_master_key_refuses(tmp_path: Path) -> None:
-    result = gateway(
+    result = run_cli(
         "serve", "--port", str(free_port()), cwd=tmp_path, env={"GATEWAY_ENV": "production"}
     )
     assert result.returncode == 1
@@ -61,7 +44,7 @@ def test_production_without_master_key_refuses(tmp_path: Path) -> None:
 
 
 def test_encrypt_token_works_in_providers_d_and_list_shows_it(tmp_path: Path) -> None:
-    encrypted = gateway("encrypt", cwd=tmp_path, stdin=KEY + "\n")
+    encrypted = run_cli("encrypt", cwd=tmp_path, stdin=KEY + "\n")
     assert encrypted.returncode == 0, encrypted.stderr
     token = encrypted.stdout.strip()
     assert token.startswith("gAAAA") and KEY not in encrypted.stdout
@@ -70,12 +53,12 @@ def test_encrypt_token_works_in_providers_d_and_list_shows_it(tmp_path: Path) ->
     folder.mkdir()
     (folder / "groq.yaml").write_text(f"template: groq\napi_key_encrypted: {token}\n")
 
-    listed = gateway("providers", "list", "--json", cwd=tmp_path)
+    listed = run_cli("providers", "list", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     providers = json.loads(listed.stdout)
     assert [(p["id"], p["source"], p["has_api_key"]) for p in providers] == [("groq", "file", True)]
     assert providers[0]["api_key_hint"] == "sk-…4242"
-    table = gateway("providers", "list", cwd=tmp_path)
+    table = run_cli("providers", "list", cwd=tmp_path)
     assert table.returncode == 0
     assert table.stdout.splitlines()[1].split()[:3] == ["groq", "file", "groq"]
     assert KEY not in listed.stdout + listed.stderr + table.stdout + table.stderr
@@ -110,7 +93,7 @@ def _stored(cwd: Path) -> dict[str, object]:
 def test_rotate_with_the_development_key_file(tmp_path: Path) -> None:
     before = _store_one_provider(tmp_path)
     old_key = (tmp_path / "data" / "secret.key").read_text().strip()
-    result = gateway("secrets", "rotate", cwd=tmp_path, stdin="")
+    result = run_cli("secrets", "rotate", cwd=tmp_path, stdin="")
     assert result.returncode == 0, result.stderr
     assert "rotated 1 provider key(s)" in result.stdout
     keys = (tmp_path / "data" / "secret.key").read_text().split()
@@ -120,14 +103,14 @@ def test_rotate_with_the_development_key_file(tmp_path: Path) -> None:
     after = str(_stored(tmp_path)["api_key_encrypted"])
     assert after != before
     assert Fernet(keys[0].encode()).decrypt(after.encode()).decode() == KEY
-    listed = gateway("providers", "list", "--json", cwd=tmp_path)
+    listed = run_cli("providers", "list", "--json", cwd=tmp_path)
     assert json.loads(listed.stdout)[0]["has_api_key"] is True
 
 
 def test_rotate_with_a_new_key_on_stdin(tmp_path: Path) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     _store_one_provider(tmp_path, {"GATEWAY_SECRET_KEY": old})
-    result = gateway(
+    result = run_cli(
         "secrets", "rotate", cwd=tmp_path, env={"GATEWAY_SECRET_KEY": old}, stdin=new + "\n"
     )
     assert result.returncode == 0, result.stderr
@@ -136,10 +119,10 @@ def test_rotate_with_a_new_key_on_stdin(tmp_path: Path) -> None:
     token = str(_stored(tmp_path)["api_key_encrypted"])
     assert Fernet(new.encode()).decrypt(token.encode()).decode() == KEY
     # the new key alone now starts the gateway's store
-    listed = gateway("providers", "list", cwd=tmp_path, env={"GATEWAY_SECRET_KEY": new})
+    listed = run_cli("providers", "list", cwd=tmp_path, env={"GATEWAY_SECRET_KEY": new})
     assert listed.returncode == 0, listed.stderr
 
-    wrong = gateway(
+    wrong = run_cli(
         "providers",
         "list",
         cwd=tmp_path,
@@ -150,7 +133,7 @@ def test_rotate_with_a_new_key_on_stdin(tmp_path: Path) -> None:
 
 
 def test_rotate_help_describes_the_new_key() -> None:
-    result = gateway("secrets", "rotate", "--help", cwd=Path.cwd())
+    result = run_cli("secrets", "rotate", "--help", cwd=Path.cwd())
     assert result.returncode == 0
     assert "standard input" in result.stdout and "generated" in result.stdout
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from gateway.settings import Settings
 from tests.conftest import AppClient
 from tests.middleware.probe import probe_app
-from tests.test_settings import run_cli
+from tests.processes import run_cli
 
 
 async def test_cli_key_lifecycle(

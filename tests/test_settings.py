@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.settings import ConfigError, load_settings
+from tests.processes import run_cli
 
 
 def write(path: Path, text: str) -> Path:
@@ -80,24 +79,6 @@ def test_every_problem_is_listed_with_its_path(tmp_path: Path) -> None:
     assert "server.colour" in text
     assert "logging.level: 'LOUD'" in text
     assert len(caught.value.problems) == 4
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    import os
-
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    full_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_check_config_exits_2_without_traceback(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ from gateway.middleware.auth import auth_enabled, check_auth_config
 from gateway.settings import ConfigError, Settings
 from tests.conftest import AppClient
 from tests.middleware.probe import probe_app
+from tests.processes import run_cli
 from tests.test_app import assert_openai_error
-from tests.test_settings import run_cli
 
 ADMIN_KEY = "adm-test-0123456789abcdef"
 Client = TestClient[web.Request, web.Application]

@@ -12,7 +12,7 @@ from gateway.shared.client import redis_client
 from gateway.storage.file import FileStorage
 from gateway.storage.redis import RedisStorage
 from tests.fakes.redis_server import RedisServer
-from tests.test_settings import run_cli
+from tests.processes import run_cli
 
 ENCRYPTED = "gAAAAABpZ2F0ZXdheS1lbmNyeXB0ZWQta2V5LXRva2Vu"  # stands for a Fernet token
 
