@@ -11,7 +11,3 @@ ADAPTERS: dict[str, Adapter] = {
     adapter.name: adapter for adapter in (OpenAIAdapter(), AnthropicAdapter(), GeminiAdapter())
 }
 
-
-def get_adapter(name: str) -> Adapter:
-    """The adapter called ``name``; KeyError for an unknown one (a config bug)."""
-    return ADAPTERS[name]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from gateway.errors import (
     GatewayError,
@@ -62,14 +61,3 @@ def error_for(request: web.Request, exc: Exception) -> web.Response | None:
         GatewayError(f"Internal server error (request id {request_id}).", code="internal_error")
     )
 
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Error mapping alone, for apps without the gateway chain (which calls error_for)."""
-    try:
-        return await handler(request)
-    except Exception as exc:
-        response = error_for(request, exc)
-        if response is None:
-            raise
-        return response

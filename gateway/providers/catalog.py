@@ -111,11 +111,6 @@ class ModelCatalog:
         """Fetch now; on failure raise, keeping the last good list as it was."""
         return _entry(await self._shared_fetch(provider_id), from_cache=False)
 
-    def peek(self, provider_id: str) -> CatalogEntry | None:
-        """What is cached, fresh or not, without calling the upstream (for routing)."""
-        cached = self._entries.get(provider_id)
-        return None if cached is None else _entry(cached, from_cache=True)
-
     async def prefetch(self, provider_ids: Iterable[str]) -> None:
         """Make sure each provider's list is cached; failures leave it uncached (or stale)."""
         results = await asyncio.gather(

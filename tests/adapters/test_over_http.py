@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
-from gateway.adapters import ADAPTERS, get_adapter
+from gateway.adapters import ADAPTERS
 from gateway.adapters.base import Adapter, StreamUsage, Target
 from gateway.adapters.sse import iter_data
 from gateway.errors import UpstreamError
@@ -47,14 +47,12 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 def adapter_for(fake: FakeUpstream) -> Adapter:
     name = next(name for name, cls in FAKES.items() if isinstance(fake, cls))
-    return get_adapter(name)
+    return ADAPTERS[name]
 
 
 def test_registry() -> None:
     assert sorted(ADAPTERS) == ["anthropic", "gemini", "openai"]
     assert all(ADAPTERS[name].name == name for name in ADAPTERS)
-    with pytest.raises(KeyError):
-        get_adapter("nope")
 
 
 async def test_chat_with_tool_calls(fake: FakeUpstream, session: aiohttp.ClientSession) -> None:
@@ -225,7 +223,7 @@ async def test_fake_sees_client_disconnect(
 async def test_embeddings_where_supported(session: aiohttp.ClientSession) -> None:
     for name in ("openai", "gemini"):
         async with FAKES[name]() as fake:
-            adapter = get_adapter(name)
+            adapter = ADAPTERS[name]
             body = {"model": "client-embed", "input": ["a", "b"]}
             request = adapter.build_embeddings(
                 fake.target(), body, orjson.dumps(body), "embedding-a"
@@ -239,7 +237,7 @@ async def test_embeddings_where_supported(session: aiohttp.ClientSession) -> Non
 
 async def test_azure_style_target_reaches_the_deployment(session: aiohttp.ClientSession) -> None:
     async with FakeOpenAI() as fake:
-        adapter = get_adapter("openai")
+        adapter = ADAPTERS["openai"]
         code, payload = await send(
             session,
             adapter.build_chat(fake.azure_target(), BODY, orjson.dumps(BODY), "my-deploy", False),
@@ -253,7 +251,7 @@ async def test_azure_style_target_reaches_the_deployment(session: aiohttp.Client
 
 async def test_gemini_fake_refuses_a_key_in_the_url(session: aiohttp.ClientSession) -> None:
     async with FakeGemini() as fake:
-        request = get_adapter("gemini").build_chat(fake.target(), BODY, b"", "g", False)
+        request = ADAPTERS["gemini"].build_chat(fake.target(), BODY, b"", "g", False)
         async with session.post(
             request.url, params={"key": API_KEY}, headers=request.headers, data=request.body
         ) as response:

@@ -123,7 +123,7 @@ async def test_cold_failure_raises_without_leaking_the_key(
     assert caught.value.http_status == 502
     assert "401" in caught.value.message and "Incorrect API key" in caught.value.message
     assert "sk-wrong-secret" not in caught.value.message
-    assert catalog.peek("p") is None
+    assert catalog.models_of("p") == ()
 
 
 async def test_unreachable_upstream_is_an_upstream_error(session: aiohttp.ClientSession) -> None:
@@ -160,7 +160,7 @@ async def test_invalidate_forgets_and_drops_in_flight_results(
     catalog = ModelCatalog(fetcher(session, upstream_url), 600)
     await catalog.models("p")
     catalog.invalidate("p")
-    assert catalog.peek("p") is None
+    assert catalog.models_of("p") == ()
     await catalog.models("p")
     assert upstream.calls == 2
 
@@ -170,7 +170,7 @@ async def test_invalidate_forgets_and_drops_in_flight_results(
     await asyncio.sleep(0.05)
     catalog.invalidate("p")  # the provider changed while its old list was being fetched
     await in_flight
-    assert catalog.peek("p") is None
+    assert catalog.models_of("p") == ()
 
 
 async def test_paginated_lists_are_followed_to_the_end(

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
 from gateway.app import create_app
-from gateway.middleware.errors import error_middleware
+from gateway.routes.table import Operation, add_route
 from gateway.settings import Settings, StorageSettings
 from gateway.shared.client import redis_client
 from gateway.storage.base import Change, StorageUnavailable
@@ -213,14 +213,16 @@ async def test_health_reports_degraded_while_redis_is_down(
 
 async def test_write_while_down_answers_503_in_openai_shape(
     aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    make_settings: Callable[..., Settings],
 ) -> None:
     async def write(_request: web.Request) -> web.Response:
         raise StorageUnavailable("The shared store (Redis) is unreachable.")
 
-    app = web.Application(middlewares=[error_middleware])
-    app.router.add_post("/write", write)
+    app = create_app(make_settings())
+    op = Operation(summary="test", tag="test", responses={200: "ok"})
+    add_route(app, "POST", "/api/v1/test/write", write, group="default", operation=op)
     client = await aiohttp_client(app)
-    response = await client.post("/write")
+    response = await client.post("/api/v1/test/write")
     assert response.status == 503
     assert response.headers["Retry-After"] == "1"
     body = await response.json()
