@@ -10,4 +10,3 @@ from gateway.adapters.openai import OpenAIAdapter
 ADAPTERS: dict[str, Adapter] = {
     adapter.name: adapter for adapter in (OpenAIAdapter(), AnthropicAdapter(), GeminiAdapter())
 }
-

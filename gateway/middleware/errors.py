@@ -60,4 +60,3 @@ def error_for(request: web.Request, exc: Exception) -> web.Response | None:
     return error_response(
         GatewayError(f"Internal server error (request id {request_id}).", code="internal_error")
     )
-

@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from gateway.errors import InvalidRequest
-from gateway.providers.fields import slugify, yaml_problem
+from gateway.fields import slugify, yaml_problem
 from gateway.providers.records import (
     ProviderFields,
     ProviderRecord,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from gateway.errors import InvalidRequest
-from gateway.providers.fields import (
+from gateway.fields import (
     DisplayName,
     HeaderMap,
     HttpUrl,

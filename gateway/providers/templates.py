@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.adapters.base import TemplatePaths
-from gateway.providers.fields import HeaderMap, HttpUrl, ProviderId, yaml_problem
+from gateway.fields import HeaderMap, HttpUrl, ProviderId, yaml_problem
 
 logger = logging.getLogger("gateway.providers.templates")
 

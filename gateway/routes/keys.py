@@ -9,11 +9,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.errors import InvalidRequest, NotFound
+from gateway.fields import DisplayName, ModelName
 from gateway.keys import KEYS
 from gateway.keys.principal import Scope
 from gateway.routes.body import read_json_object
 from gateway.routes.table import Operation, add_route
-from gateway.security.sanitize import check_name
 
 
 def _chat_only() -> list[Scope]:
@@ -25,25 +25,13 @@ class NewKey(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: DisplayName
     scopes: list[Scope] = Field(default_factory=_chat_only, min_length=1, max_length=3)
-    models: list[str] | None = Field(None, max_length=1000)
+    models: list[ModelName] | None = Field(None, max_length=1000)
     """The models the key may use; empty or absent means every model."""
     rpm: int | None = Field(None, ge=1, le=10_000_000)
     tpm: int | None = Field(None, ge=1, le=1_000_000_000)
     expires_at: datetime | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _clean_name(cls, value: str) -> str:
-        return check_name(value, "name", max_length=100)
-
-    @field_validator("models")
-    @classmethod
-    def _clean_models(cls, value: list[str] | None) -> list[str] | None:
-        for index, model in enumerate(value or ()):
-            check_name(model, f"models.{index}")
-        return value
 
     @field_validator("expires_at")
     @classmethod

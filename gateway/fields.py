@@ -1,4 +1,9 @@
-"""Validated field types shared by templates, provider records and providers.d files."""
+"""Validated field types shared by templates, provider records, providers.d files and keys.
+
+Names and model names refuse control characters (they end up in logs and
+terminals); header values refuse CR, LF and NUL (they would split requests) and
+are never echoed, since they may carry credentials.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +63,7 @@ HeaderMap = Annotated[
     dict[str, Annotated[str, Field(max_length=8000)]], AfterValidator(check_headers)
 ]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(check_printable)]
-ModelName = Annotated[str, Field(min_length=1, max_length=200)]
+ModelName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_printable)]
 
 
 def slugify(name: str) -> str:
