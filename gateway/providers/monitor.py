@@ -88,15 +88,10 @@ async def probe_provider(
         request = build_probe(provider, adapter)
     except ProbeUnavailable as exc:
         return ProbeResult(False, None, None, f"probe_unavailable: {exc}", probe_unavailable=True)
-    started = time.perf_counter()
-    try:
-        status, payload = await send_upstream(session, request, timeout_s)
-    except UpstreamError as exc:
-        return ProbeResult(False, _ms_since(started), None, exc.message)
-    latency_ms = _ms_since(started)
-    if status >= 400:
-        reason = adapter.parse_error(status, payload)[:300] if adapter else f"HTTP {status}"
-        return ProbeResult(False, latency_ms, status, reason)
+    answer = await _send_probe(session, request, timeout_s, adapter)
+    if isinstance(answer, ProbeResult):
+        return answer
+    latency_ms, status, payload = answer
     if provider.target.paths.health is not None or adapter is None:
         return ProbeResult(True, latency_ms, status, None)
     try:
@@ -121,6 +116,24 @@ async def probe_completion(
     request = adapter.build_chat(
         provider.target, body, orjson.dumps(body), provider.upstream_model(model), False
     )
+    answer = await _send_probe(session, request, timeout_s, adapter)
+    if isinstance(answer, ProbeResult):
+        return answer
+    latency_ms, status, payload = answer
+    try:
+        adapter.parse_chat(payload, model)
+    except Exception:
+        return ProbeResult(False, latency_ms, status, "the completion could not be read")
+    return ProbeResult(True, latency_ms, status, None)
+
+
+async def _send_probe(
+    session: aiohttp.ClientSession,
+    request: UpstreamRequest,
+    timeout_s: float,
+    adapter: ModelsAdapter | None,
+) -> tuple[float, int, bytes] | ProbeResult:
+    """Send a probe: (latency ms, status, body) on a 2xx/3xx, else the failed ProbeResult."""
     started = time.perf_counter()
     try:
         status, payload = await send_upstream(session, request, timeout_s)
@@ -128,12 +141,9 @@ async def probe_completion(
         return ProbeResult(False, _ms_since(started), None, exc.message)
     latency_ms = _ms_since(started)
     if status >= 400:
-        return ProbeResult(False, latency_ms, status, adapter.parse_error(status, payload)[:300])
-    try:
-        adapter.parse_chat(payload, model)
-    except Exception:
-        return ProbeResult(False, latency_ms, status, "the completion could not be read")
-    return ProbeResult(True, latency_ms, status, None)
+        reason = adapter.parse_error(status, payload)[:300] if adapter else f"HTTP {status}"
+        return ProbeResult(False, latency_ms, status, reason)
+    return latency_ms, status, payload
 
 
 def _ms_since(started: float) -> float:
