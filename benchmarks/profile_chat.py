@@ -103,7 +103,7 @@ async def serve_and_load(
         raise SystemExit("the load client failed")
     cpu = ended.user - started.user + ended.system - started.system
     if mode == "cpu":
-        print(f"{cpu / requests * 1e6:.1f} µs CPU per request ({requests} requests)")
+        print(f"{cpu / requests * 1e6:.1f} µs CPU per request ({requests} requests) user {(ended.user-started.user)/requests*1e6:.0f} sys {(ended.system-started.system)/requests*1e6:.0f}")
     if profiler is not None:
         stats = pstats.Stats(profiler)
         if dump:
