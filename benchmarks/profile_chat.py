@@ -103,7 +103,12 @@ async def serve_and_load(
         raise SystemExit("the load client failed")
     cpu = ended.user - started.user + ended.system - started.system
     if mode == "cpu":
-        print(f"{cpu / requests * 1e6:.1f} µs CPU per request ({requests} requests) user {(ended.user-started.user)/requests*1e6:.0f} sys {(ended.system-started.system)/requests*1e6:.0f}")
+        user = (ended.user - started.user) / requests * 1e6
+        system = (ended.system - started.system) / requests * 1e6
+        print(
+            f"{cpu / requests * 1e6:.1f} µs CPU per request ({requests} requests):"
+            f" user {user:.0f}, system {system:.0f}"
+        )
     if profiler is not None:
         stats = pstats.Stats(profiler)
         if dump:

@@ -18,7 +18,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final, TypeVar
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -34,6 +33,7 @@ from gateway.errors import (
     error_body,
     error_class_for,
 )
+from gateway.http import HTTPClientError
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
@@ -354,7 +354,7 @@ async def _stream_from(
                     outcome = "ok"
                 return sse
             chunks = adapter.stream_chat(
-                iter_data(response.content.iter_any()), params.model, params.include_usage, usage
+                iter_data(response.iter_chunks()), params.model, params.include_usage, usage
             )
             try:
                 with attempts.metrics.stream_active():
@@ -409,7 +409,7 @@ def _unusable(
 def _failure_outcome(exc: BaseException) -> UpstreamOutcome:
     if isinstance(exc, TimeoutError):
         return "timeout"
-    if isinstance(exc, aiohttp.ClientError):
+    if isinstance(exc, HTTPClientError):
         return "connection_error"
     return "server_error"
 
@@ -419,7 +419,7 @@ def _early_failure(provider: LiveProvider, exc: BaseException) -> GatewayError:
     if isinstance(exc, GatewayError):
         exc.headers.setdefault("X-Gateway-Provider", provider.id)
         return exc
-    if not isinstance(exc, TimeoutError | aiohttp.ClientError):
+    if not isinstance(exc, TimeoutError | HTTPClientError):
         logger.exception("stream relay failed", exc_info=exc)
         return UpstreamError(
             "Internal error while reading the provider's stream.",
@@ -453,7 +453,7 @@ async def _relay(
     except TimeoutError as exc:
         await _end_with_error(sse, exc)
         return "timeout"
-    except aiohttp.ClientError as exc:
+    except HTTPClientError as exc:
         await _end_with_error(sse, exc)
         return "connection_error"
     except GatewayError as exc:
@@ -472,7 +472,7 @@ def _stream_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, TimeoutError):
         message = "The provider stopped sending before the answer was complete (timeout)."
         return error_body(message, "upstream_error", None, "upstream_timeout")
-    if not isinstance(exc, aiohttp.ClientError):
+    if not isinstance(exc, HTTPClientError):
         return error_body(
             "Internal error while relaying the stream.", "server_error", None, "internal_error"
         )

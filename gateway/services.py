@@ -54,7 +54,7 @@ def setup(app: web.Application) -> None:
         settings.health, on_circuit_change=metrics.set_circuit
     )
     fetch: Fetcher = upstream_model_fetcher(
-        directory, ADAPTERS, lambda: app[UPSTREAM].session, settings.catalog.timeout_s
+        directory, ADAPTERS, app[UPSTREAM], settings.catalog.timeout_s
     )
     if settings.storage.backend == "redis":
         from gateway.shared.client import redis_client
@@ -80,7 +80,7 @@ def setup(app: web.Application) -> None:
         tokens_per_minute(settings.rate_limit, app[BACKGROUND]),
     ]
     app.cleanup_ctx.append(_redis_context)  # closed after everything that uses it
-    app.cleanup_ctx.append(upstream_context)  # the session the monitor and catalog use
+    app.cleanup_ctx.append(upstream_context)  # the pool the monitor and catalog use
     app.cleanup_ctx.append(monitor_context(_build_monitor))
     app.cleanup_ctx.append(_catalog_context)
 
@@ -129,7 +129,7 @@ def _build_monitor(app: web.Application) -> HealthMonitor | None:
         app[PROVIDERS],
         ADAPTERS,
         app[PROVIDER_HEALTH],
-        app[UPSTREAM].session,
+        app[UPSTREAM],
         settings.health,
         metrics=app[METRICS],
         shared=app.get(SHARED_PROBES),

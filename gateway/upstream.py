@@ -1,23 +1,24 @@
-"""The upstream HTTP client: one pooled session per worker, timeouts, SSE relay.
+"""The upstream client of one worker: its connection pool, the timeouts, and error mapping.
 
-Everything here is per worker and built once: the connector (keep-alive pool,
-DNS cache), the session, and one ClientTimeout per distinct provider timeout.
-Callers get the response once its headers arrived and must close or release it;
-closing it on client disconnect drops the upstream connection at once.
+Everything here is built once per worker: the pool (keep-alive connections,
+DNS cache, the SSRF-checking resolver) and one Timeouts per distinct provider
+timeout. Callers get the response once its head arrived; a body read to its end
+frees the connection by itself, and ``close()`` abandons the rest (dropping the
+connection at once, as on a client disconnect).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
-import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
-from aiohttp.payload import BytesPayload
 
 from gateway.adapters.base import UpstreamRequest
+from gateway.http import ConnectFailed, ConnectionPool, HTTPClientError, Response, Timeouts
 from gateway.settings import UpstreamSettings
+
+USER_AGENT = "llm-gateway"
 
 
 class UpstreamUnreachable(Exception):
@@ -30,110 +31,107 @@ class UpstreamUnreachable(Exception):
 
 
 class Upstream:
-    """The shared client session and the timeouts derived from settings."""
+    """The worker's connection pool and the timeouts derived from settings."""
 
     def __init__(
         self,
         settings: UpstreamSettings,
         resolver: Callable[[], AbstractResolver] | None = None,
     ) -> None:
-        """``resolver`` builds the connector's resolver at start, inside the running loop."""
+        """``resolver`` builds the pool's resolver at start, inside the running loop."""
         self.settings = settings
         self._resolver = resolver
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        # The idle (socket read) timeout also bounds the wait for the headers;
-        # a separate first-byte timer is needed only when it is the shorter one.
-        self._first_byte_timer = settings.first_byte_timeout_s < settings.idle_timeout_s
+        self._pool: ConnectionPool | None = None
+        self._timeouts: dict[float, Timeouts] = {}
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
+        self._pool = ConnectionPool(
             limit=self.settings.pool_size,
             limit_per_host=self.settings.pool_size_per_host,
-            ttl_dns_cache=300,
-            use_dns_cache=True,
             resolver=self._resolver() if self._resolver is not None else None,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # Timeouts are given per request; the session default stays out of the way.
-            timeout=aiohttp.ClientTimeout(total=None),
-            raise_for_status=False,
+            user_agent=USER_AGENT,
         )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def pool(self) -> ConnectionPool:
+        if self._pool is None:
             raise RuntimeError("the upstream client is not started")
-        return self._session
+        return self._pool
 
-    def timeout(self, provider_timeout_s: float) -> aiohttp.ClientTimeout:
-        """Connect, idle-read and total timeouts; the provider's own timeout caps the total."""
+    def timeouts(self, provider_timeout_s: float) -> Timeouts:
+        """Connect, first-byte, idle-read and total; the provider's own timeout caps the total."""
         cached = self._timeouts.get(provider_timeout_s)
         if cached is None:
             s = self.settings
-            cached = aiohttp.ClientTimeout(
-                total=min(s.total_timeout_s, provider_timeout_s),
+            cached = self._timeouts[provider_timeout_s] = Timeouts(
                 connect=s.connect_timeout_s,
-                sock_connect=s.connect_timeout_s,
-                sock_read=s.idle_timeout_s,
+                first_byte=s.first_byte_timeout_s,
+                idle=s.idle_timeout_s,
+                total=min(s.total_timeout_s, provider_timeout_s),
             )
-            self._timeouts[provider_timeout_s] = cached
         return cached
 
-    async def send(
-        self, request: UpstreamRequest, provider_timeout_s: float
-    ) -> aiohttp.ClientResponse:
+    async def send(self, request: UpstreamRequest, provider_timeout_s: float) -> Response:
         """Send ``request`` and return once the status and headers arrived.
 
         Raises UpstreamUnreachable when there is no answer in time. The caller
-        owns the response: ``release()`` after reading it, ``close()`` to abandon it.
+        reads the body to its end or ``close()``s the response.
         """
-        data = (
-            None
-            if request.body is None
-            else BytesPayload(request.body, content_type="application/json")
-        )
-        sending = self.session.request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            data=data,
-            params=request.params or None,
-            timeout=self.timeout(provider_timeout_s),
-        )
-        try:
-            if self._first_byte_timer:
-                async with asyncio.timeout(self.settings.first_byte_timeout_s):
-                    return await sending
-            return await sending
-        except TimeoutError:
-            raise UpstreamUnreachable("timed out waiting for the answer", timed_out=True) from None
-        except aiohttp.ClientConnectorError:
-            raise UpstreamUnreachable("could not connect") from None
-        except aiohttp.ClientError:
-            raise UpstreamUnreachable("the connection failed before an answer") from None
+        return await self._send(request, self.timeouts(provider_timeout_s))
 
-    async def read(self, response: aiohttp.ClientResponse) -> bytes:
+    async def read(self, response: Response) -> bytes:
         """The whole body (bounded by the total and idle timeouts)."""
         try:
             return await response.read()
         except TimeoutError:
             raise UpstreamUnreachable("timed out reading the answer", timed_out=True) from None
-        except aiohttp.ClientError:
+        except HTTPClientError:
             raise UpstreamUnreachable("the connection failed while reading the answer") from None
+
+    async def fetch(self, request: UpstreamRequest, timeout_s: float) -> tuple[int, bytes]:
+        """A small request (models list, health probe) in at most ``timeout_s``: (status, body)."""
+        timeouts = Timeouts(
+            connect=min(self.settings.connect_timeout_s, timeout_s),
+            first_byte=timeout_s,
+            idle=timeout_s,
+            total=timeout_s,
+        )
+        response = await self._send(request, timeouts)
+        try:
+            return response.status, await self.read(response)
+        finally:
+            response.close()
+
+    async def _send(self, request: UpstreamRequest, timeouts: Timeouts) -> Response:
+        try:
+            return await self.pool.request(
+                request.method,
+                request.url,
+                request.headers,
+                request.body,
+                timeouts,
+                request.params,
+            )
+        except TimeoutError:
+            raise UpstreamUnreachable("timed out waiting for the answer", timed_out=True) from None
+        except ConnectFailed:
+            raise UpstreamUnreachable("could not connect") from None
+        except ValueError as exc:  # a URL or header the client refuses to put on the wire
+            raise UpstreamUnreachable(f"the request could not be sent: {exc}") from None
+        except HTTPClientError:
+            raise UpstreamUnreachable("the connection failed before an answer") from None
 
 
 UPSTREAM = web.AppKey("upstream", Upstream)
 
 
 async def upstream_context(app: web.Application) -> AsyncIterator[None]:
-    """Open the worker's upstream session before serving; close it after the last request."""
+    """Open the worker's upstream pool before serving; close it after the last request."""
     upstream = app[UPSTREAM]
     await upstream.start()
     yield

@@ -54,9 +54,9 @@ class SSEDecoder:
 
 
 async def iter_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """The ``data`` payloads of a body (``response.content.iter_any()``), up to ``[DONE]``.
+    """The ``data`` payloads of a body (``response.iter_chunks()``), up to ``[DONE]``.
 
-    Connection failures surface as aiohttp.ClientError, idle timeouts as TimeoutError.
+    Connection failures surface as HTTPClientError, idle timeouts as TimeoutError.
     """
     decoder = SSEDecoder()
     async for chunk in chunks:

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import aiohttp
 from aiohttp import web
 
 from gateway.adapters.base import ModelPage, Target, UpstreamRequest
 from gateway.errors import GatewayError, NotFound, UpstreamError
 from gateway.metrics import CacheResult, Metrics
 from gateway.providers.live import LiveProvider, ProviderDirectory
+from gateway.upstream import Upstream, UpstreamUnreachable
 
 Fetcher = Callable[[str], Awaitable[list[str]]]
 Clock = Callable[[], float]
@@ -191,44 +191,33 @@ def merge_models(provider: LiveProvider, upstream: Iterable[str]) -> list[str]:
 
 
 async def send_upstream(
-    session: aiohttp.ClientSession, request: UpstreamRequest, timeout_s: float
+    upstream: Upstream, request: UpstreamRequest, timeout_s: float
 ) -> tuple[int, bytes]:
     """Send one small request (models list, health probe): (status, body), or UpstreamError.
 
     Messages name the failure, never the URL (some upstreams carry keys in it).
     """
     try:
-        async with session.request(
-            request.method,
-            request.url,
-            headers=dict(request.headers),
-            params=dict(request.params) or None,
-            data=request.body,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            allow_redirects=False,
-        ) as response:
-            return response.status, await response.read()
-    except TimeoutError:
+        return await upstream.fetch(request, timeout_s)
+    except UpstreamUnreachable as exc:
+        if exc.timed_out:
+            raise UpstreamError(
+                f"The upstream did not answer within {timeout_s:g}s.", code="upstream_timeout"
+            ) from None
         raise UpstreamError(
-            f"The upstream did not answer within {timeout_s:g}s.", code="upstream_timeout"
-        ) from None
-    except aiohttp.ClientError as exc:
-        raise UpstreamError(
-            f"The upstream could not be reached ({type(exc).__name__}).",
-            code="upstream_unreachable",
+            f"The upstream could not be reached ({exc.reason}).", code="upstream_unreachable"
         ) from None
 
 
 def upstream_model_fetcher(
     directory: ProviderDirectory,
     adapters: Mapping[str, ModelsAdapter],
-    session: Callable[[], aiohttp.ClientSession],
+    upstream: Upstream,
     timeout_s: float,
 ) -> Fetcher:
     """The catalog's fetch function: every page of a provider's upstream model list.
 
-    ``session`` is asked for the shared ClientSession on each fetch, so the catalog
-    can be built with the app, before the session opens at start-up.
+    ``upstream`` may be started after the catalog is built: it is used only on fetch.
     """
 
     async def fetch(provider_id: str) -> list[str]:
@@ -252,7 +241,7 @@ def upstream_model_fetcher(
                     f"Provider {provider_id!r} cannot list models: {exc}",
                     code="models_unavailable",
                 ) from None
-            status, payload = await send_upstream(session(), request, timeout_s)
+            status, payload = await send_upstream(upstream, request, timeout_s)
             if status >= 400:
                 reason = adapter.parse_error(status, payload)[:300]
                 raise UpstreamError(

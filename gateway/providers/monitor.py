@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -30,6 +29,7 @@ from gateway.providers.health import HealthStatus, ProviderHealth
 from gateway.providers.live import LiveProvider, ProviderDirectory
 from gateway.providers.shared_probes import SharedProbes
 from gateway.settings import HealthSettings
+from gateway.upstream import Upstream
 
 logger = logging.getLogger("gateway.health")
 
@@ -80,7 +80,7 @@ def build_probe(provider: LiveProvider, adapter: ModelsAdapter | None) -> Upstre
 async def probe_provider(
     provider: LiveProvider,
     adapter: ModelsAdapter | None,
-    session: aiohttp.ClientSession,
+    upstream: Upstream,
     timeout_s: float,
 ) -> ProbeResult:
     """Check one provider now with its stored credentials; never raises for upstream trouble."""
@@ -88,7 +88,7 @@ async def probe_provider(
         request = build_probe(provider, adapter)
     except ProbeUnavailable as exc:
         return ProbeResult(False, None, None, f"probe_unavailable: {exc}", probe_unavailable=True)
-    answer = await _send_probe(session, request, timeout_s, adapter)
+    answer = await _send_probe(upstream, request, timeout_s, adapter)
     if isinstance(answer, ProbeResult):
         return answer
     latency_ms, status, payload = answer
@@ -107,7 +107,7 @@ PING: Final = {"messages": [{"role": "user", "content": "ping"}], "max_tokens": 
 async def probe_completion(
     provider: LiveProvider,
     adapter: Adapter,
-    session: aiohttp.ClientSession,
+    upstream: Upstream,
     timeout_s: float,
     model: str,
 ) -> ProbeResult:
@@ -116,7 +116,7 @@ async def probe_completion(
     request = adapter.build_chat(
         provider.target, body, orjson.dumps(body), provider.upstream_model(model), False
     )
-    answer = await _send_probe(session, request, timeout_s, adapter)
+    answer = await _send_probe(upstream, request, timeout_s, adapter)
     if isinstance(answer, ProbeResult):
         return answer
     latency_ms, status, payload = answer
@@ -128,7 +128,7 @@ async def probe_completion(
 
 
 async def _send_probe(
-    session: aiohttp.ClientSession,
+    upstream: Upstream,
     request: UpstreamRequest,
     timeout_s: float,
     adapter: ModelsAdapter | None,
@@ -136,7 +136,7 @@ async def _send_probe(
     """Send a probe: (latency ms, status, body) on a 2xx/3xx, else the failed ProbeResult."""
     started = time.perf_counter()
     try:
-        status, payload = await send_upstream(session, request, timeout_s)
+        status, payload = await send_upstream(upstream, request, timeout_s)
     except UpstreamError as exc:
         return ProbeResult(False, _ms_since(started), None, exc.message)
     latency_ms = _ms_since(started)
@@ -158,7 +158,7 @@ class HealthMonitor:
         directory: ProviderDirectory,
         adapters: Mapping[str, ModelsAdapter],
         health: ProviderHealth,
-        session: aiohttp.ClientSession,
+        upstream: Upstream,
         settings: HealthSettings,
         *,
         metrics: Metrics | None = None,
@@ -168,7 +168,7 @@ class HealthMonitor:
         self._directory = directory
         self._adapters = adapters
         self._health = health
-        self._session = session
+        self._upstream = upstream
         self._settings = settings
         self._metrics = metrics
         self._shared = shared
@@ -203,7 +203,7 @@ class HealthMonitor:
     async def check(self, provider: LiveProvider) -> ProbeResult:
         """Probe one provider now and record (and, with shared health, publish) the outcome."""
         result = await probe_provider(
-            provider, self._adapters.get(provider.adapter), self._session, self._settings.timeout_s
+            provider, self._adapters.get(provider.adapter), self._upstream, self._settings.timeout_s
         )
         if result.probe_unavailable:
             self._health.record_probe_unavailable(provider.id, result.error or "")

@@ -128,14 +128,14 @@ async def test_provider(request: web.Request) -> web.Response:
         if model is not None and (not isinstance(model, str) or not model):
             raise InvalidRequest("model must be a non-empty string.", param="model")
     app = request.app
-    session = app[UPSTREAM].session
+    upstream = app[UPSTREAM]
     timeout_s = app[SETTINGS].health.timeout_s
     adapter = ADAPTERS.get(provider.adapter)
-    result = await probe_provider(provider, adapter, session, timeout_s)
+    result = await probe_provider(provider, adapter, upstream, timeout_s)
     await _record(request, provider.id, result)
     if result.ok and model is not None and adapter is not None:
         found = result.models_found
-        result = await probe_completion(provider, adapter, session, timeout_s, model)
+        result = await probe_completion(provider, adapter, upstream, timeout_s, model)
         result = ProbeResult(result.ok, result.latency_ms, result.status_code, result.error, found)
     return web.json_response(result.as_json())
 

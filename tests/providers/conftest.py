@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from gateway.adapters.base import Target, TemplatePaths
 from gateway.providers.live import LiveProvider
+from gateway.settings import UpstreamSettings
+from gateway.upstream import Upstream
 from tests.fakes.models_upstream import ModelsUpstream
 
 
@@ -73,6 +74,9 @@ async def upstream_url(aiohttp_server: Any, upstream: ModelsUpstream) -> str:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
+async def upstream_client() -> AsyncIterator[Upstream]:
+    """The gateway's own upstream client, as the catalog and the monitor use it."""
+    client = Upstream(UpstreamSettings())  # type: ignore[call-arg]
+    await client.start()
+    yield client
+    await client.close()

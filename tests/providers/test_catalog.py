@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 
-import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,15 +17,16 @@ from gateway.providers.catalog import (
     upstream_model_fetcher,
 )
 from gateway.settings import MetricsSettings
+from gateway.upstream import Upstream
 from tests.fakes.models_upstream import ModelsUpstream, OpenAIModelsAdapter
 from tests.providers.conftest import Directory, FakeClock, live_provider
 
 ADAPTERS = {"openai": OpenAIModelsAdapter()}
 
 
-def fetcher(session: aiohttp.ClientSession, url: str, key: str = "sk-fake-key") -> Fetcher:
+def fetcher(upstream_client: Upstream, url: str, key: str = "sk-fake-key") -> Fetcher:
     directory = Directory([live_provider("p", url, key)])
-    return upstream_model_fetcher(directory, ADAPTERS, lambda: session, timeout_s=5)
+    return upstream_model_fetcher(directory, ADAPTERS, upstream_client, timeout_s=5)
 
 
 def cache_counts(metrics: Metrics) -> dict[str, float]:
@@ -40,11 +40,13 @@ def cache_counts(metrics: Metrics) -> dict[str, float]:
 
 
 async def test_miss_then_hit_then_ttl(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     clock = FakeClock()
     metrics = Metrics(MetricsSettings())
-    catalog = ModelCatalog(fetcher(session, upstream_url), 600, clock=clock, metrics=metrics)
+    catalog = ModelCatalog(
+        fetcher(upstream_client, upstream_url), 600, clock=clock, metrics=metrics
+    )
 
     first = await catalog.models("p")
     assert first.models == ("gpt-4o", "gpt-4o-mini", "o3")
@@ -69,20 +71,20 @@ async def test_miss_then_hit_then_ttl(
 
 
 async def test_single_flight(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     upstream.delay = 0.2
-    catalog = ModelCatalog(fetcher(session, upstream_url), 600)
+    catalog = ModelCatalog(fetcher(upstream_client, upstream_url), 600)
     entries = await asyncio.gather(*(catalog.models("p") for _ in range(100)))
     assert upstream.calls == 1
     assert {entry.models for entry in entries} == {("gpt-4o", "gpt-4o-mini", "o3")}
 
 
 async def test_a_cancelled_waiter_does_not_cancel_the_shared_fetch(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     upstream.delay = 0.2
-    catalog = ModelCatalog(fetcher(session, upstream_url), 600)
+    catalog = ModelCatalog(fetcher(upstream_client, upstream_url), 600)
     impatient = asyncio.create_task(catalog.models("p"))
     patient = asyncio.create_task(catalog.models("p"))
     await asyncio.sleep(0.05)
@@ -92,10 +94,10 @@ async def test_a_cancelled_waiter_does_not_cancel_the_shared_fetch(
 
 
 async def test_stale_on_error_then_recovery(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     clock = FakeClock()
-    catalog = ModelCatalog(fetcher(session, upstream_url), 60, clock=clock, error_retry_s=5)
+    catalog = ModelCatalog(fetcher(upstream_client, upstream_url), 60, clock=clock, error_retry_s=5)
     good = await catalog.models("p")
 
     clock.advance(61)
@@ -115,9 +117,9 @@ async def test_stale_on_error_then_recovery(
 
 
 async def test_cold_failure_raises_without_leaking_the_key(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
-    catalog = ModelCatalog(fetcher(session, upstream_url, key="sk-wrong-secret"), 600)
+    catalog = ModelCatalog(fetcher(upstream_client, upstream_url, key="sk-wrong-secret"), 600)
     with pytest.raises(UpstreamError) as caught:
         await catalog.models("p")
     assert caught.value.http_status == 502
@@ -126,20 +128,20 @@ async def test_cold_failure_raises_without_leaking_the_key(
     assert catalog.models_of("p") == ()
 
 
-async def test_unreachable_upstream_is_an_upstream_error(session: aiohttp.ClientSession) -> None:
+async def test_unreachable_upstream_is_an_upstream_error(upstream_client: Upstream) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    catalog = ModelCatalog(fetcher(session, f"http://127.0.0.1:{closed_port}/v1"), 600)
+    catalog = ModelCatalog(fetcher(upstream_client, f"http://127.0.0.1:{closed_port}/v1"), 600)
     with pytest.raises(UpstreamError) as caught:
         await catalog.models("p")
     assert caught.value.code == "upstream_unreachable"
 
 
 async def test_refresh_fetches_now_and_keeps_last_good_on_failure(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
-    catalog = ModelCatalog(fetcher(session, upstream_url), 600)
+    catalog = ModelCatalog(fetcher(upstream_client, upstream_url), 600)
     await catalog.models("p")
     upstream.models = ["new-model"]
     refreshed = await catalog.refresh("p")
@@ -155,9 +157,9 @@ async def test_refresh_fetches_now_and_keeps_last_good_on_failure(
 
 
 async def test_invalidate_forgets_and_drops_in_flight_results(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
-    catalog = ModelCatalog(fetcher(session, upstream_url), 600)
+    catalog = ModelCatalog(fetcher(upstream_client, upstream_url), 600)
     await catalog.models("p")
     catalog.invalidate("p")
     assert catalog.models_of("p") == ()
@@ -174,11 +176,11 @@ async def test_invalidate_forgets_and_drops_in_flight_results(
 
 
 async def test_paginated_lists_are_followed_to_the_end(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     upstream.models = [f"m{i}" for i in range(5)]
     upstream.page_size = 2
-    catalog = ModelCatalog(fetcher(session, upstream_url), 600)
+    catalog = ModelCatalog(fetcher(upstream_client, upstream_url), 600)
     assert (await catalog.models("p")).models == ("m0", "m1", "m2", "m3", "m4")
     assert upstream.calls == 3
 

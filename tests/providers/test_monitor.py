@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,6 +15,7 @@ from gateway.providers.health import HealthStatus, ProviderHealth
 from gateway.providers.live import LiveProvider
 from gateway.providers.monitor import HealthMonitor, monitor_context, probe_provider
 from gateway.settings import HealthSettings, MetricsSettings
+from gateway.upstream import Upstream
 from tests.conftest import AppClient
 from tests.fakes.models_upstream import ModelsUpstream, OpenAIModelsAdapter
 from tests.providers.conftest import Directory, live_provider
@@ -24,7 +24,7 @@ ADAPTER = OpenAIModelsAdapter()
 
 
 def make_monitor(
-    session: aiohttp.ClientSession,
+    upstream_client: Upstream,
     providers: list[LiveProvider],
     metrics: Metrics | None = None,
     **overrides: Any,
@@ -33,7 +33,12 @@ def make_monitor(
     settings = HealthSettings.model_validate(values | overrides)
     health = ProviderHealth(settings)
     monitor = HealthMonitor(
-        Directory(providers), {"openai": ADAPTER}, health, session, settings, metrics=metrics
+        Directory(providers),
+        {"openai": ADAPTER},
+        health,
+        upstream_client,
+        settings,
+        metrics=metrics,
     )
     return monitor, health
 
@@ -57,10 +62,10 @@ async def wait_for(predicate: Callable[[], bool]) -> None:
 
 
 async def test_healthy_unhealthy_healthy(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     metrics = Metrics(MetricsSettings())
-    monitor, health = make_monitor(session, [live_provider("p", upstream_url)], metrics)
+    monitor, health = make_monitor(upstream_client, [live_provider("p", upstream_url)], metrics)
     assert health.state("p").status is HealthStatus.UNKNOWN
     task = asyncio.create_task(monitor.run())
     try:
@@ -84,17 +89,17 @@ async def test_healthy_unhealthy_healthy(
 
 
 async def test_bounded_concurrency_and_per_check_timeout(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     upstream.delay = 0.1
     providers = [live_provider(f"p{i}", upstream_url) for i in range(6)]
-    monitor, health = make_monitor(session, providers, concurrency=2)
+    monitor, health = make_monitor(upstream_client, providers, concurrency=2)
     await monitor.check_all()
     assert upstream.calls == 6
     assert upstream.max_in_flight == 2
     assert all(health.state(p.id).status is HealthStatus.HEALTHY for p in providers)
 
-    slow, slow_health = make_monitor(session, providers[:1], timeout_s=0.02)
+    slow, slow_health = make_monitor(upstream_client, providers[:1], timeout_s=0.02)
     await slow.check_all()
     state = slow_health.state("p0")
     assert state.status is HealthStatus.DEGRADED  # one failure: not unhealthy yet
@@ -102,10 +107,10 @@ async def test_bounded_concurrency_and_per_check_timeout(
 
 
 async def test_probe_unavailable_is_reported_not_counted_as_a_failure(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     provider = live_provider("p", upstream_url, paths=TemplatePaths(models=None))
-    monitor, health = make_monitor(session, [provider])
+    monitor, health = make_monitor(upstream_client, [provider])
     for _ in range(3):
         await monitor.check_all()
     state = health.state("p")
@@ -116,23 +121,23 @@ async def test_probe_unavailable_is_reported_not_counted_as_a_failure(
 
 
 async def test_health_path_is_preferred_to_the_models_list(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     base = upstream_url.removesuffix("/v1")
     provider = live_provider("p", base, paths=TemplatePaths(health="/healthz"))
-    monitor, health = make_monitor(session, [provider])
+    monitor, health = make_monitor(upstream_client, [provider])
     await monitor.check_all()
     assert (upstream.health_calls, upstream.calls) == (1, 0)
     assert health.state("p").status is HealthStatus.HEALTHY
 
 
 async def test_checks_off_and_disabled_providers_are_not_probed(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     passive = live_provider("passive", upstream_url, health_checks=False)
     disabled = live_provider("off", upstream_url, enabled=False)
     metrics = Metrics(MetricsSettings())
-    monitor, health = make_monitor(session, [passive, disabled], metrics, min_requests=2)
+    monitor, health = make_monitor(upstream_client, [passive, disabled], metrics, min_requests=2)
     await monitor.check_all()
     assert upstream.calls == 0
     assert health.state("passive").status is HealthStatus.UNKNOWN
@@ -147,9 +152,9 @@ async def test_checks_off_and_disabled_providers_are_not_probed(
 
 
 async def test_live_test_with_valid_and_wrong_key(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
-    good = await probe_provider(live_provider("p", upstream_url), ADAPTER, session, 2)
+    good = await probe_provider(live_provider("p", upstream_url), ADAPTER, upstream_client, 2)
     assert good.as_json() == {
         "ok": True,
         "latency_ms": good.latency_ms,
@@ -158,18 +163,18 @@ async def test_live_test_with_valid_and_wrong_key(
         "models_found": 3,
     }
     wrong = live_provider("p", upstream_url, key="sk-not-valid")
-    bad = (await probe_provider(wrong, ADAPTER, session, 2)).as_json()
+    bad = (await probe_provider(wrong, ADAPTER, upstream_client, 2)).as_json()
     assert (bad["ok"], bad["status_code"], bad["models_found"]) == (False, 401, None)
     assert bad["error"] == "Incorrect API key provided."
 
 
 async def test_monitor_runs_inside_the_app_lifecycle(
     aiohttp_client: AppClient,
-    session: aiohttp.ClientSession,
+    upstream_client: Upstream,
     upstream: ModelsUpstream,
     upstream_url: str,
 ) -> None:
-    monitor, health = make_monitor(session, [live_provider("p", upstream_url)])
+    monitor, health = make_monitor(upstream_client, [live_provider("p", upstream_url)])
     app = web.Application()
     app.cleanup_ctx.append(monitor_context(lambda _app: monitor))
     client = await aiohttp_client(app)
@@ -182,14 +187,14 @@ async def test_monitor_runs_inside_the_app_lifecycle(
 
 
 async def test_removed_providers_are_forgotten(
-    session: aiohttp.ClientSession, upstream: ModelsUpstream, upstream_url: str
+    upstream_client: Upstream, upstream: ModelsUpstream, upstream_url: str
 ) -> None:
     metrics = Metrics(MetricsSettings())
     directory = Directory([live_provider("a", upstream_url), live_provider("b", upstream_url)])
     settings = HealthSettings()
     health = ProviderHealth(settings, on_circuit_change=metrics.set_circuit)
     monitor = HealthMonitor(
-        directory, {"openai": ADAPTER}, health, session, settings, metrics=metrics
+        directory, {"openai": ADAPTER}, health, upstream_client, settings, metrics=metrics
     )
     await monitor.check_all()
     assert provider_up(metrics, "a") == 1 and provider_up(metrics, "b") == 1

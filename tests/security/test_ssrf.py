@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Awaitable, Callable
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
+from gateway.http import ConnectFailed, ConnectionPool, Timeouts
 from gateway.security.ssrf import GuardedResolver, UnsafeUpstream, check_upstream_url
 from gateway.settings import Settings
 from tests.fakes.base import API_KEY
@@ -123,20 +123,20 @@ async def test_resolved_address_is_checked_at_connect_time(
     check_upstream_url("http://rebind.test/", True)
     check_upstream_url("http://local.test/", False)
 
-    guarded = aiohttp.TCPConnector(resolver=GuardedResolver(allow_private=False, inner=dns))
-    async with aiohttp.ClientSession(connector=guarded) as session:
-        for host in ("rebind.test", "local.test", "v6meta.test", "metadata.google.internal"):
-            with pytest.raises(aiohttp.ClientConnectorError) as caught:
-                await session.get(f"http://{host}:{port}/")
-            assert "refusing to connect" in str(caught.value.os_error)
+    timeouts = Timeouts(connect=5, first_byte=5, idle=5, total=5)
+    guarded = ConnectionPool(limit=8, resolver=GuardedResolver(allow_private=False, inner=dns))
+    for host in ("rebind.test", "local.test", "v6meta.test", "metadata.google.internal"):
+        with pytest.raises(ConnectFailed, match="refusing to connect"):
+            await guarded.request("GET", f"http://{host}:{port}/", {}, None, timeouts)
+    await guarded.close()
     assert seen == []
 
-    permissive = aiohttp.TCPConnector(resolver=GuardedResolver(allow_private=True, inner=dns))
-    async with aiohttp.ClientSession(connector=permissive) as session:
-        async with session.get(f"http://local.test:{port}/") as response:
-            assert await response.text() == "hello"
-        with pytest.raises(aiohttp.ClientConnectorError):
-            await session.get(f"http://rebind.test:{port}/")
+    permissive = ConnectionPool(limit=8, resolver=GuardedResolver(allow_private=True, inner=dns))
+    response = await permissive.request("GET", f"http://local.test:{port}/", {}, None, timeouts)
+    assert await response.read() == b"hello"
+    with pytest.raises(ConnectFailed, match="refusing to connect"):
+        await permissive.request("GET", f"http://rebind.test:{port}/", {}, None, timeouts)
+    await permissive.close()
     assert seen == ["/"]
 
 

@@ -1,0 +1,405 @@
+"""One keep-alive connection to an upstream, and the response it is reading.
+
+A connection carries one request at a time. Its timeouts cost one timer per
+request: the timer is set for the earliest deadline that could apply, and when
+it fires it checks the deadlines again (data that arrived meanwhile moves the
+idle deadline without touching the timer). A body read to its end hands the
+connection back to the pool at once, so the caller never has to release it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import cast
+
+from multidict import CIMultiDict
+
+from gateway.http.errors import Disconnected, HTTPClientError, MalformedResponse
+from gateway.http.wire import MAX_HEAD_BYTES, ChunkedDecoder, Framing, ResponseHead, parse_head
+
+HIGH_WATER_BYTES = 1024 * 1024
+"""A stream whose reader lags this far behind stops reading from the socket."""
+TIMER_SLACK_S = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds allowed: to connect, to the response head, between body reads, and in all."""
+
+    connect: float
+    first_byte: float
+    idle: float
+    total: float
+
+
+class Response:
+    """An upstream's answer: status and headers at once, the body as it arrives."""
+
+    __slots__ = (
+        "_chunks",
+        "_connection",
+        "_done",
+        "_error",
+        "_read_whole",
+        "_size",
+        "_waiter",
+        "headers",
+        "reason",
+        "status",
+    )
+
+    def __init__(self, head: ResponseHead, connection: Connection) -> None:
+        self.status = head.status
+        self.reason = head.reason
+        self.headers: CIMultiDict[str] = head.headers
+        self._connection: Connection | None = connection
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._done = False
+        self._error: BaseException | None = None
+        self._read_whole = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower-case and without parameters (as aiohttp reports it)."""
+        value = self.headers.get("Content-Type")
+        if not value:
+            return "application/octet-stream"
+        return value.split(";", 1)[0].strip().lower()
+
+    async def read(self) -> bytes:
+        """The whole body. Raises TimeoutError or an HTTPClientError."""
+        self._read_whole = True
+        if self._connection is not None:
+            self._connection.resume_reading()
+        while not self._done:
+            if self._error is not None:
+                raise self._error
+            await self._wait()
+        body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        self._chunks = []
+        return body
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        """The body in pieces as they arrive (what has arrived is joined into one piece)."""
+        while True:
+            if self._chunks:
+                chunks = self._chunks
+                self._chunks = []
+                self._size = 0
+                if self._connection is not None:
+                    self._connection.resume_reading()
+                yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            elif self._error is not None:
+                raise self._error
+            elif self._done:
+                return
+            else:
+                await self._wait()
+
+    def close(self) -> None:
+        """Abandon the rest of the body: the connection is dropped unless it is already done."""
+        connection = self._connection
+        if connection is not None:
+            self._connection = None
+            connection.abort()
+            if self._error is None:
+                self._error = Disconnected("the response was closed")
+            self._wake()
+
+    async def _wait(self) -> None:
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        self._wake()
+        if self._size > HIGH_WATER_BYTES and not self._read_whole and self._connection:
+            self._connection.pause_reading()
+
+    def _finish(self) -> None:
+        self._done = True
+        self._connection = None
+        self._wake()
+
+    def _fail(self, error: BaseException) -> None:
+        self._error = error
+        self._connection = None
+        self._wake()
+
+
+class Connection(asyncio.Protocol):
+    """The protocol of one pooled connection; ``start`` sends a request and awaits its head."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_idle: Callable[[Connection], None],
+        on_lost: Callable[[Connection], None],
+    ) -> None:
+        """``on_idle``: a response is complete and the connection can carry another.
+
+        ``on_lost``: the connection closed (called once).
+        """
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.idle_since = loop.time()
+        self.closed = False
+        self.leased = False
+        """Set by the pool while a request holds the connection."""
+        self._on_idle = on_idle
+        self._on_lost: Callable[[Connection], None] | None = on_lost
+        self._head_waiter: asyncio.Future[Response] | None = None
+        self._buffer = b""
+        self._response: Response | None = None
+        self._head: ResponseHead | None = None
+        self._remaining = 0
+        self._chunked: ChunkedDecoder | None = None
+        self._decompressor: zlib._Decompress | None = None
+        self._no_body = False
+        self._paused = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._total_at = 0.0
+        self._first_byte_at = 0.0
+        self._idle_s = 0.0
+        self._last_data = 0.0
+
+    # -- used by the pool --------------------------------------------------------
+
+    @property
+    def usable(self) -> bool:
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
+
+    def start(
+        self, head: bytes, body: bytes | None, timeouts: Timeouts, *, no_body: bool
+    ) -> asyncio.Future[Response]:
+        """Write one request; the future resolves with the response once its head arrived."""
+        assert self.transport is not None and self._head_waiter is None
+        loop = self.loop
+        now = loop.time()
+        self._total_at = now + timeouts.total
+        self._first_byte_at = now + timeouts.first_byte
+        self._idle_s = timeouts.idle
+        self._no_body = no_body
+        waiter = self._head_waiter = loop.create_future()
+        self._timer = loop.call_at(min(self._total_at, self._first_byte_at), self._on_timer)
+        if body:
+            self.transport.writelines((head, body))
+        else:
+            self.transport.write(head)
+        return waiter
+
+    def abort(self) -> None:
+        """Drop the connection now (a request in flight fails with Disconnected)."""
+        self._fail(Disconnected("the request was abandoned"))
+
+    def close(self) -> None:
+        """Close an idle connection."""
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+            self._lost()
+
+    def pause_reading(self) -> None:
+        if not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+
+    # -- asyncio.Protocol ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        response = self._response
+        if response is not None and self._head is not None:
+            if self._head.framing is Framing.UNTIL_CLOSE:
+                self._end_body(b"")
+                self.closed = True
+                self._lost()
+                return
+            self._fail(Disconnected("the connection broke during the answer"))
+        elif self._head_waiter is not None:
+            self._fail(Disconnected("the connection closed before an answer"))
+        else:
+            self.closed = True
+            self._lost()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            if self._response is not None:
+                self._last_data = self.loop.time()
+                self._body_received(data)
+            elif self._head_waiter is not None:
+                self._head_received(data)
+            else:
+                raise MalformedResponse("the upstream sent bytes nobody asked for")
+        except HTTPClientError as exc:
+            self._fail(exc)
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost decides what the EOF meant
+
+    # -- internals -----------------------------------------------------------------
+
+    def _head_received(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD_BYTES:
+                    raise MalformedResponse("the upstream's response head is too large")
+                self._buffer = buffer
+                return
+            head = parse_head(buffer[:end], no_body=self._no_body)
+            buffer = buffer[end + 4 :]
+            if head.status >= 200:
+                break
+            if head.status == 101:
+                raise MalformedResponse("the upstream switched protocols unasked")
+            # 1xx interim answers (100 Continue, 103 Early Hints) are skipped.
+        self._buffer = b""
+        self._last_data = self.loop.time()
+        self._head = head
+        response = self._response = Response(head, self)
+        encoding = head.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            self._decompressor = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)
+        elif encoding != "identity":
+            raise MalformedResponse("the upstream used a content encoding it was not offered")
+        if head.framing is Framing.CHUNKED:
+            self._chunked = ChunkedDecoder()
+        self._remaining = head.length
+        waiter = self._head_waiter
+        self._head_waiter = None
+        assert waiter is not None
+        if not waiter.done():
+            waiter.set_result(response)
+        if head.framing is Framing.NONE:
+            self._end_body(buffer)
+        elif buffer:
+            self._body_received(buffer)
+
+    def _body_received(self, data: bytes) -> None:
+        head = self._head
+        assert head is not None
+        framing = head.framing
+        if framing is Framing.LENGTH:
+            remaining = self._remaining
+            if len(data) < remaining:
+                self._remaining = remaining - len(data)
+                self._deliver(data)
+            else:
+                self._deliver(data[:remaining])
+                self._end_body(data[remaining:])
+        elif framing is Framing.CHUNKED:
+            decoder = self._chunked
+            assert decoder is not None
+            for piece in decoder.feed(data):
+                self._deliver(piece)
+            if decoder.done:
+                self._end_body(decoder.leftover)
+        else:
+            self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        if self._decompressor is not None:
+            try:
+                data = self._decompressor.decompress(data)
+            except zlib.error:
+                raise MalformedResponse("the upstream's compressed body is corrupt") from None
+        if data and self._response is not None:
+            self._response._feed(data)
+
+    def _end_body(self, leftover: bytes) -> None:
+        """The body is complete: finish the response, then reuse or close the connection."""
+        response = self._response
+        head = self._head
+        assert response is not None and head is not None
+        if self._decompressor is not None:
+            tail = self._decompressor.flush()
+            self._decompressor = None
+            if tail:
+                response._feed(tail)
+        self._cancel_timer()
+        self._response = None
+        self._head = None
+        self._chunked = None
+        self._paused = False
+        response._finish()
+        if leftover or not head.keep_alive or self.closed:
+            if not self.closed:
+                self.closed = True
+                if self.transport is not None:
+                    self.transport.close()
+                self._lost()
+            return
+        if self.transport is not None:
+            self.transport.resume_reading()
+        self.idle_since = self.loop.time()
+        self._on_idle(self)
+
+    def _fail(self, error: BaseException) -> None:
+        """End whatever is in flight with ``error`` and drop the connection."""
+        self._cancel_timer()
+        waiter = self._head_waiter
+        response = self._response
+        self._head_waiter = None
+        self._response = None
+        self._head = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        if response is not None:
+            response._fail(error)
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.abort()
+            self._lost()
+
+    def _lost(self) -> None:
+        callback = self._on_lost
+        self._on_lost = None
+        if callback is not None:
+            callback(self)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _deadline(self) -> float:
+        if self._response is None:
+            return min(self._total_at, self._first_byte_at)
+        return min(self._total_at, self._last_data + self._idle_s)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._response is None and self._head_waiter is None:
+            return
+        deadline = self._deadline()
+        if self.loop.time() + TIMER_SLACK_S >= deadline:
+            self._fail(TimeoutError("the upstream did not answer in time"))
+        else:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
