@@ -346,7 +346,7 @@ class Connection(asyncio.Protocol):
         self._response = None
         self._head = None
         self._chunked = None
-        self._paused = False
+        self.resume_reading()
         response._finish()
         if leftover or not head.keep_alive or self.closed:
             if not self.closed:
@@ -355,8 +355,6 @@ class Connection(asyncio.Protocol):
                     self.transport.close()
                 self._lost()
             return
-        if self.transport is not None:
-            self.transport.resume_reading()
         self.idle_since = self.loop.time()
         self._on_idle(self)
 
