@@ -2,11 +2,13 @@
 
 Every ``Counter.inc`` and ``Histogram.observe`` takes a lock and several Python
 calls (``observe`` also walks the buckets), and a chat request makes a dozen.
-A tally adds into floats and a bucket found by ``bisect``; the first tally
-touched in an event-loop turn schedules ``Tallies.flush`` for the end of that
-turn, which adds each tally's totals to its prometheus children at once. The
-children are the same as before, so with ``--workers`` they still write the
-files every worker's /metrics reads.
+A tally adds into plain numbers and a bucket found by ``bisect``; the first
+tally touched in an event-loop turn schedules ``Tallies.flush`` with
+``call_soon`` (it runs after the callbacks already ready), which adds each
+tally's totals to its prometheus values at once, so the more requests share a
+turn, the less each costs. The values are the ones ``inc`` and ``observe``
+update, so with ``--workers`` they still write the files every worker's
+/metrics reads. Only call tallies from the event-loop thread.
 """
 
 from __future__ import annotations
