@@ -8,6 +8,9 @@ among the first few unlisted names seen for it; the rest become ``"other"``.
 With ``--workers N`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` (read by
 prometheus-client when it is first imported) and ``metrics.multiprocess_dir``
 for every worker, so /metrics adds up the numbers of all workers.
+
+The per-request instruments go through tallies (gateway.tallies), written into
+prometheus-client once per event-loop turn and before every scrape.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway import __version__
 from gateway.settings import MetricsSettings
+from gateway.tallies import CounterTally, HistogramTally, Tallies
 
 UpstreamOutcome = Literal[
     "ok", "client_error", "rate_limited", "server_error", "timeout", "connection_error", "cancelled"
@@ -101,12 +105,13 @@ class Metrics:
             folder = str(settings.multiprocess_dir)
             MultiProcessCollector(self._exposed, path=folder)  # type: ignore[no-untyped-call]
         self.models = ModelLabels()
-        # Labelled children, cached: ``labels()`` costs more than the observation itself.
+        # Tallies of labelled children, cached: ``labels()`` costs more than the observation.
         # Keys are label values already bounded (routes, methods, model labels).
-        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._upstream_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-        self._ttft_series: dict[tuple[str, str], Histogram] = {}
-        self._token_series: dict[tuple[str, str, str], Counter] = {}
+        self._tallies = Tallies()
+        self._request_series: dict[tuple[str, str, int], HistogramTally] = {}
+        self._upstream_series: dict[tuple[str, str, str], HistogramTally] = {}
+        self._ttft_series: dict[tuple[str, str], HistogramTally] = {}
+        self._token_series: dict[tuple[str, str, str], CounterTally] = {}
         registry = self.registry
 
         self.requests = Counter(
@@ -194,6 +199,7 @@ class Metrics:
             multiprocess_mode="max",
         )
         build_info.labels(__version__, platform.python_version()).set(1)
+        self._overhead = HistogramTally(self._tallies, self.overhead_seconds)
 
     # HTTP side -------------------------------------------------------------
 
@@ -202,13 +208,14 @@ class Metrics:
         series = self._request_series.get((route, method, status))
         if series is None:
             labels = (route, method if method in KNOWN_METHODS else "OTHER", str(status))
-            series = (self.requests.labels(*labels), self.request_seconds.labels(*labels))
+            series = HistogramTally(
+                self._tallies, self.request_seconds.labels(*labels), self.requests.labels(*labels)
+            )
             self._request_series[(route, method, status)] = series
-        series[0].inc()
-        series[1].observe(seconds)
+        series.observe(seconds)
 
     def observe_overhead(self, seconds: float) -> None:
-        self.overhead_seconds.observe(max(seconds, 0.0))
+        self._overhead.observe(max(seconds, 0.0))
 
     def record_rate_limited(self, group: str) -> None:
         self.rate_limited.labels(group).inc()
@@ -225,17 +232,21 @@ class Metrics:
         key = (provider, self.models.label(provider, model), outcome)
         series = self._upstream_series.get(key)
         if series is None:
-            series = (self.upstream_requests.labels(*key), self.upstream_seconds.labels(*key))
+            series = HistogramTally(
+                self._tallies,
+                self.upstream_seconds.labels(*key),
+                self.upstream_requests.labels(*key),
+            )
             self._upstream_series[key] = series
-        series[0].inc()
-        series[1].observe(seconds)
+        series.observe(seconds)
 
     def observe_ttft(self, provider: str, model: str, seconds: float) -> None:
         key = (provider, self.models.label(provider, model))
-        child = self._ttft_series.get(key)
-        if child is None:
-            child = self._ttft_series[key] = self.ttft_seconds.labels(*key)
-        child.observe(seconds)
+        series = self._ttft_series.get(key)
+        if series is None:
+            series = HistogramTally(self._tallies, self.ttft_seconds.labels(*key))
+            self._ttft_series[key] = series
+        series.observe(seconds)
 
     def record_tokens(self, provider: str, model: str, prompt: int, completion: int) -> None:
         """Usage as the upstream reported it."""
@@ -245,12 +256,13 @@ class Metrics:
         if completion > 0:
             self._tokens_child(provider, label, "completion").inc(completion)
 
-    def _tokens_child(self, provider: str, label: str, kind: str) -> Counter:
+    def _tokens_child(self, provider: str, label: str, kind: str) -> CounterTally:
         key = (provider, label, kind)
-        child = self._token_series.get(key)
-        if child is None:
-            child = self._token_series[key] = self.tokens.labels(*key)
-        return child
+        series = self._token_series.get(key)
+        if series is None:
+            series = CounterTally(self._tallies, self.tokens.labels(*key))
+            self._token_series[key] = series
+        return series
 
     def stream_active(self) -> AbstractContextManager[None]:
         """``with metrics.stream_active():`` around relaying one stream."""
@@ -284,8 +296,15 @@ class Metrics:
 
     # Exposition ------------------------------------------------------------
 
+    def flush(self) -> None:
+        """Write the observations of this loop turn now; on the loop thread, before a scrape."""
+        self._tallies.flush()
+
     def exposition(self) -> bytes:
-        """The text exposition format: this process, or every worker in multiprocess mode."""
+        """The text exposition format: this process, or every worker in multiprocess mode.
+
+        Covers what ``flush`` has written: call that first, on the loop thread.
+        """
         return generate_latest(self._exposed)
 
 

@@ -14,11 +14,18 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from gateway.app import create_app
-from gateway.metrics import MAX_UNLISTED_MODELS, METRICS, add_upstream_wait
+from gateway.metrics import (
+    MAX_UNLISTED_MODELS,
+    METRICS,
+    REQUEST_BUCKETS,
+    Metrics,
+    add_upstream_wait,
+)
 from gateway.routes.table import Operation, add_route
 from gateway.settings import Settings
 from tests.conftest import AppClient
@@ -120,6 +127,62 @@ async def test_overhead_is_total_minus_upstream_wait(
     overhead = value(samples, "gateway_overhead_seconds_sum")
     assert 0 <= overhead < 0.1  # the 0.3 s upstream wait is not the gateway's cost
     assert value(samples, "gateway_http_request_duration_seconds_sum", status="200") >= 0.3
+
+
+async def test_a_scrape_right_after_a_request_counts_it(client) -> None:  # type: ignore[no-untyped-def]
+    assert (await client.get("/api/v1/health")).status == 200
+    samples = await scrape(client)
+    health = {"route": "/api/v1/health", "method": "GET", "status": "200"}
+    assert value(samples, "gateway_http_requests_total", **health) == 1
+    assert value(samples, "gateway_http_request_duration_seconds_bucket", le="+Inf", **health) == 1
+
+
+async def test_a_flush_writes_what_this_loop_turn_observed(client) -> None:  # type: ignore[no-untyped-def]
+    metrics = client.app[METRICS]
+    metrics.record_upstream("openai", "gpt-4o", "ok", 0.2)
+    metrics.record_tokens("openai", "gpt-4o", prompt=3, completion=4)
+    metrics.flush()  # what the /metrics handler does before rendering, without a loop turn
+    samples = parse(metrics.exposition().decode())
+    assert value(samples, "gateway_upstream_requests_total", outcome="ok") == 1
+    assert value(samples, "gateway_tokens_total", type="completion") == 4
+
+
+def test_without_a_loop_observations_are_written_at_once(settings: Settings) -> None:
+    metrics = Metrics(settings.metrics)
+    metrics.observe_request("/api/v1/health", "GET", 200, 0.01)
+    metrics.record_tokens("openai", "gpt-4o", prompt=5, completion=0)
+    samples = parse(metrics.exposition().decode())
+    assert value(samples, "gateway_http_requests_total", route="/api/v1/health") == 1
+    assert value(samples, "gateway_tokens_total", type="prompt") == 5
+
+
+async def test_observations_of_one_loop_turn_are_all_counted(client) -> None:  # type: ignore[no-untyped-def]
+    """Many observations in one turn land as if each had been observed on its own."""
+    responses = await asyncio.gather(*(client.get("/api/v1/health") for _ in range(5)))
+    assert [response.status for response in responses] == [200] * 5
+    metrics = client.app[METRICS]
+    seconds = [0.005, 0.0049, 0.3, 0.25, 7.0, 500.0, 0.0]  # on, under and past bounds
+    reference = Histogram("reference", "plain observe", buckets=REQUEST_BUCKETS, registry=None)
+    for observed in seconds:  # all in one loop turn
+        metrics.record_upstream("openai", "gpt-4o", "ok", observed)
+        metrics.record_tokens("openai", "gpt-4o", prompt=2, completion=0)
+        reference.observe(observed)
+
+    samples = await scrape(client)
+    health = {"route": "/api/v1/health", "method": "GET", "status": "200"}
+    assert value(samples, "gateway_http_requests_total", **health) == 5
+    assert value(samples, "gateway_http_request_duration_seconds_count", **health) == 5
+    ok = {"provider": "openai", "model": "gpt-4o", "outcome": "ok"}
+    assert value(samples, "gateway_upstream_requests_total", **ok) == len(seconds)
+    assert value(samples, "gateway_tokens_total", type="prompt") == 2 * len(seconds)
+    buckets = [
+        (s.labels["le"], s.value)
+        for s in samples
+        if s.name == "gateway_upstream_request_duration_seconds_bucket"
+    ]
+    expected = parse(generate_latest(reference).decode())
+    assert buckets == [(s.labels["le"], s.value) for s in expected if s.name.endswith("_bucket")]
+    assert value(samples, "gateway_upstream_request_duration_seconds_sum", **ok) == sum(seconds)
 
 
 async def test_label_values_stay_bounded(client) -> None:  # type: ignore[no-untyped-def]

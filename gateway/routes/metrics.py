@@ -30,8 +30,10 @@ async def metrics(request: web.Request) -> web.Response:
             "/metrics needs 'Authorization: Bearer <metrics token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    metrics = request.app[METRICS]
+    metrics.flush()  # so the scrape sees every request answered before it
     # Collecting reads every worker's files in multiprocess mode: keep it off the loop.
-    body = await asyncio.to_thread(request.app[METRICS].exposition)
+    body = await asyncio.to_thread(metrics.exposition)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
