@@ -298,8 +298,16 @@ class Connection(asyncio.Protocol):
             waiter.set_result(response)
         if head.framing is Framing.NONE:
             self._end_body(buffer)
-        elif buffer:
+            return
+        if buffer:
             self._body_received(buffer)
+        timer = self._timer
+        if self._response is not None and timer is not None:
+            # The body is still coming: the idle deadline may now be the earliest.
+            deadline = self._deadline()
+            if deadline < timer.when():
+                timer.cancel()
+                self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _body_received(self, data: bytes) -> None:
         head = self._head
