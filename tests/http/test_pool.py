@@ -1113,3 +1113,34 @@ async def test_unresolvable_host(pool: ConnectionPool) -> None:
     with pytest.raises(ConnectFailed):
         await get(pool, "http://no-such-host.invalid/")
     assert in_use(pool) == 0
+
+
+async def test_a_lagging_reader_is_not_an_idle_upstream(pool: ConnectionPool, raw_server) -> None:
+    """While reading is paused for a slow consumer, the idle timeout does not run."""
+    big = bytes(range(256)) * 12000
+    server = await raw_server(answers(ok(big)))
+    timeouts = Timeouts(connect=1, first_byte=1, idle=0.15, total=5)
+    response = await get(pool, server.url(), timeouts)
+    received = bytearray()
+    async for piece in response.iter_chunks():
+        if not received:
+            await asyncio.sleep(0.5)  # the socket is paused well past the idle timeout
+        received += piece
+    assert received == big
+
+
+async def test_a_lagging_reader_still_meets_the_total_timeout(
+    pool: ConnectionPool, raw_server
+) -> None:
+    big = bytes(range(256)) * 12000
+    server = await raw_server(answers(ok(big)))
+    timeouts = Timeouts(connect=1, first_byte=1, idle=0.1, total=0.3)
+    response = await get(pool, server.url(), timeouts)
+
+    async def lag() -> None:
+        async for _ in response.iter_chunks():
+            await asyncio.sleep(0.5)
+
+    assert await timed(lag()) < 1.5
+    await asyncio.wait_for(server.disconnected.wait(), 1)
+    assert in_use(pool) == 0
