@@ -127,7 +127,12 @@ class ConnectionPool:
         try:
             return await waiter
         except asyncio.CancelledError:
-            connection.abort()
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # The answer came in first: drop the connection only if its body is not
+                # complete, since a complete one is back in the pool and may be in use.
+                waiter.result().close()
+            else:
+                connection.abort()
             raise
 
     async def close(self) -> None:

@@ -1139,7 +1139,31 @@ async def test_a_lagging_reader_still_meets_the_total_timeout(
 
     async def lag() -> None:
         async for _ in response.iter_chunks():
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25)
 
-    assert await timed(lag()) < 1.5
+    assert await timed(lag()) < 1.2
     assert in_use(pool) == 0 and idle(pool) == 0
+
+
+async def test_cancelled_just_after_a_complete_answer_keeps_the_connection(
+    pool: ConnectionPool, raw_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled between the answer's arrival and the caller resuming: the finished
+    connection is back in the pool and must not be aborted (another request may hold it)."""
+    server = await raw_server(answers(ok(b"one"), ok(b"two")))
+    task: asyncio.Future[Response] | None = None
+    on_idle = pool._on_idle
+
+    def cancel_then_idle(origin: object, connection: object) -> None:
+        on_idle(origin, connection)  # type: ignore[arg-type]
+        assert task is not None
+        task.cancel()
+
+    monkeypatch.setattr(pool, "_on_idle", cancel_then_idle)
+    task = asyncio.ensure_future(get(pool, server.url()))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    monkeypatch.setattr(pool, "_on_idle", on_idle)
+    assert in_use(pool) == 0 and idle(pool) == 1
+    assert await get_body(pool, server.url()) == b"two"
+    assert server.connections == 1
