@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import uvloop
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography import x509
@@ -154,8 +155,11 @@ class Tracker:
         self.open -= 1
 
 
+StartServer = Callable[..., Awaitable[RawServer]]
+
+
 @pytest.fixture
-async def raw_server() -> AsyncIterator[Callable[..., Awaitable[RawServer]]]:
+async def raw_server() -> AsyncIterator[StartServer]:
     servers: list[RawServer] = []
 
     async def start(
@@ -218,6 +222,11 @@ def idle(pool: ConnectionPool) -> int:
     return sum(len(origin.idle) for origin in pool._origins.values())
 
 
+async def test_both_loops_are_used(request: pytest.FixtureRequest) -> None:
+    on_uvloop = isinstance(asyncio.get_running_loop(), uvloop.Loop)
+    assert on_uvloop is request.node.callspec.id.startswith("uvloop")
+
+
 # -- keep-alive ----------------------------------------------------------------------
 
 
@@ -238,7 +247,9 @@ async def test_sequential_requests_reuse_one_connection(pool: ConnectionPool) ->
     assert len(peers) == 4 and len(set(peers)) == 1
 
 
-async def test_keep_alive_over_chunked_answers(pool: ConnectionPool, raw_server) -> None:
+async def test_keep_alive_over_chunked_answers(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
     server = await raw_server(answers(chunked, chunked, ok(b"done")))
     assert await get_body(pool, server.url()) == b"abc"
@@ -247,7 +258,9 @@ async def test_keep_alive_over_chunked_answers(pool: ConnectionPool, raw_server)
     assert server.connections == 1
 
 
-async def test_connection_close_is_not_reused(pool: ConnectionPool, raw_server) -> None:
+async def test_connection_close_is_not_reused(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     server = await raw_server(answers(ok(b"one", b"Connection: close"), ok(b"never")))
     assert await get_body(pool, server.url()) == b"one"
     assert await get_body(pool, server.url()) == b"one"
@@ -256,7 +269,7 @@ async def test_connection_close_is_not_reused(pool: ConnectionPool, raw_server) 
     assert server.disconnects == 2 and in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_until_close_answer(pool: ConnectionPool, raw_server) -> None:
+async def test_until_close_answer(pool: ConnectionPool, raw_server: StartServer) -> None:
     async def until_close(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, ")
@@ -272,14 +285,14 @@ async def test_until_close_answer(pool: ConnectionPool, raw_server) -> None:
     assert server.connections == 2 and in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_http10_answer_is_not_reused(pool: ConnectionPool, raw_server) -> None:
+async def test_http10_answer_is_not_reused(pool: ConnectionPool, raw_server: StartServer) -> None:
     server = await raw_server(answers(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", ok()))
     assert await get_body(pool, server.url()) == b"hi"
     assert await get_body(pool, server.url()) == b"hi"
     assert server.connections == 2
 
 
-async def test_http10_keep_alive_is_reused(pool: ConnectionPool, raw_server) -> None:
+async def test_http10_keep_alive_is_reused(pool: ConnectionPool, raw_server: StartServer) -> None:
     answer = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi"
     server = await raw_server(answers(answer, answer))
     assert await get_body(pool, server.url()) == b"hi"
@@ -287,14 +300,18 @@ async def test_http10_keep_alive_is_reused(pool: ConnectionPool, raw_server) -> 
     assert server.connections == 1
 
 
-async def test_bytes_after_the_body_drop_the_connection(pool: ConnectionPool, raw_server) -> None:
+async def test_bytes_after_the_body_drop_the_connection(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     server = await raw_server(answers(ok(b"hi") + b"HTTP/1.1 200 OK\r\n", ok(b"no")))
     assert await get_body(pool, server.url()) == b"hi"
     assert await get_body(pool, server.url()) == b"hi"
     assert server.connections == 2
 
 
-async def test_server_closing_an_idle_connection(pool: ConnectionPool, raw_server) -> None:
+async def test_server_closing_an_idle_connection(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     async def one_then_close(raw: Raw) -> None:
         await raw.request()
         await raw.send(ok(b"once"))
@@ -308,7 +325,9 @@ async def test_server_closing_an_idle_connection(pool: ConnectionPool, raw_serve
     assert server.connections == 2 and in_use(pool) == 0
 
 
-async def test_server_resetting_an_idle_connection(pool: ConnectionPool, raw_server) -> None:
+async def test_server_resetting_an_idle_connection(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     async def one_then_reset(raw: Raw) -> None:
         await raw.request()
         await raw.send(ok(b"once"))
@@ -322,7 +341,7 @@ async def test_server_resetting_an_idle_connection(pool: ConnectionPool, raw_ser
     assert server.connections == 2
 
 
-async def test_idle_connections_expire_after_keepalive(raw_server) -> None:
+async def test_idle_connections_expire_after_keepalive(raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(), ok()))
     pool = ConnectionPool(limit=10, keepalive_s=0.05)
     try:
@@ -339,7 +358,9 @@ async def test_idle_connections_expire_after_keepalive(raw_server) -> None:
 # -- limits --------------------------------------------------------------------------
 
 
-def slow_server(tracker: Tracker, delay: float = 0.05) -> Handler:
+def slow_server(delay: float = 0.05) -> Handler:
+    """Answers every request on a connection after ``delay``."""
+
     async def handle(raw: Raw) -> None:
         while await raw.request():
             await asyncio.sleep(delay)
@@ -349,9 +370,11 @@ def slow_server(tracker: Tracker, delay: float = 0.05) -> Handler:
 
 
 @pytest.mark.parametrize(("limit", "per_host"), [(2, 0), (10, 3), (3, 3)])
-async def test_limits_make_requests_wait(raw_server, limit: int, per_host: int) -> None:
+async def test_limits_make_requests_wait(
+    raw_server: StartServer, limit: int, per_host: int
+) -> None:
     tracker = Tracker()
-    server = await raw_server(slow_server(tracker), tracker)
+    server = await raw_server(slow_server(), tracker)
     pool = ConnectionPool(limit=limit, limit_per_host=per_host)
     try:
         bodies = await asyncio.gather(*(get_body(pool, server.url()) for _ in range(9)))
@@ -363,10 +386,10 @@ async def test_limits_make_requests_wait(raw_server, limit: int, per_host: int) 
         await pool.close()
 
 
-async def test_limit_counts_every_origin(raw_server) -> None:
+async def test_limit_counts_every_origin(raw_server: StartServer) -> None:
     """A connection idle to one origin does not let a request past the limit."""
-    fast = await raw_server(slow_server(Tracker(), 0.0))
-    slow = await raw_server(slow_server(Tracker(), 0.2))
+    fast = await raw_server(slow_server(0.0))
+    slow = await raw_server(slow_server(0.2))
     pool = ConnectionPool(limit=1)
     finished: list[str] = []
 
@@ -387,10 +410,10 @@ async def test_limit_counts_every_origin(raw_server) -> None:
         await pool.close()
 
 
-async def test_limit_per_host_leaves_other_hosts_alone(raw_server) -> None:
+async def test_limit_per_host_leaves_other_hosts_alone(raw_server: StartServer) -> None:
     tracker = Tracker()
-    one = await raw_server(slow_server(tracker, 0.2), tracker)
-    two = await raw_server(slow_server(Tracker(), 0.0))
+    one = await raw_server(slow_server(0.2), tracker)
+    two = await raw_server(slow_server(0.0))
     pool = ConnectionPool(limit=10, limit_per_host=1)
     try:
         busy = asyncio.ensure_future(get_body(pool, one.url()))
@@ -403,8 +426,8 @@ async def test_limit_per_host_leaves_other_hosts_alone(raw_server) -> None:
         await pool.close()
 
 
-async def test_waiting_request_can_be_cancelled(raw_server) -> None:
-    server = await raw_server(slow_server(Tracker(), 0.1))
+async def test_waiting_request_can_be_cancelled(raw_server: StartServer) -> None:
+    server = await raw_server(slow_server(0.1))
     pool = ConnectionPool(limit=1)
     try:
         busy = asyncio.ensure_future(get_body(pool, server.url()))
@@ -449,7 +472,7 @@ async def timed(awaitable: Awaitable[object]) -> float:
     return time.monotonic() - started
 
 
-async def test_first_byte_timeout(pool: ConnectionPool, raw_server) -> None:
+async def test_first_byte_timeout(pool: ConnectionPool, raw_server: StartServer) -> None:
     server = await raw_server(never_answers)
     timeouts = Timeouts(connect=1, first_byte=0.2, idle=5, total=5)
     assert 0.19 <= await timed(get(pool, server.url(), timeouts)) < 0.6
@@ -457,7 +480,7 @@ async def test_first_byte_timeout(pool: ConnectionPool, raw_server) -> None:
     assert in_use(pool) == 0
 
 
-async def test_idle_timeout_between_chunks(pool: ConnectionPool, raw_server) -> None:
+async def test_idle_timeout_between_chunks(pool: ConnectionPool, raw_server: StartServer) -> None:
     """The idle deadline applies from the head on, even when first_byte is longer."""
     server = await raw_server(head_then_stall)
     timeouts = Timeouts(connect=1, first_byte=3, idle=0.2, total=5)
@@ -467,7 +490,7 @@ async def test_idle_timeout_between_chunks(pool: ConnectionPool, raw_server) -> 
     assert in_use(pool) == 0
 
 
-async def test_idle_timeout_in_iter_chunks(pool: ConnectionPool, raw_server) -> None:
+async def test_idle_timeout_in_iter_chunks(pool: ConnectionPool, raw_server: StartServer) -> None:
     server = await raw_server(head_then_stall)
     timeouts = Timeouts(connect=1, first_byte=0.2, idle=0.2, total=5)
     response = await get(pool, server.url(), timeouts)
@@ -481,7 +504,9 @@ async def test_idle_timeout_in_iter_chunks(pool: ConnectionPool, raw_server) -> 
     assert pieces == [b"hi"]
 
 
-async def test_data_arriving_keeps_the_idle_timeout_away(pool: ConnectionPool, raw_server) -> None:
+async def test_data_arriving_keeps_the_idle_timeout_away(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     server = await raw_server(trickles)
     timeouts = Timeouts(connect=1, first_byte=0.1, idle=0.1, total=0.4)
     response = await get(pool, server.url(), timeouts)
@@ -495,13 +520,17 @@ async def test_data_arriving_keeps_the_idle_timeout_away(pool: ConnectionPool, r
     assert len(b"".join(pieces)) >= 5
 
 
-async def test_total_timeout_covers_the_head_too(pool: ConnectionPool, raw_server) -> None:
+async def test_total_timeout_covers_the_head_too(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     server = await raw_server(never_answers)
     timeouts = Timeouts(connect=1, first_byte=5, idle=5, total=0.2)
     assert await timed(get(pool, server.url(), timeouts)) < 0.6
 
 
-async def test_a_timed_out_connection_is_not_reused(pool: ConnectionPool, raw_server) -> None:
+async def test_a_timed_out_connection_is_not_reused(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     async def slow_then_fast(raw: Raw) -> None:
         await raw.request()
         await asyncio.sleep(0.3)
@@ -548,7 +577,9 @@ async def test_connect_timeout() -> None:
 # -- abandoning a request ------------------------------------------------------------
 
 
-async def test_cancelling_while_waiting_for_the_head(pool: ConnectionPool, raw_server) -> None:
+async def test_cancelling_while_waiting_for_the_head(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     server = await raw_server(never_answers)
     task = asyncio.ensure_future(get(pool, server.url()))
     await asyncio.sleep(0.05)
@@ -560,7 +591,9 @@ async def test_cancelling_while_waiting_for_the_head(pool: ConnectionPool, raw_s
     assert in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_close_mid_body_drops_the_connection(pool: ConnectionPool, raw_server) -> None:
+async def test_close_mid_body_drops_the_connection(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     async def half(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
@@ -577,7 +610,9 @@ async def test_close_mid_body_drops_the_connection(pool: ConnectionPool, raw_ser
     response.close()  # twice is fine
 
 
-async def test_close_after_the_body_keeps_the_connection(pool: ConnectionPool, raw_server) -> None:
+async def test_close_after_the_body_keeps_the_connection(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     server = await raw_server(answers(ok(b"a"), ok(b"b")))
     response = await get(pool, server.url())
     assert await response.read() == b"a"
@@ -586,7 +621,7 @@ async def test_close_after_the_body_keeps_the_connection(pool: ConnectionPool, r
     assert server.connections == 1
 
 
-async def test_close_wakes_a_pending_read(pool: ConnectionPool, raw_server) -> None:
+async def test_close_wakes_a_pending_read(pool: ConnectionPool, raw_server: StartServer) -> None:
     server = await raw_server(head_then_stall)
     response = await get(pool, server.url())
     reading = asyncio.ensure_future(response.read())
@@ -596,7 +631,7 @@ async def test_close_wakes_a_pending_read(pool: ConnectionPool, raw_server) -> N
         await asyncio.wait_for(reading, 1)
 
 
-async def test_pool_close_fails_requests_in_flight(raw_server) -> None:
+async def test_pool_close_fails_requests_in_flight(raw_server: StartServer) -> None:
     server = await raw_server(never_answers)
     pool = ConnectionPool(limit=1)
     task = asyncio.ensure_future(get(pool, server.url()))
@@ -612,7 +647,7 @@ async def test_pool_close_fails_requests_in_flight(raw_server) -> None:
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-async def test_reset_mid_body(pool: ConnectionPool, raw_server, chunked: bool) -> None:
+async def test_reset_mid_body(pool: ConnectionPool, raw_server: StartServer, chunked: bool) -> None:
     async def reset_midway(raw: Raw) -> None:
         await raw.request()
         if chunked:
@@ -629,7 +664,9 @@ async def test_reset_mid_body(pool: ConnectionPool, raw_server, chunked: bool) -
     assert in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_close_mid_body_is_disconnected(pool: ConnectionPool, raw_server) -> None:
+async def test_close_mid_body_is_disconnected(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     async def close_midway(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
@@ -641,7 +678,7 @@ async def test_close_mid_body_is_disconnected(pool: ConnectionPool, raw_server) 
         await response.read()
 
 
-async def test_close_before_the_head(pool: ConnectionPool, raw_server) -> None:
+async def test_close_before_the_head(pool: ConnectionPool, raw_server: StartServer) -> None:
     async def close_at_once(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 O")
@@ -664,7 +701,7 @@ async def test_close_before_the_head(pool: ConnectionPool, raw_server) -> None:
         b"HTTP/1.1 200 OK\r\nX: " + b"x" * 70000,
     ],
 )
-async def test_malformed_head(pool: ConnectionPool, raw_server, answer: bytes) -> None:
+async def test_malformed_head(pool: ConnectionPool, raw_server: StartServer, answer: bytes) -> None:
     server = await raw_server(answers(answer))
     with pytest.raises(MalformedResponse):
         await get(pool, server.url())
@@ -679,7 +716,9 @@ async def test_malformed_head(pool: ConnectionPool, raw_server, answer: bytes) -
         b"5\r\nhelloX\r\n0\r\n\r\n",
     ],
 )
-async def test_malformed_chunked_body(pool: ConnectionPool, raw_server, body: bytes) -> None:
+async def test_malformed_chunked_body(
+    pool: ConnectionPool, raw_server: StartServer, body: bytes
+) -> None:
     server = await raw_server(
         answers(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
     )
@@ -690,7 +729,7 @@ async def test_malformed_chunked_body(pool: ConnectionPool, raw_server, body: by
     assert in_use(pool) == 0
 
 
-async def test_corrupt_gzip_body(pool: ConnectionPool, raw_server) -> None:
+async def test_corrupt_gzip_body(pool: ConnectionPool, raw_server: StartServer) -> None:
     body = b"\x1f\x8b\x08\x00garbage-garbage"
     answer = ok(body, b"Content-Encoding: gzip")
     server = await raw_server(answers(answer))
@@ -699,7 +738,9 @@ async def test_corrupt_gzip_body(pool: ConnectionPool, raw_server) -> None:
         await response.read()
 
 
-async def test_unasked_bytes_on_an_idle_connection(pool: ConnectionPool, raw_server) -> None:
+async def test_unasked_bytes_on_an_idle_connection(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     async def chatty(raw: Raw) -> None:
         await raw.request()
         await raw.send(ok(b"one"))
@@ -728,7 +769,7 @@ async def test_refused_connection(pool: ConnectionPool) -> None:
 # -- what arrives --------------------------------------------------------------------
 
 
-async def test_interim_answers_are_skipped(pool: ConnectionPool, raw_server) -> None:
+async def test_interim_answers_are_skipped(pool: ConnectionPool, raw_server: StartServer) -> None:
     interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
     server = await raw_server(answers(interim + ok(b"final", b"X-Final: 1"), ok(b"again")))
     response = await get(pool, server.url())
@@ -739,7 +780,7 @@ async def test_interim_answers_are_skipped(pool: ConnectionPool, raw_server) -> 
     assert server.connections == 1
 
 
-async def test_interim_answers_in_pieces(pool: ConnectionPool, raw_server) -> None:
+async def test_interim_answers_in_pieces(pool: ConnectionPool, raw_server: StartServer) -> None:
     async def pieces(raw: Raw) -> None:
         await raw.request()
         for piece in (
@@ -762,7 +803,7 @@ async def test_interim_answers_in_pieces(pool: ConnectionPool, raw_server) -> No
 @pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "GZIP"])
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_compressed_answers_are_decoded(
-    pool: ConnectionPool, raw_server, coding: str, chunked: bool
+    pool: ConnectionPool, raw_server: StartServer, coding: str, chunked: bool
 ) -> None:
     original = b'{"choices": [' + b'{"text": "hello"},' * 500 + b"{}]}"
     packed = zlib.compress(original) if coding == "deflate" else gzip.compress(original)
@@ -800,7 +841,7 @@ async def test_gzip_in_aiohttp_answer(pool: ConnectionPool) -> None:
         assert await response.read() == b"squeeze me " * 200
 
 
-async def test_head_request_has_no_body(pool: ConnectionPool, raw_server) -> None:
+async def test_head_request_has_no_body(pool: ConnectionPool, raw_server: StartServer) -> None:
     server = await raw_server(
         answers(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", ok(b"after"))
     )
@@ -812,7 +853,9 @@ async def test_head_request_has_no_body(pool: ConnectionPool, raw_server) -> Non
 
 
 @pytest.mark.parametrize("status", [204, 304])
-async def test_bodyless_statuses(pool: ConnectionPool, raw_server, status: int) -> None:
+async def test_bodyless_statuses(
+    pool: ConnectionPool, raw_server: StartServer, status: int
+) -> None:
     server = await raw_server(answers(b"HTTP/1.1 %d X\r\n\r\n" % status, ok(b"after")))
     response = await get(pool, server.url())
     assert response.status == status and await response.read() == b""
@@ -820,7 +863,9 @@ async def test_bodyless_statuses(pool: ConnectionPool, raw_server, status: int) 
     assert server.connections == 1
 
 
-async def test_iter_chunks_streams_as_it_arrives(pool: ConnectionPool, raw_server) -> None:
+async def test_iter_chunks_streams_as_it_arrives(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     release = asyncio.Event()
 
     async def two_parts(raw: Raw) -> None:
@@ -840,7 +885,7 @@ async def test_iter_chunks_streams_as_it_arrives(pool: ConnectionPool, raw_serve
     assert in_use(pool) == 0 and idle(pool) == 1  # back in the pool without a close()
 
 
-async def test_large_body_with_backpressure(pool: ConnectionPool, raw_server) -> None:
+async def test_large_body_with_backpressure(pool: ConnectionPool, raw_server: StartServer) -> None:
     big = bytes(range(256)) * 12000  # ~3 MB, past the high-water mark
     server = await raw_server(answers(ok(big), ok(b"after")))
     response = await get(pool, server.url())
@@ -868,7 +913,7 @@ def head_lines(request: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
     return first, headers, body
 
 
-async def test_defaults_and_framing_are_sent(pool: ConnectionPool, raw_server) -> None:
+async def test_defaults_and_framing_are_sent(pool: ConnectionPool, raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(), ok(), ok()))
     body = b'{"model": "m"}'
     response = await pool.request(
@@ -896,7 +941,7 @@ async def test_defaults_and_framing_are_sent(pool: ConnectionPool, raw_server) -
     assert headers[b"content-length"] == b"0"
 
 
-async def test_callers_headers_win_over_defaults(raw_server) -> None:
+async def test_callers_headers_win_over_defaults(raw_server: StartServer) -> None:
     server = await raw_server(answers(ok()))
     pool = ConnectionPool(limit=1, user_agent="custom-default")
     try:
@@ -910,7 +955,7 @@ async def test_callers_headers_win_over_defaults(raw_server) -> None:
     assert sent[b"content-type"] == b"text/plain"
 
 
-async def test_default_user_agent_is_configurable(raw_server) -> None:
+async def test_default_user_agent_is_configurable(raw_server: StartServer) -> None:
     server = await raw_server(answers(ok()))
     pool = ConnectionPool(limit=1, user_agent="custom-default")
     try:
@@ -958,7 +1003,7 @@ async def test_params_are_url_encoded(pool: ConnectionPool) -> None:
     assert seen[2] == seen[3] == ("/v1/models?x=1", {"x": "1"})
 
 
-async def test_path_is_quoted(pool: ConnectionPool, raw_server) -> None:
+async def test_path_is_quoted(pool: ConnectionPool, raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(), ok()))
     await get_body(pool, server.url("/models/a b/é%2F"))
     assert head_lines(server.requests[0])[0] == b"GET /models/a%20b/%C3%A9%2F HTTP/1.1"
@@ -966,7 +1011,7 @@ async def test_path_is_quoted(pool: ConnectionPool, raw_server) -> None:
     assert head_lines(server.requests[1])[0] == b"GET / HTTP/1.1"
 
 
-async def test_host_header_for_names_and_default_ports(raw_server) -> None:
+async def test_host_header_for_names_and_default_ports(raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(), ok()))
     pool = ConnectionPool(limit=2)
     try:
@@ -1012,7 +1057,9 @@ async def test_refused_headers(pool: ConnectionPool, headers: dict[str, str]) ->
     assert in_use(pool) == 0
 
 
-async def test_a_changed_header_mapping_is_not_sent_stale(pool: ConnectionPool, raw_server) -> None:
+async def test_a_changed_header_mapping_is_not_sent_stale(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     """The header block is cached per mapping; a new mapping with new values is new."""
     server = await raw_server(answers(ok(), ok()))
     await pool.request("GET", server.url(), {"Authorization": "Bearer one"}, None, QUICK)
@@ -1061,7 +1108,7 @@ def self_signed(tmp_path: Path) -> ssl.SSLContext:
 
 
 async def test_self_signed_certificate_is_refused(
-    pool: ConnectionPool, raw_server, tmp_path: Path
+    pool: ConnectionPool, raw_server: StartServer, tmp_path: Path
 ) -> None:
     server = await raw_server(answers(ok()), tls=self_signed(tmp_path))
     with pytest.raises(ConnectFailed):
@@ -1070,7 +1117,7 @@ async def test_self_signed_certificate_is_refused(
 
 
 async def test_tls_to_a_trusted_server(
-    pool: ConnectionPool, raw_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pool: ConnectionPool, raw_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the test certificate trusted, the same server answers over TLS and keeps alive."""
     server = await raw_server(answers(ok(b"secure"), ok(b"again")), tls=self_signed(tmp_path))
@@ -1081,7 +1128,9 @@ async def test_tls_to_a_trusted_server(
     assert server.connections == 1
 
 
-async def test_plain_http_to_a_tls_server(pool: ConnectionPool, raw_server, tmp_path: Path) -> None:
+async def test_plain_http_to_a_tls_server(
+    pool: ConnectionPool, raw_server: StartServer, tmp_path: Path
+) -> None:
     server = await raw_server(answers(ok()), tls=self_signed(tmp_path))
     timeouts = Timeouts(connect=1, first_byte=1, idle=1, total=1)
     with pytest.raises((MalformedResponse, Disconnected, TimeoutError)):
@@ -1089,7 +1138,9 @@ async def test_plain_http_to_a_tls_server(pool: ConnectionPool, raw_server, tmp_
 
 
 @pytest.mark.parametrize("host", ["localhost", "metadata.google.internal"])
-async def test_guarded_resolver_refusal_is_connect_failed(raw_server, host: str) -> None:
+async def test_guarded_resolver_refusal_is_connect_failed(
+    raw_server: StartServer, host: str
+) -> None:
     server = await raw_server(answers(ok()))
     pool = ConnectionPool(limit=1, resolver=GuardedResolver(allow_private=False))
     try:
@@ -1100,7 +1151,7 @@ async def test_guarded_resolver_refusal_is_connect_failed(raw_server, host: str)
         await pool.close()
 
 
-async def test_guarded_resolver_allowing_private(raw_server) -> None:
+async def test_guarded_resolver_allowing_private(raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(b"local")))
     pool = ConnectionPool(limit=1, resolver=GuardedResolver(allow_private=True))
     try:
@@ -1115,7 +1166,9 @@ async def test_unresolvable_host(pool: ConnectionPool) -> None:
     assert in_use(pool) == 0
 
 
-async def test_a_lagging_reader_is_not_an_idle_upstream(pool: ConnectionPool, raw_server) -> None:
+async def test_a_lagging_reader_is_not_an_idle_upstream(
+    pool: ConnectionPool, raw_server: StartServer
+) -> None:
     """While reading is paused for a slow consumer, the idle timeout does not run."""
     big = bytes(range(256)) * 12000
     server = await raw_server(answers(ok(big)))
@@ -1130,7 +1183,7 @@ async def test_a_lagging_reader_is_not_an_idle_upstream(pool: ConnectionPool, ra
 
 
 async def test_a_lagging_reader_still_meets_the_total_timeout(
-    pool: ConnectionPool, raw_server
+    pool: ConnectionPool, raw_server: StartServer
 ) -> None:
     big = bytes(range(256)) * 12000
     server = await raw_server(answers(ok(big)))
@@ -1146,7 +1199,7 @@ async def test_a_lagging_reader_still_meets_the_total_timeout(
 
 
 async def test_cancelled_just_after_a_complete_answer_keeps_the_connection(
-    pool: ConnectionPool, raw_server, monkeypatch: pytest.MonkeyPatch
+    pool: ConnectionPool, raw_server: StartServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cancelled between the answer's arrival and the caller resuming: the finished
     connection is back in the pool and must not be aborted (another request may hold it)."""
