@@ -222,6 +222,7 @@ class Connection(asyncio.Protocol):
     def resume_reading(self) -> None:
         if self._paused and self.transport is not None:
             self._paused = False
+            self._last_data = self.loop.time()  # the idle timeout counts from here
             self.transport.resume_reading()
 
     # -- asyncio.Protocol ----------------------------------------------------------
@@ -298,8 +299,16 @@ class Connection(asyncio.Protocol):
             waiter.set_result(response)
         if head.framing is Framing.NONE:
             self._end_body(buffer)
-        elif buffer:
+            return
+        if buffer:
             self._body_received(buffer)
+        timer = self._timer
+        if self._response is not None and timer is not None:
+            # The body is still coming: the idle deadline may now be the earliest.
+            deadline = self._deadline()
+            if deadline < timer.when():
+                timer.cancel()
+                self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _body_received(self, data: bytes) -> None:
         head = self._head
@@ -396,6 +405,10 @@ class Connection(asyncio.Protocol):
         self._timer = None
         if self._response is None and self._head_waiter is None:
             return
+        if self._paused:
+            # Reading waits for a slow consumer (as aiohttp's read timeout does); only the
+            # total deadline applies until it catches up.
+            self._last_data = self.loop.time()
         deadline = self._deadline()
         if self.loop.time() + TIMER_SLACK_S >= deadline:
             self._fail(TimeoutError("the upstream did not answer in time"))

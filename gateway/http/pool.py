@@ -127,7 +127,12 @@ class ConnectionPool:
         try:
             return await waiter
         except asyncio.CancelledError:
-            connection.abort()
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # The answer came in first: drop the connection only if its body is not
+                # complete, since a complete one is back in the pool and may be in use.
+                waiter.result().close()
+            else:
+                connection.abort()
             raise
 
     async def close(self) -> None:
@@ -178,20 +183,11 @@ class ConnectionPool:
         return block
 
     async def _acquire(self, origin: Origin, connect_s: float) -> Connection:
-        """A live idle connection to ``origin``, else a new one once the limits allow."""
+        """Once the limits allow: a live idle connection to ``origin``, else a new one."""
         loop = asyncio.get_running_loop()
         while True:
             if self._closed:
                 raise ConnectFailed("the upstream client is closed")
-            idle = origin.idle
-            oldest_allowed = loop.time() - self._keepalive_s
-            while idle:
-                connection = idle.pop()
-                if connection.usable and connection.idle_since > oldest_allowed:
-                    connection.leased = True
-                    self._lease(origin)
-                    return connection
-                connection.close()
             if self._active < self._limit and (
                 not self._limit_per_host or origin.active < self._limit_per_host
             ):
@@ -200,6 +196,14 @@ class ConnectionPool:
             self._waiters.append(waiter)
             await waiter
         self._lease(origin)
+        idle = origin.idle
+        oldest_allowed = loop.time() - self._keepalive_s
+        while idle:
+            connection = idle.pop()
+            if connection.usable and connection.idle_since > oldest_allowed:
+                connection.leased = True
+                return connection
+            connection.close()
         try:
             return await self._connect(origin, connect_s)
         except BaseException:

@@ -18,6 +18,8 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_CHUNK_LINE_BYTES = 4096
 HEX_DIGITS = b"0123456789abcdefABCDEF"
 FORBIDDEN_IN_HEADERS = ("\r", "\n", "\x00")
+TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""What a header name may be made of (RFC 9110 5.1: a token)."""
 
 
 class Framing(enum.Enum):
@@ -48,8 +50,8 @@ def header_block(headers: Mapping[str, str]) -> bytes:
     for bad in FORBIDDEN_IN_HEADERS:
         if bad in names or bad in values:
             raise ValueError("a header name or value contains a control character")
-    if ":" in names or " " in names:
-        raise ValueError("a header name contains ':' or a space")
+    if any(not name or name.encode().translate(None, TOKEN_CHARS) for name in headers):
+        raise ValueError("a header name is empty or not a token")
     return "".join([f"{name}: {value}\r\n" for name, value in headers.items()]).encode()
 
 
@@ -83,19 +85,27 @@ def parse_head(block: bytes, *, no_body: bool = False) -> ResponseHead:
         raise MalformedResponse("the upstream's status line is not HTTP/1.x")
     http10 = status_line[7:8] == b"0"
     status = int(status_line[9:12])
+    if status < 100:
+        raise MalformedResponse("the upstream's status code is below 100")
+    line_ends = 2 * (len(lines) - 1)
+    if block.count(b"\r") + block.count(b"\n") != line_ends or b"\x00" in block:
+        # RFC 9110 5.5: a bare CR or LF, or a NUL, must not reach anyone downstream.
+        raise MalformedResponse("the upstream's response head contains a control character")
     headers: CIMultiDict[str] = CIMultiDict()
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
-        if not colon or not name or name[-1:] in b" \t" or line[:1] in b" \t":
+        if not colon or not name or name.translate(None, TOKEN_CHARS):
             raise MalformedResponse("the upstream sent a malformed header line")
         headers.add(name.decode("latin-1"), value.strip(b" \t").decode("latin-1"))
     framing, length = _framing(status, headers, no_body)
-    connection = headers.get("Connection", "").lower()
+    connection = ",".join(headers.getall("Connection", ())).lower()
     keep_alive = "keep-alive" in connection if http10 else "close" not in connection
     if framing is Framing.UNTIL_CLOSE or (
-        framing is Framing.CHUNKED and "Content-Length" in headers
+        framing is Framing.CHUNKED and (http10 or "Content-Length" in headers)
     ):
-        keep_alive = False  # RFC 9112 6.3: a message framed both ways must not be reused
+        # RFC 9112 6.1 and 6.3: a message framed both ways, or an HTTP/1.0 one
+        # with Transfer-Encoding, must not be followed by another.
+        keep_alive = False
     reason = status_line[13:].decode("latin-1")
     return ResponseHead(status, reason, headers, framing, length, keep_alive)
 
@@ -103,8 +113,9 @@ def parse_head(block: bytes, *, no_body: bool = False) -> ResponseHead:
 def _framing(status: int, headers: CIMultiDict[str], no_body: bool) -> tuple[Framing, int]:
     if no_body or status < 200 or status in (204, 304):
         return Framing.NONE, 0
-    coding = headers.get("Transfer-Encoding")
-    if coding is not None:
+    codings = headers.getall("Transfer-Encoding", ())
+    if codings:
+        coding = codings[-1]  # repeated fields are one list (RFC 9110 5.3); the last decides
         if coding.rsplit(",", 1)[-1].strip().lower() == "chunked":
             return Framing.CHUNKED, 0
         return Framing.UNTIL_CLOSE, 0
