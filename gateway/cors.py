@@ -6,15 +6,11 @@ Set up after every route is registered, since aiohttp-cors adds a preflight
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import aiohttp_cors
-from aiohttp import hdrs, web
+from aiohttp import web
 
+from gateway.middleware.response_stamps import ORIGIN_HOOKS
 from gateway.settings import Settings
-
-ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[object]]
-ORIGIN = hdrs.ORIGIN
 
 ALLOWED_HEADERS = (
     "Authorization",
@@ -47,18 +43,6 @@ def setup_cors(app: web.Application, settings: Settings) -> None:
     )
     for resource in list(app.router.resources()):
         cors.add(resource)
-    app.on_response_prepare[hooks] = _only_with_origin(app.on_response_prepare[hooks])
-
-
-def _only_with_origin(hook: ResponseHook) -> ResponseHook:
-    """aiohttp-cors's response hook, skipped for requests without Origin (it would do nothing).
-
-    Most API calls come from servers, not browsers; this spares them three
-    route lookups per response.
-    """
-
-    async def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-        if ORIGIN in request.headers:
-            await hook(request, response)
-
-    return cors_headers
+    # aiohttp-cors's response hook does nothing for requests without Origin (most API
+    # calls come from servers): run it from the stamps hook, only for those with one.
+    app[ORIGIN_HOOKS].append(app.on_response_prepare.pop(hooks))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per request; a frozen __init__ costs 2x
 class Decision:
     """The outcome of one request against one limit, with what the headers report."""
 

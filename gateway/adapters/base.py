@@ -52,7 +52,7 @@ class Target:
         return self.base_url + path
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per request; a frozen __init__ costs 2x
 class UpstreamRequest:
     """One HTTP request for the upstream client to send."""
 
@@ -71,7 +71,7 @@ class ModelPage:
     next_cursor: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per request; a frozen __init__ costs 2x
 class StreamUsage:
     """Token counts seen in a stream so far (for metrics and tpm limits)."""
 

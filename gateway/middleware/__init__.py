@@ -1,48 +1,78 @@
-"""The middleware chain, in order, in one place.
+"""The middleware chain: one frame, its steps in order, in one place.
 
-Outermost first; each arrow is one step, and the steps run in this order:
+1. request id (request_id), first: it must exist before anything logs.
+2. timing, with error mapping inside it (errors.error_for), so the access line
+   shows the status the client got.
+3. admission: route lookup -> body size (body_limit) -> auth -> rate limit.
+4. the handler.
+5. the access line and request metrics (access_log), when the answer is known.
 
-1. access_log (one frame): request id -> timing -> error mapping (errors.error_for)
-   -> access line and request metrics when the answer is known.
-2. admission (one frame, below): route lookup -> body size (body_limit) -> auth
-   -> rate limit.
-3. the handler.
-
-Six middlewares became two frames because every coroutine frame costs on every
-request; the steps keep their modules and their order. Security headers and the
-echoed X-Request-ID are stamped by a response stamp (see response_stamps and
-security_headers) so streams get them too.
+Seven steps share one middleware frame because every coroutine frame costs on
+every request; the steps keep their modules and their order. Security headers
+and the echoed X-Request-ID are stamped by a response stamp (see
+response_stamps and security_headers) so streams get them too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.middleware.access_log import access_log_middleware
+from gateway.logs import request_id_var
+from gateway.middleware.access_log import CLIENT_CLOSED, record_request
 from gateway.middleware.auth import auth_check
 from gateway.middleware.body_limit import body_limit_check
+from gateway.middleware.errors import error_for
 from gateway.middleware.rate_limit import rate_limit_check
+from gateway.middleware.request_id import accepted_id
 from gateway.routes.table import route_info
 from gateway.settings import Settings
+from gateway.state import REQUEST_ID
 
 
-def admission_middleware(settings: Settings) -> Middleware:
-    """Body size, then auth, then rate limit, on one route lookup."""
+def gateway_middleware(settings: Settings) -> Middleware:
+    """The whole chain as one middleware (see the module docstring for the order)."""
     body_limit = body_limit_check(settings.body_limits)
     auth = auth_check(settings)
     rate_limit = rate_limit_check(settings)
 
     @web.middleware
-    async def admission(request: web.Request, handler: Handler) -> web.StreamResponse:
-        info = route_info(request)
-        request = body_limit(request, info)
-        await auth(request, info)
-        await rate_limit(request, info)
-        return await handler(request)
+    async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = accepted_id(request.headers.get("X-Request-ID"))
+        request[REQUEST_ID] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response: web.StreamResponse | None = None
+        try:
+            try:
+                info = route_info(request)
+                admitted = body_limit(request, info)
+                await auth(admitted, info)
+                await rate_limit(admitted, info)
+                response = await handler(admitted)
+            except Exception as exc:
+                response = error_for(request, exc)
+                if response is None:
+                    raise
+            status = response.status
+            return response
+        except web.HTTPException as exc:  # a redirect passes through
+            status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED  # the client went away before the answer was complete
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            request_id_var.reset(token)  # before recording: the line carries the id itself
+            record_request(request, status, elapsed, response, request_id)
 
-    return admission
+    return gateway
 
 
 def build_chain(settings: Settings) -> list[Middleware]:
-    return [access_log_middleware, admission_middleware(settings)]
+    return [gateway_middleware(settings)]

@@ -22,7 +22,7 @@ from gateway.providers.live import LiveProvider, ProviderDirectory
 from gateway.settings import RoutingSettings
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per request; a frozen __init__ costs 2x
 class Candidate:
     """One provider to try, and the model name as that provider knows it."""
 
