@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
+from gateway import __version__
 from gateway.adapters.base import UpstreamRequest
 from gateway.http import ConnectFailed, ConnectionPool, HTTPClientError, Response, Timeouts
 from gateway.settings import UpstreamSettings
 
-USER_AGENT = "llm-gateway"
+USER_AGENT = f"llm-gateway/{__version__}"
 
 
 class UpstreamUnreachable(Exception):

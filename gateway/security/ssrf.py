@@ -41,7 +41,7 @@ class UnsafeUpstream(InvalidRequest):
 
 
 class UpstreamAddressRefused(OSError):
-    """Raised by GuardedResolver: aiohttp reports it as a connection error, never connects."""
+    """Raised by GuardedResolver: the upstream client reports ConnectFailed and never connects."""
 
 
 def address_problem(address: IPAddress, allow_private: bool) -> str | None:
