@@ -112,14 +112,7 @@ def _no_adapter(provider: LiveProvider) -> GatewayError:
 
 def _usage_of(answer: JSON) -> StreamUsage:
     usage = answer.get("usage")
-    if not isinstance(usage, dict):
-        return StreamUsage()
-    prompt = usage.get("prompt_tokens")
-    completion = usage.get("completion_tokens")
-    return StreamUsage(
-        prompt_tokens=prompt if isinstance(prompt, int) else 0,
-        completion_tokens=completion if isinstance(completion, int) else 0,
-    )
+    return StreamUsage.from_openai(usage) if isinstance(usage, dict) else StreamUsage()
 
 
 class _Attempts:

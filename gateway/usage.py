@@ -25,6 +25,8 @@ def combined(seen: Sequence[StreamUsage]) -> StreamUsage:
     return StreamUsage(
         prompt_tokens=max((u.prompt_tokens for u in seen), default=0),
         completion_tokens=max((u.completion_tokens for u in seen), default=0),
+        cached_tokens=max((u.cached_tokens for u in seen), default=0),
+        reasoning_tokens=max((u.reasoning_tokens for u in seen), default=0),
     )
 
 

@@ -77,6 +77,31 @@ class StreamUsage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Of ``prompt_tokens``, those read from the provider's prompt cache."""
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, those spent on reasoning (thinking)."""
+
+    @classmethod
+    def from_openai(cls, counts: JSON) -> StreamUsage:
+        """Read an OpenAI ``usage`` object, its token details included; junk counts as 0."""
+        prompt_details = counts.get("prompt_tokens_details")
+        completion_details = counts.get("completion_tokens_details")
+        return cls(
+            token_count(counts.get("prompt_tokens")),
+            token_count(counts.get("completion_tokens")),
+            token_count(prompt_details.get("cached_tokens"))
+            if isinstance(prompt_details, dict)
+            else 0,
+            token_count(completion_details.get("reasoning_tokens"))
+            if isinstance(completion_details, dict)
+            else 0,
+        )
+
+
+def token_count(value: object) -> int:
+    """A token count from upstream JSON: a positive int, else 0 (never a bool or junk)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class Adapter(Protocol):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 
@@ -26,10 +25,6 @@ def _with_model(body: JSON, raw: bytes, upstream_model: str) -> bytes:
     if body.get("model") == upstream_model:
         return raw
     return orjson.dumps({**body, "model": upstream_model})
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) else 0
 
 
 class OpenAIAdapter:
@@ -83,8 +78,7 @@ class OpenAIAdapter:
             return  # relayed as is; the client sees what the upstream sent
         counts = chunk.get("usage") if isinstance(chunk, dict) else None
         if isinstance(counts, dict):
-            prompt, completion = counts.get("prompt_tokens"), counts.get("completion_tokens")
-            usage.append(StreamUsage(_count(prompt), _count(completion)))
+            usage.append(StreamUsage.from_openai(counts))
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:
         path = target.paths.models or "/models"
