@@ -307,6 +307,7 @@ async def _stream_from(
 ) -> web.StreamResponse:
     """Stream one candidate's answer; ``_Failed`` if it fails before the first data chunk."""
     upstream = call.request.app[UPSTREAM]
+    settings = call.request.app[SETTINGS]
     provider = candidate.provider
     model = candidate.upstream_model
     outgoing = adapter.build_chat(provider.target, body, raw, model, True)
@@ -347,7 +348,10 @@ async def _stream_from(
                     outcome = "ok"
                 return sse
             chunks = adapter.stream_chat(
-                iter_data(response.iter_chunks()), params.model, params.include_usage, usage
+                iter_data(response.iter_chunks(), settings.upstream.max_event_bytes),
+                params.model,
+                params.include_usage,
+                usage,
             )
             try:
                 with attempts.metrics.stream_active():

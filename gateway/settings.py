@@ -81,6 +81,8 @@ class UpstreamSettings(Section):
     total_timeout_s: float = Field(600.0, gt=0, le=3600)
     idle_timeout_s: float = Field(120.0, gt=0, le=3600)
     keepalive_interval_s: float = Field(15.0, gt=0, le=600)
+    max_event_bytes: int = Field(32 * MiB, ge=1024)
+    """Largest single SSE line or event a stream may carry; a larger one ends it with 502."""
 
 
 class RoutingSettings(Section):

@@ -302,3 +302,34 @@ async def test_request_a_later_candidate_cannot_translate_ends_the_committed_str
     error = orjson.loads(got[-1].removeprefix(b"data: "))["error"]
     assert (error["type"], error["param"]) == ("invalid_request_error", "n")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("at", [0, 2])
+async def test_a_stream_event_over_the_cap_ends_with_502_naming_the_cap(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    fakes: tuple[FakeOpenAI, FakeOpenAI],
+    at: int,
+) -> None:
+    """Before the first chunk: a 502 answer; later: the final error event. Both name the cap."""
+    cap = 64 * 1024
+    settings = make_settings(upstream={"max_event_bytes": cap}, **QUIET)
+    app = gateway_app(
+        settings,
+        *({"provider_id": n, "base_url": f.url, "serves": ("m",), "api_key": API_KEY}
+          for n, f in zip("ab", fakes, strict=True)),
+    )  # fmt: skip
+    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
+    for fake in fakes:
+        fake.fault = Fault(oversized_event_at=at, oversized_bytes=4 * cap)
+    response = await post_stream(client)
+    if at == 0:
+        assert response.status == 502
+        error = (await response.json())["error"]
+    else:
+        assert response.status == 200
+        got = blocks(await asyncio.wait_for(response.read(), 5))
+        assert text_of(b"\n\n".join(got[:-1]))  # the chunks before it were relayed
+        error = orjson.loads(got[-1].removeprefix(b"data: "))["error"]
+    assert error["code"] == "upstream_event_too_large"
+    assert f"{cap} bytes (upstream.max_event_bytes)" in error["message"]

@@ -6,6 +6,10 @@ to a relay: ``\\n``, ``\\r\\n`` and ``\\r`` line ends, multi-line ``data``, ``:`
 comments. Event names, ids and retry hints are dropped: every adapter reads the
 event type from the payload. It stops at ``[DONE]``; an event cut off by the end
 of the body is dropped, as the SSE spec says, so a relay never emits half a JSON.
+
+Work is linear in the bytes fed: only the new chunk is scanned for line ends, and
+a line that spans chunks is kept as pieces joined once. A line or an event larger
+than ``max_event_bytes`` raises EventTooLarge instead of growing without bound.
 """
 
 from __future__ import annotations
@@ -13,54 +17,130 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Final
 
+from gateway.errors import UpstreamError
+
 DONE: Final = b"[DONE]"
+DEFAULT_MAX_EVENT_BYTES: Final = 32 * 1024 * 1024
+
+
+class EventTooLarge(UpstreamError):
+    """The upstream sent one SSE line or event larger than ``upstream.max_event_bytes``."""
+
+    default_code = "upstream_event_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The provider sent a stream event larger than {limit} bytes "
+            "(upstream.max_event_bytes); the stream was stopped."
+        )
 
 
 class SSEDecoder:
     """Feed it chunks; it returns the data payloads of the events those chunks completed."""
 
-    __slots__ = ("_buffer", "_data", "_pending_cr")
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_failed",
+        "_max",
+        "_partial",
+        "_partial_size",
+        "_pending_cr",
+    )
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._max = max_event_bytes
+        self._partial: list[bytes] = []
+        """Pieces of a line not yet ended, joined once when its end arrives."""
+        self._partial_size = 0
         self._pending_cr = False
         self._data: list[bytes] = []
+        self._data_size = 0
+        self._failed: EventTooLarge | None = None
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        """The payloads ``chunk`` completed; EventTooLarge once they are all out."""
+        self.finish()
         if not chunk:
             return []
+        payloads: list[bytes] = []
+        try:
+            self._feed(chunk, payloads)
+        except EventTooLarge as exc:
+            if not payloads:
+                raise
+            self._failed = exc  # the events before the oversized one still go out
+        return payloads
+
+    def finish(self) -> None:
+        """Raise the EventTooLarge held back for the payloads that preceded it."""
+        if self._failed is not None:
+            raise self._failed
+
+    def _feed(self, chunk: bytes, payloads: list[bytes]) -> None:
         if self._pending_cr:
             self._pending_cr = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" in buffer:
+        if b"\r" in chunk:
             # A trailing \r ends a line; a \n opening the next chunk belongs to it.
-            self._pending_cr = buffer.endswith(b"\r")
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = buffer.split(b"\n")
-        self._buffer = lines.pop()
-        payloads: list[bytes] = []
+            self._pending_cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n" not in chunk:
+            self._hold(chunk)
+            return
+        lines = chunk.split(b"\n")
+        if self._partial:
+            if self._partial_size + len(lines[0]) > self._max:
+                raise EventTooLarge(self._max)
+            self._partial.append(lines[0])
+            lines[0] = b"".join(self._partial)
+            self._partial = []
+            self._partial_size = 0
+        tail = lines.pop()
+        huge = len(chunk) > self._max  # only then can a line inside it be over the cap
         data = self._data
         for line in lines:
+            if huge and len(line) > self._max:
+                raise EventTooLarge(self._max)
             if not line:
                 if data:
                     payloads.append(data[0] if len(data) == 1 else b"\n".join(data))
                     data = self._data = []
+                    self._data_size = 0
             elif line[:5] == b"data:":
-                data.append(line[6:] if line[5:6] == b" " else line[5:])
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                data.append(value)
+                if len(data) > 1:
+                    self._data_size += len(value) + 1
+                    if self._data_size > self._max:
+                        raise EventTooLarge(self._max)
+                else:
+                    self._data_size = len(value)
             # comments (":"), event, id and retry lines do not matter to a relay
-        return payloads
+        if tail:
+            self._hold(tail)
+
+    def _hold(self, piece: bytes) -> None:
+        """Keep the start of a line that has not ended yet, up to the cap."""
+        self._partial_size += len(piece)
+        if self._partial_size > self._max:
+            raise EventTooLarge(self._max)
+        self._partial.append(piece)
 
 
-async def iter_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+async def iter_data(
+    chunks: AsyncIterable[bytes], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> AsyncIterator[bytes]:
     """The ``data`` payloads of a body (``response.iter_chunks()``), up to ``[DONE]``.
 
-    Connection failures surface as HTTPClientError, idle timeouts as TimeoutError.
+    Connection failures surface as HTTPClientError, idle timeouts as TimeoutError,
+    a line or event over ``max_event_bytes`` as EventTooLarge.
     """
-    decoder = SSEDecoder()
+    decoder = SSEDecoder(max_event_bytes)
     async for chunk in chunks:
         for payload in decoder.feed(chunk):
             if payload == DONE:
                 return
             yield payload
+    decoder.finish()

@@ -62,6 +62,9 @@ class Fault:
     first_event_delay: float = 0.0
     """Seconds between a stream's headers and its first event."""
     chunk_delay: float = 0.0
+    oversized_event_at: int | None = None
+    """Before this stream event, send one whose JSON payload is ``oversized_bytes`` long."""
+    oversized_bytes: int = 0
 
 
 @dataclass
@@ -199,6 +202,9 @@ class FakeUpstream:
                 if n == self.fault.reset_after:
                     _reset(request)
                     return response
+                if n == self.fault.oversized_event_at:
+                    pad = b"x" * max(self.fault.oversized_bytes - 10, 0)
+                    await response.write(b'data: {"pad":"' + pad + b'"}\n\n')
                 if n == self.fault.error_event_after:
                     await response.write(error)
                     break
