@@ -58,14 +58,22 @@ def _serve(args: argparse.Namespace) -> int:
     check_auth_config(settings)  # before any worker starts
     configure_logging(settings.logging)
     if settings.server.workers > 1:
-        from gateway.supervisor import supervise
+        from gateway.supervisor import CannotStart, supervise
 
-        return supervise(
-            settings.server.workers, args.config, settings.server.host, settings.server.port
-        )
+        try:
+            return supervise(
+                settings.server.workers,
+                args.config,
+                settings.server.host,
+                settings.server.port,
+                settings.server.runtime_dir or settings.storage.path,
+            )
+        except CannotStart as exc:
+            print(f"cannot start: {exc}", file=sys.stderr)
+            return 1
     from gateway.server import run
 
-    run(settings)
+    run(settings, args.parent_fd)
     return 0
 
 
@@ -296,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--parent-fd", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(func=_serve)
 
     check = commands.add_parser("check-config", help="validate and print the configuration")

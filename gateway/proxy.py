@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -38,7 +38,7 @@ from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
-from gateway.state import SETTINGS
+from gateway.state import LIFECYCLE, SETTINGS, Lifecycle
 from gateway.upstream import UPSTREAM, UpstreamUnreachable
 from gateway.usage import combined, on_usage
 from gateway.validation import ChatParams
@@ -146,6 +146,21 @@ async def complete(
     parse: ParseAnswer,
 ) -> web.Response:
     """A non-streaming call: the first good answer, normalized, as one JSON response."""
+    with _in_flight(request) as lifecycle:
+        try:
+            return await _complete(request, candidates, build, parse)
+        except asyncio.CancelledError:
+            if not _cut_by_shutdown(lifecycle):
+                raise
+            raise _shutting_down() from None
+
+
+async def _complete(
+    request: web.Request,
+    candidates: list[Candidate],
+    build: BuildRequest,
+    parse: ParseAnswer,
+) -> web.Response:
     app = request.app
     upstream = app[UPSTREAM]
     attempts = _Attempts(request)
@@ -211,10 +226,56 @@ async def stream(
     if that takes longer than the keep-alive interval, the SSE response is
     committed and ``: keep-alive`` comments hold the connection open meanwhile.
     """
-    app = request.app
-    settings = app[SETTINGS]
-    attempts = _Attempts(request)
-    call = _Call(request, settings.upstream.keepalive_interval_s)
+    call = _Call(request, request.app[SETTINGS].upstream.keepalive_interval_s)
+    with _in_flight(request) as lifecycle:
+        try:
+            return await _stream_candidates(call, candidates, body, raw, params)
+        except asyncio.CancelledError:
+            if not _cut_by_shutdown(lifecycle):
+                raise
+            if call.sse is None:
+                raise _shutting_down() from None
+            await _end_with_error(call.sse, _shutting_down())
+            return call.sse
+
+
+@contextlib.contextmanager
+def _in_flight(request: web.Request) -> Iterator[Lifecycle]:
+    """Known to the drain while it runs, so the drain can end it in time (Lifecycle.cut)."""
+    lifecycle = request.app[LIFECYCLE]
+    task = asyncio.current_task()
+    assert task is not None
+    lifecycle.in_flight.add(task)
+    try:
+        yield lifecycle
+    finally:
+        lifecycle.in_flight.discard(task)
+
+
+def _cut_by_shutdown(lifecycle: Lifecycle) -> bool:
+    """Whether a cancellation is the drain's cut (then swallowed: the call answers)."""
+    if not lifecycle.cutting:
+        return False  # the client went away
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return True
+
+
+def _shutting_down() -> ServiceUnavailable:
+    """What a call still running when the drain time is up ends with."""
+    return ServiceUnavailable(
+        "The gateway is shutting down; the answer was cut short. Send the request again.",
+        code="server_shutting_down",
+    )
+
+
+async def _stream_candidates(
+    call: _Call, candidates: list[Candidate], body: JSON, raw: bytes, params: ChatParams
+) -> web.StreamResponse:
+    """``stream``'s work: candidates in order until one streams or a failure is final."""
+    settings = call.request.app[SETTINGS]
+    attempts = _Attempts(call.request)
     last: GatewayError | None = None
     for candidate in candidates[: settings.routing.max_attempts]:
         adapter = ADAPTERS.get(candidate.provider.adapter)

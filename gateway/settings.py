@@ -46,6 +46,8 @@ class ServerSettings(Section):
     shutdown_timeout: float = Field(30.0, gt=0, le=3600)
     hsts: bool = False
     reuse_port: bool = False
+    runtime_dir: Path | None = None
+    """Writable folder for --workers' shared metrics; None: storage.path."""
 
 
 class LoggingSettings(Section):

@@ -1,11 +1,15 @@
 """--workers N: N serving processes share one port (SO_REUSEPORT) under one supervisor.
 
 The supervisor forwards SIGTERM/SIGINT to every worker, restarts a worker that
-dies while the gateway is running, and exits once all workers have exited.
+dies while the gateway is running, and exits once all workers have exited. If
+the supervisor itself dies (SIGKILL), its workers drain and exit: each holds the
+read end of a pipe that closes with the supervisor (``--parent-fd``).
 
 Metrics add up across workers: the supervisor makes a fresh folder and hands it
 to every worker as PROMETHEUS_MULTIPROC_DIR (prometheus-client reads it when
 first imported) and GATEWAY_METRICS__MULTIPROCESS_DIR (settings, for /metrics).
+The folder goes under ``server.runtime_dir`` (default: the data folder), which a
+read-only container keeps writable; an unwritable one stops the start at once.
 """
 
 from __future__ import annotations
@@ -30,24 +34,42 @@ MAX_RESTART_BACKOFF_S = 8.0
 STABLE_AFTER_S = 5.0
 
 
-def _worker_command(config_path: Path | None, host: str, port: int) -> list[str]:
+class CannotStart(Exception):
+    """The supervisor cannot run: its message is the one line the CLI prints."""
+
+
+def _worker_command(config_path: Path | None, host: str, port: int, parent_fd: int) -> list[str]:
     command = [sys.executable, "-m", "gateway", "serve", "--workers", "1", "--reuse-port"]
-    command += ["--host", host, "--port", str(port)]
+    command += ["--host", host, "--port", str(port), "--parent-fd", str(parent_fd)]
     if config_path is not None:
         command += ["--config", str(config_path)]
     return command
 
 
-def supervise(workers: int, config_path: Path | None, host: str, port: int) -> int:
+def supervise(
+    workers: int, config_path: Path | None, host: str, port: int, runtime_dir: Path
+) -> int:
     """Run ``workers`` children until a signal asks us to stop; return the exit code."""
-    metrics_dir = tempfile.mkdtemp(prefix="gateway-metrics-")
     try:
-        return _supervise(workers, _worker_command(config_path, host, port), metrics_dir, port)
+        runtime_dir.mkdir(parents=True, exist_ok=True)
+        metrics_dir = tempfile.mkdtemp(prefix=".metrics-", dir=runtime_dir)
+    except OSError as exc:
+        raise CannotStart(
+            f"server.runtime_dir {runtime_dir} is not writable ({exc.strerror}); "
+            "the workers' metrics need a writable folder there"
+        ) from None
+    # Only the supervisor holds the write end; the workers see EOF when it dies.
+    watch_fd, held_fd = os.pipe()
+    try:
+        command = _worker_command(config_path, host, port, watch_fd)
+        return _supervise(workers, command, metrics_dir, port, watch_fd)
     finally:
+        os.close(watch_fd)
+        os.close(held_fd)
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _supervise(workers: int, command: list[str], metrics_dir: str, port: int) -> int:
+def _supervise(workers: int, command: list[str], metrics_dir: str, port: int, watch_fd: int) -> int:
     env = dict(os.environ)
     env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     env["GATEWAY_METRICS__MULTIPROCESS_DIR"] = metrics_dir
@@ -56,7 +78,7 @@ def _supervise(workers: int, command: list[str], metrics_dir: str, port: int) ->
     backoff = RESTART_BACKOFF_S
 
     def spawn() -> None:
-        child = subprocess.Popen(command, env=env)
+        child = subprocess.Popen(command, env=env, pass_fds=(watch_fd,))
         children[child.pid] = (child, time.monotonic())
         logger.info("worker %d started", child.pid)
         if stop_signal is not None:  # the signal landed while we were starting it

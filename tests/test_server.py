@@ -11,12 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from gateway import __version__
 from gateway.server import install_event_loop_policy
 from gateway.state import LIFECYCLE
 from tests.fakes import streaming_gateway
+from tests.fakes.base import API_KEY, Fault
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.processes import gateway_process
 
 SLOW_GATEWAY = "tests.fakes.streaming_gateway"
@@ -115,3 +118,43 @@ def test_uvloop_when_installed_and_asyncio_without_it(monkeypatch: pytest.Monkey
             loop.close()
     finally:
         asyncio.set_event_loop_policy(None)
+
+
+async def test_drain_fits_the_timeout_and_ends_open_streams_with_a_final_event(
+    tmp_path: Path,
+) -> None:
+    """A chat stream longer than the drain: it ends with ``server_shutting_down``, in time."""
+    async with FakeOpenAI() as fake:
+        fake.fault = Fault(chunk_delay=1.0)  # about 6 s of events
+        providers = tmp_path / "providers.d"
+        providers.mkdir()
+        (providers / "slow.yaml").write_text(
+            f"id: slow\nname: slow\ntemplate: openai\nbase_url: {fake.url}\n"
+            f"api_key: {API_KEY}\naliases: {{m: m}}\n"
+        )
+        env = {
+            "GATEWAY_SERVER__SHUTDOWN_TIMEOUT": "2",
+            "GATEWAY_HEALTH__ENABLED": "false",
+            "GATEWAY_CATALOG__PREFETCH": "false",
+        }
+        with gateway_process("serve", "--port", "0", cwd=tmp_path, env=env) as gw:
+            port = await asyncio.to_thread(gw.port)
+            async with aiohttp.ClientSession() as session:
+                messages = [{"role": "user", "content": "hi"}]
+                response = await session.post(
+                    f"http://127.0.0.1:{port}/v1/chat/completions",
+                    json={"model": "m", "stream": True, "messages": messages},
+                )
+                assert response.status == 200, gw.output()
+                first = await response.content.readuntil(b"\n\n")
+                assert first.startswith(b"data: {")
+                started = time.monotonic()
+                gw.process.send_signal(signal.SIGTERM)
+                rest = await asyncio.wait_for(response.read(), 10)
+                code = await asyncio.to_thread(gw.process.wait, 10)
+                elapsed = time.monotonic() - started
+    events = [block for block in rest.split(b"\n\n") if block]
+    final = json.loads(events[-1].removeprefix(b"data: "))
+    assert final["error"]["code"] == "server_shutting_down", rest
+    assert code == 0, gw.output()
+    assert elapsed < 2.6, f"the drain took {elapsed:.1f} s with a 2 s shutdown timeout"

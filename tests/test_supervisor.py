@@ -106,3 +106,27 @@ def test_workers_need_a_fixed_port(tmp_path: Path) -> None:
     with gateway_process("serve", "--workers", "2", "--port", "0", cwd=tmp_path) as gw:
         assert gw.process.wait(timeout=20) == 2
         assert "--workers N needs a fixed port" in gw.output()
+
+
+def test_workers_exit_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL on the supervisor: its workers drain and go, leaving the port free."""
+    port = free_port()
+    with gateway_process("serve", "--workers", "2", "--port", str(port), cwd=tmp_path) as gw:
+        gw.port()
+        workers = pids_seen(port, want=2)
+        assert len(workers) == 2, gw.output()
+        gw.process.kill()
+        gw.process.wait(timeout=5)
+        assert wait_until(lambda: all(is_gone(pid) for pid in workers), timeout=10), gw.output()
+        assert "supervisor gone: stopping" in gw.output()
+
+
+def test_an_unwritable_runtime_dir_is_one_line_at_start(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    env = {"GATEWAY_SERVER__RUNTIME_DIR": str(tmp_path / "not-a-folder" / "run")}
+    port = str(free_port())
+    with gateway_process("serve", "--workers", "2", "--port", port, cwd=tmp_path, env=env) as gw:
+        assert gw.process.wait(timeout=20) == 1
+        output = gw.output()
+    assert "cannot start: server.runtime_dir" in output
+    assert "not writable" in output and "Traceback" not in output

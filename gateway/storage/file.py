@@ -4,7 +4,9 @@ Reads are served from memory. Every write rewrites the collection's file
 atomically (temporary file, fsync, rename, fsync of the folder) under an
 exclusive ``flock``, after re-reading the file, so several worker processes can
 share one data folder without losing each other's writes. A file changed by
-another process is picked up by a cheap stat poll.
+another process is picked up by a cheap stat poll. At start the folder must be
+writable (found then, not at the first write), and temporary files left by a
+write that a crash interrupted are removed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import fcntl
 import json
 import logging
 import os
+import re
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,6 +35,8 @@ from gateway.storage.base import (
 logger = logging.getLogger("gateway.storage.file")
 
 FILE_MODE = 0o600
+LEFTOVER = re.compile(r"^\.(?P<name>.+)\.json\.\d+\.tmp$")
+"""A temporary file of write_atomically, named after its collection and writer's pid."""
 
 
 class CorruptStore(StorageError):
@@ -194,6 +200,21 @@ class FileCollection:
                 logger.exception("storage listener failed for %s", self.name)
 
 
+def remove_leftovers(folder: Path) -> None:
+    """Delete temporary files of interrupted writes (a crash between write and rename).
+
+    Each is removed under its collection's lock, so a write still running in
+    another process (which holds that lock) is never touched.
+    """
+    for path in folder.iterdir():
+        match = LEFTOVER.match(path.name)
+        if match is None:
+            continue
+        with locked(folder / f".{match['name']}.lock"):
+            path.unlink(missing_ok=True)
+        logger.info("removed %s, left by an interrupted write", path.name)
+
+
 class FileStorage:
     """All collections under one folder, with a background poll for outside changes."""
 
@@ -213,7 +234,17 @@ class FileStorage:
         return found
 
     async def open(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=self.folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise StorageError(
+                f"storage.path {self.folder} is not writable ({exc.strerror}); "
+                "give the gateway a writable data folder (a volume in a container)"
+            ) from None
+        remove_leftovers(self.folder)
         for collection in self._collections.values():
             collection.load()
         self._poller = asyncio.create_task(self._poll_forever(), name="file-storage-poll")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.storage.base import Change
+from gateway.storage.base import Change, StorageError
 from gateway.storage.file import CorruptStore, FileStorage
 
 
@@ -74,3 +74,28 @@ async def test_corrupt_file_refuses_to_open(tmp_path: Path) -> None:
     with pytest.raises(CorruptStore) as caught:
         await storage.open()
     assert "things.json" in str(caught.value)
+
+
+async def test_leftover_temporary_files_are_removed_at_start(tmp_path: Path) -> None:
+    """A crash between writing the temporary file and renaming it leaves it behind."""
+    tmp_path.joinpath("providers.json").write_text('{"version": 1, "documents": {}}')
+    leftovers = [tmp_path / ".providers.json.4242.tmp", tmp_path / ".keys.json.1.tmp"]
+    for leftover in leftovers:
+        leftover.write_text('{"version": 1, "documen')
+    other = tmp_path / "notes.tmp"
+    other.write_text("not ours")
+    storage = FileStorage(tmp_path)
+    storage.collection("providers")
+    await storage.open()
+    try:
+        assert not any(leftover.exists() for leftover in leftovers)
+        assert other.exists()
+    finally:
+        await storage.close()
+
+
+async def test_an_unwritable_data_folder_is_refused_at_start(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    storage = FileStorage(tmp_path / "file" / "data")
+    with pytest.raises(StorageError, match=r"storage.path .* is not writable"):
+        await storage.open()
