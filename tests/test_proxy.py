@@ -333,3 +333,19 @@ async def test_a_stream_event_over_the_cap_ends_with_502_naming_the_cap(
         error = orjson.loads(got[-1].removeprefix(b"data: "))["error"]
     assert error["code"] == "upstream_event_too_large"
     assert f"{cap} bytes (upstream.max_event_bytes)" in error["message"]
+
+
+async def test_a_stream_event_that_is_not_json_ends_the_stream_with_an_error(
+    gateway: Client, fakes: tuple[FakeOpenAI, FakeOpenAI]
+) -> None:
+    """The fake's second event is ``data: {not json``: never relayed as a success."""
+    for fake in fakes:
+        fake.fault = Fault(malformed=True)
+    response = await post_stream(gateway)
+    assert response.status == 200
+    got = blocks(await asyncio.wait_for(response.read(), 5))
+    assert b"{not json" not in b"".join(got)
+    assert got[-1] != b"data: [DONE]"
+    error = orjson.loads(got[-1].removeprefix(b"data: "))["error"]
+    assert error["type"] == "upstream_error"
+    assert "not JSON" in error["message"]

@@ -1,8 +1,8 @@
 """OpenAI-compatible upstreams (OpenAI, Azure, Ollama /v1, vLLM, Groq, OpenRouter, ...).
 
 The client's body goes upstream untouched except ``model``, so parameters we
-do not know about still work; stream payloads are relayed without decoding,
-except the rare one that carries usage. Azure differs only in data (the
+do not know about still work; stream payloads are relayed as they came, once
+checked to be JSON objects (a malformed one ends the stream with an error). Azure differs only in data (the
 Target's paths, query and auth header), never in code.
 """
 
@@ -66,19 +66,17 @@ class OpenAIAdapter:
         async for data in events:
             if data == b"[DONE]":
                 return
+            try:
+                chunk = orjson.loads(data)  # about a microsecond: checked, then relayed as is
+            except orjson.JSONDecodeError:
+                raise UpstreamError("the provider sent a stream event that is not JSON") from None
+            if not isinstance(chunk, dict):
+                raise UpstreamError("the provider sent a stream event that is not a JSON object")
             if b'"usage"' in data and _NULL not in data and _NULL_SPACED not in data:
-                self._record_usage(data, usage)
+                counts = chunk.get("usage")
+                if isinstance(counts, dict):
+                    usage.append(StreamUsage.from_openai(counts))
             yield b"data: " + data + b"\n\n"
-
-    @staticmethod
-    def _record_usage(data: bytes, usage: list[StreamUsage]) -> None:
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return  # relayed as is; the client sees what the upstream sent
-        counts = chunk.get("usage") if isinstance(chunk, dict) else None
-        if isinstance(counts, dict):
-            usage.append(StreamUsage.from_openai(counts))
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:
         path = target.paths.models or "/models"
