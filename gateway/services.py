@@ -137,7 +137,7 @@ def _build_monitor(app: web.Application) -> HealthMonitor | None:
 
 
 async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
-    """Fetch every enabled provider's models at start and after each provider change.
+    """Fetch every enabled provider's models at start, and a provider's after it changes.
 
     So bare model names that only the upstreams list route from the start. With
     the redis backend, provider changes also drop the shared copies.
@@ -151,8 +151,8 @@ async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
         registry = app[PROVIDERS]
         catalog = app[MODEL_CATALOG]
 
-        def prefetch(_provider_id: str | None = None) -> None:
-            task = asyncio.get_running_loop().create_task(_prefetch(registry, catalog))
+        def prefetch(provider_id: str | None = None) -> None:
+            task = asyncio.get_running_loop().create_task(_prefetch(registry, catalog, provider_id))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
@@ -174,5 +174,10 @@ async def _redis_context(app: web.Application) -> AsyncIterator[None]:
         await shared.cache.client.aclose()
 
 
-async def _prefetch(registry: ProviderRegistry, catalog: ModelCatalog) -> None:
-    await catalog.prefetch(p.id for p in registry.all() if p.enabled)
+async def _prefetch(
+    registry: ProviderRegistry, catalog: ModelCatalog, provider_id: str | None
+) -> None:
+    """Fetch the models of one provider (after it changed), or of all (None: at start)."""
+    await catalog.prefetch(
+        p.id for p in registry.all() if p.enabled and provider_id in (None, p.id)
+    )

@@ -2,8 +2,9 @@
 
 The client's body goes upstream untouched except ``model``, so parameters we
 do not know about still work; stream payloads are relayed as they came, once
-checked to be JSON objects (a malformed one ends the stream with an error). Azure differs only in data (the
-Target's paths, query and auth header), never in code.
+checked to be JSON objects (a malformed one ends the stream with an error).
+Azure differs only in data (the Target's paths, query and auth header), never
+in code.
 """
 
 from __future__ import annotations

@@ -255,7 +255,14 @@ class ProviderRegistry:
                 logger.error("provider %r: %s Not routable.", provider_id, exc.message)
                 continue
             live[provider_id] = build_live(record, keys[provider_id], template)
-        changed = live != self._live or records != self._records
+        changed = sorted(
+            {pid for pid in live.keys() | self._live.keys() if live.get(pid) != self._live.get(pid)}
+            | {
+                pid
+                for pid in records.keys() | self._records.keys()
+                if records.get(pid) != self._records.get(pid)
+            }
+        )
         self._records = dict(sorted(records.items()))
         self._live = live
         self._ordered = tuple(live.values())
@@ -264,10 +271,11 @@ class ProviderRegistry:
             for r in self._api.values()
             if r.api_key_encrypted and (k := keys.get(r.id))
         }
-        if changed:
+        # Per provider, so one change refreshes that provider's models, not everyone's.
+        for provider_id in changed:
             for listener in list(self._listeners):
                 try:
-                    listener(None)
+                    listener(provider_id)
                 except Exception:
                     logger.exception("provider listener failed")
 

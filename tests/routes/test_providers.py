@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from gateway.app import create_app
 from gateway.providers.registry import PROVIDERS
 from gateway.settings import Settings
 from tests.conftest import AppClient
+from tests.fakes.base import API_KEY
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.test_app import assert_openai_error
 
 KEY = "sk-test-PLAINTEXT-provider-key-9f3a"
@@ -393,3 +396,40 @@ async def test_key_hint_shows_little_of_short_keys(client, key: str, hint: str) 
     provider = await response.json()
     assert provider["api_key_hint"] == hint and provider["has_api_key"] is True
     assert key not in await (await client.get("/api/v1/providers")).text()
+
+
+async def test_a_provider_change_refreshes_only_that_providers_models(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+) -> None:
+    async with FakeOpenAI() as a, FakeOpenAI() as b:
+        client = await aiohttp_client(create_app(make_settings(health={"enabled": False})))
+        for provider_id, fake in (("a", a), ("b", b)):
+            created = await client.post(
+                "/api/v1/providers",
+                json={"id": provider_id, "name": provider_id, "template": "openai",
+                      "base_url": fake.url, "api_key": API_KEY},
+            )  # fmt: skip
+            assert created.status == 201
+
+        def listings(fake: FakeOpenAI) -> int:
+            return sum(r.path == "/v1/models" for r in fake.requests)
+
+        async def settled() -> tuple[int, int]:
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                seen = (listings(a), listings(b))
+                if all(seen):
+                    await asyncio.sleep(0.2)  # anything else in flight lands meanwhile
+                    return listings(a), listings(b)
+            raise AssertionError("the model lists were never fetched")
+
+        before_a, before_b = await settled()
+        changed = await client.patch("/api/v1/providers/a", json={"priority": 7})
+        assert changed.status == 200
+        for _ in range(100):
+            if listings(a) > before_a:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        assert listings(a) == before_a + 1
+        assert listings(b) == before_b  # untouched: its list is still good
