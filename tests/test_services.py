@@ -231,6 +231,11 @@ async def test_routing_goes_around_an_open_breaker(
         assert len(broken.requests) == 2
         health = await (await client.get("/api/v1/providers/first/health")).json()
         assert health["circuit"] == "open"
+        # What opened it is on the report, apart from the (absent) probe failures.
+        assert health["consecutive_failures"] == 0
+        assert health["traffic"] == {
+            "consecutive_failures": 2, "requests": 2, "failures": 2, "window_s": 60.0
+        }  # fmt: skip
 
         response = await client.post("/v1/chat/completions", json={"model": "m", "messages": HELLO})
         assert response.status == 200

@@ -157,6 +157,11 @@ class CircuitBreaker:
             circuit.opened_at = self._clock()
             self._move(provider_id, circuit, CircuitState.OPEN)
 
+    def failures(self, provider_id: str) -> int:
+        """Upstream calls that failed in a row (what opens the circuit)."""
+        circuit = self._circuits.get(provider_id)
+        return 0 if circuit is None else circuit.failures
+
     def forget(self, provider_id: str) -> None:
         self._circuits.pop(provider_id, None)
 
@@ -242,8 +247,14 @@ class ProviderHealth:
         return state
 
     def report(self, provider_id: str) -> dict[str, Any]:
-        """The body of GET /api/v1/providers/{id}/health."""
+        """The body of GET /api/v1/providers/{id}/health.
+
+        ``consecutive_failures`` counts probes; ``traffic`` is what real calls saw,
+        which is what opens the circuit.
+        """
         state = self.state(provider_id)
+        window = self._windows.get(provider_id)
+        requests, failures = window.counts() if window is not None else (0, 0)
         return {
             "provider": provider_id,
             "status": state.status.value,
@@ -252,6 +263,12 @@ class ProviderHealth:
             "consecutive_failures": state.consecutive_failures,
             "last_error": state.last_error,
             "circuit": self.breaker.state(provider_id).value,
+            "traffic": {
+                "consecutive_failures": self.breaker.failures(provider_id),
+                "requests": requests,
+                "failures": failures,
+                "window_s": self._settings.window_s,
+            },
         }
 
     def summary(self, provider_ids: Iterable[str]) -> dict[str, int]:

@@ -57,9 +57,19 @@ HEALTH_SCHEMA: dict[str, Any] = {
         "status": {"enum": ["healthy", "degraded", "unhealthy", "unknown"]},
         "latency_ms": {"type": ["number", "null"]},
         "checked_at": {"type": ["number", "null"]},
-        "consecutive_failures": {"type": "integer"},
+        "consecutive_failures": {"type": "integer", "description": "Probes failed in a row"},
         "last_error": {"type": ["string", "null"]},
         "circuit": {"enum": ["closed", "open", "half_open"]},
+        "traffic": {
+            "type": "object",
+            "description": "Real calls: what opens the circuit",
+            "properties": {
+                "consecutive_failures": {"type": "integer"},
+                "requests": {"type": "integer", "description": "In the last window_s seconds"},
+                "failures": {"type": "integer", "description": "In the last window_s seconds"},
+                "window_s": {"type": "number"},
+            },
+        },
     },
 }
 TEST_BODY_SCHEMA: dict[str, Any] = {

@@ -66,6 +66,7 @@ def test_probes_move_healthy_degraded_unhealthy_and_back() -> None:
         "consecutive_failures": 3,
         "last_error": "HTTP 503: overloaded",
         "circuit": "closed",
+        "traffic": {"consecutive_failures": 0, "requests": 0, "failures": 0, "window_s": 60.0},
     }
     health.record_probe("p", 0.1)
     assert health.report("p")["status"] == "healthy"

@@ -149,6 +149,7 @@ async def test_provider_health_and_summary(client: Client, fake: FakeOpenAI) -> 
         "consecutive_failures": 0,
         "last_error": None,
         "circuit": "closed",
+        "traffic": {"consecutive_failures": 0, "requests": 0, "failures": 0, "window_s": 60.0},
     }
     await client.post("/api/v1/providers/good/test")
     for _ in range(3):  # health.unhealthy_after

@@ -142,9 +142,17 @@ export interface ProviderHealth {
   status: HealthStatus;
   latency_ms: number | null;
   checked_at: string | number | null;
+  /** Probes that failed in a row. */
   consecutive_failures: number;
   last_error: string | null;
   circuit: CircuitState;
+  /** What real calls saw (failures in a row open the circuit). */
+  traffic: {
+    consecutive_failures: number;
+    requests: number;
+    failures: number;
+    window_s: number;
+  };
 }
 
 export interface ProviderTestRequest {
