@@ -34,6 +34,7 @@ from gateway.routes import (
 from gateway.routes.table import ROUTES
 from gateway.security.redaction import register_secret
 from gateway.settings import Settings
+from gateway.shared.link import RedisLink
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
 from gateway.storage.factory import create_storage
 
@@ -52,10 +53,11 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[LIFECYCLE] = Lifecycle(started_at=time.monotonic())
     app[ROUTES] = {}
-    app[STORAGE] = create_storage(settings)
+    redis_link = RedisLink()  # what the store and the limiter know about reaching Redis
+    app[STORAGE] = create_storage(settings, redis_link)
     app[METRICS] = Metrics(settings.metrics)
     app[KEYS] = KeyStore(app[STORAGE].collection("keys"))
-    app[LIMITER] = create_limiter(settings)
+    app[LIMITER] = create_limiter(settings, redis_link)
     response_stamps.setup(app)
     app[RESPONSE_STAMPS].append(response_stamper(settings))
     app[RESPONSE_STAMPS].append(stamp_rate_limit_headers)

@@ -11,16 +11,17 @@ from aiohttp import web
 from gateway.limiting.memory import MemoryRateLimiter
 from gateway.limits import RateLimiter
 from gateway.settings import Settings
+from gateway.shared.link import RedisLink
 
 LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 
-def create_limiter(settings: Settings) -> RateLimiter:
-    """Shared through Redis when the storage is; in-process otherwise."""
+def create_limiter(settings: Settings, link: RedisLink | None = None) -> RateLimiter:
+    """Shared through Redis when the storage is (``link``: the store's); in-process otherwise."""
     if settings.storage.backend == "redis":
         from gateway.shared.limits import RedisRateLimiter
 
-        return RedisRateLimiter.from_settings(settings)
+        return RedisRateLimiter.from_settings(settings, link)
     return MemoryRateLimiter()
 
 

@@ -5,7 +5,8 @@ own clock), so counts are exact across instances. Tokens: per-second buckets in
 a hash, summed over the last minute. When Redis cannot be reached within
 ``storage.redis_timeout_s``, ``rate_limit.fail_open`` decides: count in this
 process instead (true, the default) or refuse with 503 (false). After a failure
-Redis is retried with backoff, so an outage does not cost every request a timeout.
+Redis is retried with backoff, so an outage does not cost every request a timeout;
+the RedisLink shared with the store skips Redis as soon as either found it down.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.limits import Decision
 from gateway.settings import Settings
 from gateway.shared.client import UNREACHABLE, Redis, bounded, describe, redis_client
+from gateway.shared.link import RedisLink
 
 logger = logging.getLogger("gateway.shared.limits")
 
@@ -129,8 +131,10 @@ class RedisRateLimiter:
         *,
         fail_open: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        link: RedisLink | None = None,
     ) -> None:
         self.client = client
+        self.link = link if link is not None else RedisLink()
         self.timeout_s = timeout_s
         self.fail_open = fail_open
         self.healthy = True
@@ -146,11 +150,12 @@ class RedisRateLimiter:
         self._retry_delay = RETRY_START_S
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RedisRateLimiter:
+    def from_settings(cls, settings: Settings, link: RedisLink | None = None) -> RedisRateLimiter:
         return cls(
             redis_client(settings.storage),
             settings.storage.redis_timeout_s,
             fail_open=settings.rate_limit.fail_open,
+            link=link,
         )
 
     async def hit(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
@@ -209,9 +214,15 @@ class RedisRateLimiter:
         await self.client.aclose()
 
     def _available(self) -> bool:
+        if self.healthy and not self.link.up:  # the store found Redis down first
+            self.healthy = False
+            self.last_error = self.link.error
+            self._retry_delay = RETRY_START_S
+            self._retry_at = self._clock() + self._retry_delay
         return self.healthy or self._clock() >= self._retry_at
 
     def _failed(self, exc: BaseException) -> None:
+        self.link.down(f"redis unreachable: {describe(exc)}")
         if self.healthy:
             logger.warning("shared rate limits unavailable, Redis unreachable: %s", describe(exc))
             self._retry_delay = RETRY_START_S
@@ -222,6 +233,7 @@ class RedisRateLimiter:
         self._retry_at = self._clock() + self._retry_delay
 
     def _succeeded(self) -> None:
+        self.link.restored()
         if not self.healthy:
             logger.info("shared rate limits available again")
         self.healthy = True

@@ -9,7 +9,10 @@ instance (within milliseconds), and after a reconnect reloads everything.
 
 Reads never touch Redis: when it is unreachable, the last snapshot keeps chat
 working; writes raise StorageUnavailable (the API answers 503) within
-``storage.redis_timeout_s``.
+``storage.redis_timeout_s``, at once while the RedisLink (shared with the rate
+limiter) is down. The watcher reconnects with jittered backoff of at most half a
+second, so health and writes follow Redis within a second of its return, and
+instances do not all reconnect at the same moment.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import uuid
 from collections.abc import Callable
 from typing import Any, Literal, cast
@@ -25,6 +29,7 @@ from typing import Any, Literal, cast
 from redis.asyncio.client import PubSub
 
 from gateway.shared.client import UNREACHABLE, Redis, bounded, describe
+from gateway.shared.link import RedisLink
 from gateway.storage.base import (
     AlreadyExists,
     Change,
@@ -41,7 +46,7 @@ PREFIX = "gw:store:"
 CHANNEL_PREFIX = "gw:changes:"
 WATCHDOG_INTERVAL_S = 1.0
 BACKOFF_START_S = 0.05
-BACKOFF_MAX_S = 5.0
+BACKOFF_MAX_S = 0.5
 
 UNAVAILABLE_MESSAGE = (
     "The shared store (Redis) is unreachable, so changes cannot be saved right now; "
@@ -207,6 +212,8 @@ class RedisCollection:
 
     async def _run(self, script: str, *args: str) -> int:
         storage = self._storage
+        if not storage.healthy:
+            raise StorageUnavailable(UNAVAILABLE_MESSAGE)  # known down: no second wait
         try:
             result = await bounded(
                 storage.client.eval(script, 2, self.key, self.rev_key, self.channel, *args),
@@ -231,12 +238,12 @@ UNAVAILABLE_ERRORS = UNREACHABLE
 class RedisStorage:
     """Collections in one Redis, with a watcher task that follows other instances' writes."""
 
-    def __init__(self, client: Redis, timeout_s: float) -> None:
+    def __init__(self, client: Redis, timeout_s: float, link: RedisLink | None = None) -> None:
         self.client = client
         self.timeout_s = timeout_s
         self.instance_id = uuid.uuid4().hex
-        self.healthy = False
-        self.last_error: str | None = "not opened yet"
+        self.link = link if link is not None else RedisLink()
+        self.link.down("not opened yet")
         self._collections: dict[str, RedisCollection] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._closing = False
@@ -247,6 +254,14 @@ class RedisStorage:
         if found is None:
             found = self._collections[name] = RedisCollection(self, name)
         return found
+
+    @property
+    def healthy(self) -> bool:
+        return self.link.up
+
+    @property
+    def last_error(self) -> str | None:
+        return self.link.error
 
     def status(self) -> StorageStatus:
         return StorageStatus(backend="redis", healthy=self.healthy, error=self.last_error)
@@ -287,16 +302,12 @@ class RedisStorage:
         await self.client.aclose()
 
     def mark_down(self, exc: BaseException) -> None:
-        if self.healthy:
+        if self.link.down(f"redis unreachable: {describe(exc)}"):
             logger.warning("Redis unreachable: %s", describe(exc))
-        self.healthy = False
-        self.last_error = f"redis unreachable: {describe(exc)}"
 
     def mark_up(self) -> None:
-        if not self.healthy and self._watcher is not None:
+        if self.link.restored() and self._watcher is not None:
             logger.info("Redis reachable again")
-        self.healthy = True
-        self.last_error = None
 
     def request_reload(self, collection: RedisCollection) -> None:
         self._pending_reloads.add(collection)
@@ -330,7 +341,8 @@ class RedisStorage:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             if self._closing:
                 return
-            await asyncio.sleep(backoff)
+            # Jittered, so instances that lost Redis together do not return together.
+            await asyncio.sleep(random.uniform(backoff / 2, backoff))
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def _follow(self, pubsub: PubSub) -> None:

@@ -7,9 +7,12 @@ A missing or unstartable ``redis-server`` fails the run: CI must not silently sk
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,6 +86,16 @@ class RedisServer:
         if self.process.stderr is not None:
             self.process.stderr.close()
         self.process = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP for the block: connections stay open and nothing answers (a hung Redis)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def flush(self) -> None:
         self._command(b"FLUSHALL")

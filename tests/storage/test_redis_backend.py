@@ -256,3 +256,36 @@ async def test_password_in_the_url_works_and_never_leaks(redis_url: str) -> None
         await reset.config_set("requirepass", "")
         await reset.aclose()
         await admin.aclose()
+
+
+async def test_a_hung_redis_costs_an_admin_write_one_timeout_and_recovery_shows_at_once(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    make_settings: Callable[..., Settings],
+    redis_server: RedisServer,
+    redis_url: str,
+) -> None:
+    """SIGSTOP: a write answers 503 within one redis_timeout_s (rate limit included);
+    SIGCONT: health says ok again within a second, as writes succeed."""
+    settings = make_settings(
+        storage={"backend": "redis", "redis_url": redis_url, "redis_timeout_s": TIMEOUT_S},
+        secret_key=TEST_SECRET_KEY,
+    )
+    client = await aiohttp_client(create_app(settings))
+    provider = {"name": "p", "template": "ollama"}
+    assert (await client.post("/api/v1/providers", json={"id": "a", **provider})).status == 201
+    with redis_server.paused():
+        for n in range(3):
+            started = time.monotonic()
+            response = await client.post("/api/v1/providers", json={"id": f"b{n}", **provider})
+            elapsed = time.monotonic() - started
+            assert response.status == 503
+            assert elapsed < TIMEOUT_S * 1.5, f"write {n} took {elapsed:.2f} s"
+        await asyncio.sleep(2)  # a long outage: backoff has grown
+        body = await (await client.get("/api/v1/health")).json()
+        assert body["status"] == "degraded"
+    resumed = time.monotonic()
+    while body["status"] != "ok":
+        assert time.monotonic() - resumed < 1.0, "health still degraded a second after"
+        await asyncio.sleep(0.05)
+        body = await (await client.get("/api/v1/health")).json()
+    assert (await client.post("/api/v1/providers", json={"id": "c", **provider})).status == 201
