@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/gateway serve --host $(HOST) --port $(PORT)
 
 dev: $(STAMP)
-	$(BIN)/watchfiles --filter default '$(BIN)/gateway serve --host $(HOST) --port $(PORT)' gateway config
+	$(BIN)/watchfiles --filter default --sigint-timeout 32 '$(BIN)/gateway serve --host $(HOST) --port $(PORT)' gateway config
 
 start: $(STAMP)
 	GATEWAY_ENV=production $(BIN)/gateway serve

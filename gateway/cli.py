@@ -77,6 +77,29 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _healthcheck(args: argparse.Namespace) -> int:
+    """The container HEALTHCHECK: 0 when this host's gateway answers its health route.
+
+    It reads the same settings as ``serve`` (so a port set in YAML counts) and uses
+    only the standard library's HTTP client.
+    """
+    import urllib.error
+    import urllib.request
+
+    server = _load(args).server
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(server.host, server.host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    url = f"http://{host}:{server.port}/api/v1/health"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+            status = int(response.status)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if status == 200 else 1
+
+
 def _check_config(args: argparse.Namespace) -> int:
     settings = _load(args)
     print(json.dumps(masked_dump(settings), indent=2))
@@ -310,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate and print the configuration")
     check.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     check.set_defaults(func=_check_config)
+
+    healthcheck = commands.add_parser(
+        "healthcheck", help="exit 0 when the gateway on this host answers its health check"
+    )
+    healthcheck.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    healthcheck.add_argument("--timeout", type=float, default=4.0)
+    healthcheck.set_defaults(func=_healthcheck)
 
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=_version)

@@ -47,9 +47,13 @@ def test_scale_profile_runs_two_replicas_on_redis(tmp_path: Path) -> None:
         assert gateway["environment"]["GATEWAY_STORAGE__BACKEND"] == "redis"
         assert gateway["environment"]["GATEWAY_STORAGE__REDIS_URL"] == "redis://redis:6379/0"
         assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
-        assert "/api/v1/health" in " ".join(gateway["healthcheck"]["test"])
+        assert gateway["healthcheck"]["test"] == ["CMD", "gateway", "healthcheck"]
+        assert gateway["stop_grace_period"] == "35s"
         ports.add(gateway["ports"][0]["published"])
     assert len(ports) == 2
+    # One image, built once: only gateway-1 builds it.
+    assert "build" in services["gateway-1"] and "build" not in services["gateway-2"]
+    assert services["gateway-1"]["image"] == services["gateway-2"]["image"]
 
 
 def test_plain_up_starts_only_the_development_gateway(tmp_path: Path) -> None:

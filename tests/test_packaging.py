@@ -92,16 +92,19 @@ def test_hadolint_can_fail(tmp_path: Path) -> None:
 def test_dockerfile_shape() -> None:
     steps = instructions(REPO / "Dockerfile")
     stages = [args for keyword, args in steps if keyword == "FROM"]
-    assert len(stages) >= 2 and stages[0].endswith("AS build")
+    assert len(stages) >= 2 and stages[0] == "${PYTHON_IMAGE} AS deps"
     final = steps[max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM") :]
     users = [args for keyword, args in final if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     found = dict(steps)
     assert found["EXPOSE"] == "8080"
-    assert json.loads(found["VOLUME"]) == ["/app/config", "/app/providers.d", "/app/data"]
+    # Only the data: configuration in a volume would hide a rebuilt image's config.
+    assert json.loads(found["VOLUME"]) == ["/app/data"]
     healthcheck = found["HEALTHCHECK"]
-    assert "/api/v1/health" in healthcheck and "urllib.request" in healthcheck
-    assert "curl" not in healthcheck and "wget" not in healthcheck
+    assert healthcheck.endswith('CMD ["gateway", "healthcheck"]')
+    assert "--mount" not in " ".join(args for keyword, args in steps if keyword == "RUN")
+    assert any(k == "COPY" and a.startswith("--from=deps /opt/venv") for k, a in steps)
+    assert steps[0] == ("ARG", "PYTHON_IMAGE=python:3.11-slim")
     assert "GATEWAY_SERVER__HOST=0.0.0.0" in " ".join(a for k, a in steps if k == "ENV")
     assert "GATEWAY_ENV=production" in " ".join(a for k, a in final if k == "ENV")
 
@@ -111,15 +114,21 @@ def test_healthcheck_command_works_against_a_live_gateway(tmp_path: Path) -> Non
     from tests.processes import gateway_process
 
     command = json.loads(dict(instructions(REPO / "Dockerfile"))["HEALTHCHECK"].split("CMD", 1)[1])
-    assert command[0] == "python"
+    assert command[0] == "gateway"
+    run = [sys.executable, "-m", "gateway", *command[1:]]
     with gateway_process("serve", "--port", "0", cwd=tmp_path) as gw:
-        port = str(gw.port())
-        env = {**os.environ, "GATEWAY_SERVER__PORT": port}
-        ok = subprocess.run([sys.executable, *command[1:]], env=env, capture_output=True)
+        port = gw.port()
+        # The port comes from the YAML configuration, as the server's own does.
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "gateway.yaml").write_text(f"server:\n  port: {port}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        env["PYTHONPATH"] = str(REPO)
+        ok = subprocess.run(run, env=env, cwd=tmp_path, capture_output=True)
         assert ok.returncode == 0, ok.stderr
         assert gw.stop() == 0
-    down = subprocess.run([sys.executable, *command[1:]], env=env, capture_output=True)
-    assert down.returncode != 0
+    down = subprocess.run(run, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert down.returncode == 1
+    assert down.stderr.startswith(f"unhealthy: http://127.0.0.1:{port}/api/v1/health")
 
 
 def test_compose_file_is_valid(tmp_path: Path) -> None:
@@ -132,7 +141,8 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     assert [port["target"] for port in service["ports"]] == [8080]
     targets = {volume["target"] for volume in service["volumes"]}
     assert {"/src/gateway", "/app/config", "/app/providers.d", "/app/data"} <= targets
-    assert "/api/v1/health" in " ".join(service["healthcheck"]["test"])
+    assert service["healthcheck"]["test"] == ["CMD", "gateway", "healthcheck"]
+    assert "--sigint-timeout=32" in service["entrypoint"]  # watchfiles lets the drain run
     raw = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     assert raw["services"]["gateway"]["env_file"] == [{"path": ".env", "required": False}]
 
