@@ -8,7 +8,7 @@ TSC := node_modules/.bin/tsc
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run dev start test lint fmt typecheck build bench system-deps clean
+.PHONY: run dev start test test-container lint fmt typecheck build bench system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ fmt: $(STAMP)
 
 test: $(STAMP) system-deps $(TSC) lint
 	$(BIN)/python -m pytest -q
+
+# The image built and run with podman (installed from Debian when no engine is
+# present) or docker, then the compose "scale" profile; prints each check.
+test-container: $(STAMP)
+	@scripts/container/test.sh
 
 build: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
