@@ -24,6 +24,7 @@ from gateway.providers.live import LiveProvider
 from gateway.providers.records import ProviderRecord, parse_body, resolve
 from gateway.providers.store import COLLECTION, KEEP_KEY, KeepKey, ProviderStore
 from gateway.providers.templates import TEMPLATES, Template, Templates, load_templates
+from gateway.security.redaction import register_secret
 from gateway.security.ssrf import UnsafeUpstream, check_upstream_url
 from gateway.settings import Settings
 from gateway.state import SETTINGS, STORAGE
@@ -239,6 +240,8 @@ class ProviderRegistry:
             files[provider_id] = path
             records[provider_id] = loaded.record
             keys[provider_id] = loaded.api_key
+        for key in keys.values():
+            register_secret(key)  # an upstream that echoes it is masked (errors.error_body)
         live: dict[str, LiveProvider] = {}
         for provider_id, record in sorted(records.items()):
             template = self.templates.get(record.template)
