@@ -19,6 +19,7 @@ from aiohttp import web
 
 from gateway.adapters.base import Target
 from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.ledger.pricing import PriceTable
 from gateway.providers.files import ProviderFolder
 from gateway.providers.live import LiveProvider
 from gateway.providers.records import ProviderRecord, parse_body, resolve
@@ -71,6 +72,7 @@ def build_live(record: ProviderRecord, api_key: str | None, template: Template) 
         aliases=dict(record.aliases),
         default_model=record.default_model,
         health_checks=record.health_checks,
+        prices=PriceTable(record.pricing, template.pricing),
     )
 
 
