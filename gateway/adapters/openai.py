@@ -17,9 +17,11 @@ import orjson
 from gateway.adapters.base import JSON, ModelPage, StreamUsage, Target, UpstreamRequest
 from gateway.adapters.shapes import error_message, load_object, new_id
 from gateway.errors import UpstreamError
+from gateway.security.redaction import mask_secrets
 
 _NULL = b'"usage":null'
 _NULL_SPACED = b'"usage": null'
+_ERROR = b'"error"'
 
 
 def _with_model(body: JSON, raw: bytes, upstream_model: str) -> bytes:
@@ -77,6 +79,8 @@ class OpenAIAdapter:
                 counts = chunk.get("usage")
                 if isinstance(counts, dict):
                     usage.append(StreamUsage.from_openai(counts))
+            if _ERROR in data:  # an in-stream error event may echo the key: mask it
+                data = mask_secrets(data.decode("utf-8", "replace")).encode()
             yield b"data: " + data + b"\n\n"
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:

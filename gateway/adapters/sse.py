@@ -144,3 +144,35 @@ async def iter_data(
                 return
             yield payload
     decoder.finish()
+
+
+async def iter_events(
+    chunks: AsyncIterable[bytes], max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> AsyncIterator[bytes]:
+    """The raw bytes of complete events (``event:`` lines and all), for a relay that keeps them.
+
+    Yields as soon as a chunk completes one or more events, so bytes flow as they
+    come; an event cut off by the end of the body is dropped (never half an event).
+    Events end with a blank line written as ``\\n\\n`` or ``\\r\\n\\r\\n``. Only the new
+    chunk (and the three bytes held before it) is searched, so the work is linear;
+    holding more than ``max_event_bytes`` of one unfinished event raises EventTooLarge.
+    """
+    held: list[bytes] = []
+    held_size = 0
+    tail = b""  # the last bytes held: an event's end may straddle two chunks
+    async for chunk in chunks:
+        window = tail + chunk
+        lf = window.rfind(b"\n\n")
+        crlf = window.rfind(b"\r\n\r\n")
+        end = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0) - len(tail)
+        if end > 0:
+            held.append(chunk[:end])
+            yield b"".join(held)
+            rest = chunk[end:]
+            held, held_size, tail = ([rest] if rest else []), len(rest), rest[-3:]
+        else:
+            held.append(chunk)
+            held_size += len(chunk)
+            tail = window[-3:]
+        if held_size > max_event_bytes:
+            raise EventTooLarge(max_event_bytes)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.adapters.sse import EventTooLarge, SSEDecoder, iter_data
+from gateway.adapters.sse import EventTooLarge, SSEDecoder, iter_data, iter_events
 
 STREAM = (
     b": comment line\n"
@@ -106,3 +106,27 @@ def test_events_before_an_oversized_one_in_the_same_chunk_still_come_out() -> No
     assert decoder.feed(b"data: a\n\ndata: b\n\ndata: " + b"x" * 5000) == [b"a", b"b"]
     with pytest.raises(EventTooLarge):
         decoder.feed(b"\n\n")
+
+
+async def test_iter_events_yields_whole_events_as_they_complete() -> None:
+    raw = b"event: a\ndata: 1\n\nevent: b\r\ndata: 2\r\n\r\nevent: c\ndata: cut"
+
+    async def split(size: int) -> AsyncIterator[bytes]:
+        for i in range(0, len(raw), size):
+            yield raw[i : i + size]
+
+    for size in (1, 5, len(raw)):
+        out = [block async for block in iter_events(split(size))]
+        assert b"".join(out) == raw[: raw.index(b"event: c")]
+        assert all(block.endswith((b"\n\n", b"\r\n\r\n")) for block in out)
+
+
+async def test_iter_events_holds_a_long_event_in_linear_time_and_caps_it() -> None:
+    event = b"event: big\ndata: " + b"x" * (16 * 1024 * 1024) + b"\r\n\r\n"
+    started = time.perf_counter()
+    out = [block async for block in iter_events(_chunks(event, 16384))]
+    elapsed = time.perf_counter() - started
+    assert out == [event]
+    assert elapsed < 3.0, f"took {elapsed:.2f} s"
+    with pytest.raises(EventTooLarge):
+        _ = [block async for block in iter_events(_chunks(event, 16384), max_event_bytes=4096)]
