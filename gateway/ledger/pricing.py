@@ -87,6 +87,17 @@ class PriceTable:
             self._layers.append((exact, globs))
         self._cache: dict[str, Rate | None] = {}
 
+    def __eq__(self, other: object) -> bool:
+        """Same prices, equal tables: a provider rebuilt from an unchanged record is unchanged."""
+        if not isinstance(other, PriceTable):
+            return NotImplemented
+        return self._layers == other._layers
+
+    def __hash__(self) -> int:
+        return hash(
+            tuple((tuple(sorted(exact.items())), tuple(globs)) for exact, globs in self._layers)
+        )
+
     def rate(self, model: str) -> Rate | None:
         """The rate for ``model`` (as routed; a leading ``models/`` is ignored), or None."""
         try:
