@@ -159,9 +159,7 @@ DEFAULT_RETRY_AFTER = "1"
 
 
 def anthropic_type(status: int) -> str:
-    return ANTHROPIC_TYPES.get(status) or (
-        "invalid_request_error" if status < 500 else "api_error"
-    )
+    return ANTHROPIC_TYPES.get(status) or ("invalid_request_error" if status < 500 else "api_error")
 
 
 def anthropic_body(message: str, status: int, param: str | None = None) -> dict[str, Any]:
