@@ -152,7 +152,9 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
                 "X-Gateway-Provider": candidates[0].provider.id,
             },
         )
-    fmt = MessagesFormat(body, raw, messages_request.MessagesParams(model, False, ()), request.headers)
+    fmt = MessagesFormat(
+        body, raw, messages_request.MessagesParams(model, False, ()), request.headers
+    )
 
     def build(_adapter: Adapter, candidate: Candidate) -> UpstreamRequest:
         target = candidate.provider.target

@@ -27,7 +27,10 @@ from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 
 ADMIN_KEY = "admin-key-for-messages-tests"
 CLAUDE = "claude-sonnet-4-5"
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+PNG = (  # a 1x1 PNG
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
+    "hQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 WEATHER_TOOL: Any = {
     "name": "get_weather",
     "description": "Weather now in a city",
@@ -193,7 +196,10 @@ async def test_image_reaches_the_provider(
     sdk: anthropic.AsyncAnthropic, upstreams: Upstreams, provider: str
 ) -> None:
     fake = upstreams.named(provider)
-    image: Any = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    image: Any = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+    }
     await sdk.messages.create(
         model=f"{provider}/{CLAUDE}",
         max_tokens=64,
@@ -241,7 +247,7 @@ async def test_count_tokens(
         messages=[{"role": "user", "content": "Hello, how are you today?"}],
         tools=[WEATHER_TOOL],
     )
-    counted = response.parse()
+    counted = await response.parse()
     if provider == "ant":
         assert counted.input_tokens == 1234
         assert response.headers["X-Gateway-Token-Count"] == "exact"
