@@ -1,7 +1,8 @@
 """A normalized chat.completion as an Anthropic Message, and the pieces streams share.
 
-Reasoning becomes a ``thinking`` block (first), text a ``text`` block, each tool
-call a ``tool_use`` block. ``finish_reason`` -> ``stop_reason``: stop ->
+Reasoning becomes a ``thinking`` block (first; Anthropic's own signed blocks when
+the chat answer carries them in ``thinking_blocks``), text a ``text`` block, each
+tool call a ``tool_use`` block. ``finish_reason`` -> ``stop_reason``: stop ->
 ``end_turn``, or ``stop_sequence`` when the upstream names which of the
 request's sequences matched (vLLM's ``stop_reason``; OpenAI and Gemini do not
 say); length -> ``max_tokens``; tool_calls -> ``tool_use``; content_filter ->
@@ -69,6 +70,25 @@ def tool_input(arguments: Any) -> JSON:
     return value if isinstance(value, dict) else {}
 
 
+def thinking_blocks(blocks: Any) -> list[JSON]:
+    """Anthropic's own thinking blocks carried through chat (``thinking_blocks``), signed."""
+    out: list[JSON] = []
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "thinking":
+            out.append(
+                {
+                    "type": "thinking",
+                    "thinking": str(block.get("thinking") or ""),
+                    "signature": str(block.get("signature") or ""),
+                }
+            )
+        elif block.get("type") == "redacted_thinking":
+            out.append({"type": "redacted_thinking", "data": str(block.get("data") or "")})
+    return out
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -84,9 +104,9 @@ def to_message(completion: JSON, model: str, stop_sequences: tuple[str, ...]) ->
     reply = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(reply, dict):
         reply = {}
-    content: list[JSON] = []
+    content = thinking_blocks(reply.get("thinking_blocks"))
     reasoning = reply.get("reasoning_content") or reply.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
+    if not content and isinstance(reasoning, str) and reasoning:
         content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
     text = _text(reply.get("content")) or _text(reply.get("refusal"))
     if text:

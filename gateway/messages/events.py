@@ -125,12 +125,22 @@ class Blocks:
             out = self.settle() + self._start({"type": "thinking", "thinking": "", "signature": ""})
         return out + self._delta({"type": "thinking_delta", "thinking": text})
 
-    def sign(self, signature: str) -> bytes:
-        """A thinking block's signature: sent just before the block closes."""
-        if self.open != "thinking":
+    def signed(self, block: JSON) -> bytes:
+        """A whole thinking block as chat carries it (``thinking_blocks``), after its text.
+
+        A signature belongs to the open thinking block and is sent as it closes;
+        a redacted block is a block of its own.
+        """
+        if block.get("type") == "thinking":
+            signature = block.get("signature")
+            if self.open == "thinking" and isinstance(signature, str):
+                self.signature += signature
             return b""
-        self.signature += signature
-        return b""
+        if block.get("type") != "redacted_thinking":
+            return b""
+        out = self.settle()
+        out += self._start({"type": "redacted_thinking", "data": str(block.get("data") or "")})
+        return out + self.close()
 
     def _open_call(self, call: _Call) -> bytes:
         block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
@@ -249,6 +259,9 @@ def _delta(blocks: Blocks, delta: JSON) -> bytes:
     reasoning = delta.get("reasoning_content") or delta.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
         out += blocks.thinking(reasoning)
+    for block in delta.get("thinking_blocks") or ():
+        if isinstance(block, dict):
+            out += blocks.signed(block)
     content = delta.get("content") or delta.get("refusal")
     if isinstance(content, str) and content:
         out += blocks.text(content)

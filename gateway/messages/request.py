@@ -10,8 +10,10 @@ and judges the rest itself. ``to_chat`` translates the whole body:
   (its text; ``is_error`` prefixes ``Error: ``; its images follow in a user
   message, since tool messages carry only text). Tool messages come first, as
   chat requires them right after the assistant's tool calls.
-- assistant blocks: text -> content; ``tool_use`` -> ``tool_calls``;
-  ``thinking`` -> ``reasoning_content``; ``redacted_thinking`` is dropped.
+- assistant blocks: text -> content; ``tool_use`` -> ``tool_calls``; ``thinking``
+  and ``redacted_thinking`` are dropped: their signatures mean something only to
+  Anthropic (served natively), and OpenAI-compatible servers refuse fields they
+  do not know in a message.
 - ``tools`` -> function tools (``input_schema`` -> ``parameters``); Anthropic's
   server tools (a ``type`` other than ``custom``) are refused, no other
   provider runs them. ``tool_choice`` auto/any/tool/none -> auto/required/
@@ -199,7 +201,6 @@ def _user(content: Any, param: str) -> list[JSON]:
 
 def _assistant(content: Any, param: str) -> JSON:
     texts: list[str] = []
-    reasoning: list[str] = []
     calls: list[JSON] = []
     for j, block in enumerate(_blocks(content, param)):
         kind = block["type"]
@@ -207,11 +208,7 @@ def _assistant(content: Any, param: str) -> JSON:
             texts.append(_text(block, f"{param}.{j}"))
         elif kind == "tool_use":
             calls.append(_tool_call(block, f"{param}.{j}"))
-        elif kind == "thinking":
-            thinking = block.get("thinking")
-            if isinstance(thinking, str):
-                reasoning.append(thinking)
-        elif kind != "redacted_thinking":  # encrypted for Anthropic only: nothing to carry
+        elif kind not in ("thinking", "redacted_thinking"):
             raise _invalid(
                 f"content block type {kind!r} is not supported for this provider", f"{param}.{j}"
             )
@@ -220,8 +217,6 @@ def _assistant(content: Any, param: str) -> JSON:
         message["tool_calls"] = calls
     elif message["content"] is None:
         message["content"] = ""
-    if reasoning:
-        message["reasoning_content"] = "\n\n".join(reasoning)
     return message
 
 

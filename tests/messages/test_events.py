@@ -188,3 +188,28 @@ async def test_cached_tokens_move_to_cache_read() -> None:
 async def test_an_empty_upstream_stream_still_makes_a_whole_message() -> None:
     events, _ = await translate([])
     assert check_stream(events) == []
+
+
+async def test_signed_thinking_blocks_carry_their_signature() -> None:
+    """Anthropic's blocks carried through chat (thinking_blocks): signature_delta before stop."""
+    signed = {"type": "thinking", "thinking": "Hmm.", "signature": "c2ln"}
+    redacted = {"type": "redacted_thinking", "data": "b3BhcXVl"}
+    events, _ = await translate(
+        [
+            chunk({"reasoning_content": "Hmm."}),
+            chunk({"thinking_blocks": [signed]}),
+            chunk({"thinking_blocks": [redacted]}),
+            chunk({"content": "Yes."}),
+            chunk({}, "stop"),
+        ]
+    )
+    assert check_stream(events) == [
+        signed,
+        redacted,
+        {"type": "text", "text": "Yes."},
+    ]
+    names = [(n, d.get("delta", {}).get("type")) for n, d in events]
+    assert (
+        names.index(("content_block_delta", "signature_delta"))
+        == names.index(("content_block_stop", None)) - 1
+    )

@@ -157,8 +157,7 @@ def test_tool_round_trip_history() -> None:
         tool_choice={"type": "any", "disable_parallel_tool_use": True},
     )
     assistant = chat["messages"][1]
-    assert assistant["content"] == "Checking."
-    assert assistant["reasoning_content"] == "Two cities."
+    assert assistant["content"] == "Checking." and "reasoning_content" not in assistant
     assert [
         (c["id"], orjson.loads(c["function"]["arguments"])) for c in assistant["tool_calls"]
     ] == [
@@ -290,3 +289,18 @@ def test_answer_stop_reasons(finish: str, reason: str) -> None:
     message = to_message(completion({"role": "assistant", "content": "a"}, finish), "m", ("X",))
     assert message["stop_reason"] == reason
     assert message["usage"] == {"input_tokens": 10, "output_tokens": 4}
+
+
+def test_answer_keeps_signed_thinking_blocks() -> None:
+    blocks = [
+        {"type": "thinking", "thinking": "Hmm.", "signature": "c2ln"},
+        {"type": "redacted_thinking", "data": "b3BhcXVl"},
+    ]
+    reply = {
+        "role": "assistant",
+        "content": "Yes.",
+        "reasoning_content": "Hmm.",
+        "thinking_blocks": blocks,
+    }
+    message = to_message(completion(reply, "stop"), "m", ())
+    assert message["content"] == [*blocks, {"type": "text", "text": "Yes."}]
