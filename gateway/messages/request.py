@@ -19,7 +19,8 @@ and judges the rest itself. ``to_chat`` translates the whole body:
   provider runs them. ``tool_choice`` auto/any/tool/none -> auto/required/
   the function/none; ``disable_parallel_tool_use`` -> ``parallel_tool_calls: false``.
 - ``max_tokens``, ``temperature``, ``top_p``; ``stop_sequences`` -> ``stop``;
-  ``metadata.user_id`` -> ``user``; ``thinking`` -> ``reasoning_effort`` (by budget).
+  ``metadata.user_id`` -> ``user`` (its first 64 characters); ``thinking`` ->
+  ``reasoning_effort`` (by budget).
 - Dropped: ``cache_control`` everywhere, ``top_k`` (chat has no such parameter
   and OpenAI refuses unknown ones), ``service_tier``, ``container``, ``mcp_servers``.
 - ``stream`` -> ``stream`` with ``stream_options.include_usage`` (usage ends the stream).
@@ -41,6 +42,9 @@ ERROR_PREFIX = "Error: "
 
 EFFORTS = ((4096, "low"), (16384, "medium"))
 """Thinking budgets below each bound map to this reasoning effort; larger ones to high."""
+
+USER_CHARS = 64
+"""OpenAI's limit for ``user``; Claude Code's user ids are longer (their start identifies)."""
 
 TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
@@ -340,7 +344,7 @@ def to_chat(body: JSON, params_: MessagesParams) -> JSON:
         chat["stop"] = list(params_.stop_sequences)
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
-        chat["user"] = metadata["user_id"]
+        chat["user"] = metadata["user_id"][:USER_CHARS]
     effort = _effort(body.get("thinking"))
     if effort is not None:
         chat["reasoning_effort"] = effort
