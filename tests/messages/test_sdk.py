@@ -344,3 +344,63 @@ async def test_raw_stream_keeps_block_rules(
         ("tool_use", {"city": "Oslo"}),
         ("tool_use", {}),
     ]
+
+
+async def test_keys_scopes_limits_and_metrics_as_for_chat(
+    gateway: TestClient[Any, Any], upstreams: Upstreams
+) -> None:
+    """A client key's allow-list and rpm hold here too; refusals come in Anthropic's shape."""
+    created = await gateway.post(
+        "/api/v1/keys",
+        json={"name": "claude", "models": [f"oai/{CLAUDE}"], "rpm": 2},  # the 403 counts too
+        headers={"x-api-key": ADMIN_KEY},
+    )
+    assert created.status == 201, await created.text()
+    client = anthropic.AsyncAnthropic(
+        base_url=str(gateway.make_url("/")),
+        auth_token=(await created.json())["key"],  # Authorization: Bearer, as Claude Code's
+        max_retries=0,
+    )
+    try:
+        with pytest.raises(anthropic.PermissionDeniedError) as denied:
+            await client.messages.create(model=f"ant/{CLAUDE}", max_tokens=8, messages=HELLO)
+        assert denied.value.body["error"]["type"] == "permission_error"  # type: ignore[index]
+        await client.messages.create(model=f"oai/{CLAUDE}", max_tokens=8, messages=HELLO)
+        with pytest.raises(anthropic.RateLimitError) as limited:
+            await client.messages.create(model=f"oai/{CLAUDE}", max_tokens=8, messages=HELLO)
+        assert int(limited.value.response.headers["retry-after"]) >= 1
+    finally:
+        await client.close()
+    scraped = await (await gateway.get("/metrics")).text()
+    assert 'gateway_http_requests_total{method="POST",route="/v1/messages",status="200"}' in scraped
+    assert 'provider="oai"' in scraped
+
+
+async def test_anthropic_pass_through_relays_bytes_and_headers(
+    gateway: TestClient[Any, Any], upstreams: Upstreams
+) -> None:
+    upstreams.ant.reply = Reply(text="Hi.", reasoning="Short.")
+    response = await gateway.post(
+        "/v1/messages",
+        data=orjson.dumps(
+            {"model": f"ant/{CLAUDE}", "max_tokens": 64, "messages": HELLO, "stream": True,
+             "top_k": 5, "cache_note": {"kept": True}}
+        ),
+        headers={
+            "x-api-key": ADMIN_KEY,
+            "anthropic-version": "2023-06-01",
+            "anthropic-beta": "interleaved-thinking-2025-05-14",
+            "Content-Type": "application/json",
+        },
+    )  # fmt: skip
+    raw = await response.read()
+    assert raw.startswith(b"event: message_start\ndata: ")
+    events = parse_events(raw)
+    assert events[0][1]["message"]["id"] == "msg_fake"  # the upstream's own events
+    assert check_stream(events)[0]["signature"] == "sig"
+    received = upstreams.ant.requests[-1]
+    assert received.headers["anthropic-beta"] == "interleaved-thinking-2025-05-14"
+    assert received.headers["x-api-key"] == API_KEY
+    assert ADMIN_KEY not in str(received.headers)
+    assert received.json["model"] == "claude-a"
+    assert received.json["cache_note"] == {"kept": True} and received.json["top_k"] == 5
