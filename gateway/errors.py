@@ -1,5 +1,8 @@
 """One error hierarchy, mapped to OpenAI's error JSON (or Anthropic's, per route) in one place.
 
+Known secrets are masked where messages are put into bodies (``error_body``,
+``anthropic_body``).
+
 OpenAI SDKs pick their exception class from the HTTP status, and show
 ``error.message``; ``param`` names the offending field and ``code`` is a
 stable machine-readable reason. Routes of Anthropic's Messages API answer the
@@ -13,6 +16,8 @@ from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
+
+from gateway.security.redaction import mask_secrets
 
 
 class GatewayError(Exception):
@@ -138,7 +143,14 @@ def error_class_for(status: int) -> type[GatewayError]:
 def error_body(
     message: str, type_: str, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    """The one place an error message is put into a body: known secrets are masked here.
+
+    Upstream messages may echo the provider key they received; this covers JSON
+    answers and stream error events alike.
+    """
+    return {
+        "error": {"message": mask_secrets(message), "type": type_, "param": param, "code": code}
+    }
 
 
 ANTHROPIC_TYPES: dict[int, str] = {
@@ -166,7 +178,10 @@ def anthropic_body(message: str, status: int, param: str | None = None) -> dict[
     """Anthropic's error object; its messages name the field first (``messages.0.role: ...``)."""
     if param and not message.startswith(param):
         message = f"{param}: {message}"
-    return {"type": "error", "error": {"type": anthropic_type(status), "message": message}}
+    return {
+        "type": "error",
+        "error": {"type": anthropic_type(status), "message": mask_secrets(message)},
+    }
 
 
 def error_response(error: GatewayError, *, anthropic: bool = False) -> web.Response:

@@ -41,6 +41,7 @@ from gateway.errors import (
 )
 from gateway.http import HTTPClientError
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
+from gateway.middleware.auth import permitted
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
@@ -195,6 +196,7 @@ async def complete(
     upstream = app[UPSTREAM]
     attempts = _Attempts(request)
     last: GatewayError | None = None
+    candidates = permitted(request, candidates)
     for candidate in candidates[: app[SETTINGS].routing.max_attempts]:
         provider = candidate.provider
         model = candidate.upstream_model
@@ -301,6 +303,7 @@ async def _stream(
     attempts = _Attempts(request)
     call = _Call(request, settings.upstream.keepalive_interval_s)
     last: GatewayError | None = None
+    candidates = permitted(request, candidates)
     for candidate in candidates[: settings.routing.max_attempts]:
         adapter = ADAPTERS.get(candidate.provider.adapter)
         if adapter is None:

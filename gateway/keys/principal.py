@@ -20,14 +20,26 @@ class Principal:
     name: str
     scopes: frozenset[str]
     models: frozenset[str] | None = None
-    """The models this key may use; None means every model."""
+    """The models this key may use (``provider/model``, ``provider/*`` or a bare model name
+    any provider may serve); None means every model."""
     rpm: int | None = None
     tpm: int | None = None
     expires_at: float | None = None
     """Unix time after which the key is refused."""
 
-    def allows_model(self, model: str) -> bool:
-        return self.models is None or model in self.models
+    def allows_route(self, provider_id: str, *names: str) -> bool:
+        """Whether this key may have ``provider_id`` serve a model known there by ``names``.
+
+        Checked against the provider actually routed, so X-Gateway-Provider cannot
+        move an allowed model name to another provider.
+        """
+        models = self.models
+        if models is None or f"{provider_id}/*" in models:
+            return True
+        return any(
+            f"{provider_id}/{name}" in models or ("/" not in name and name in models)
+            for name in names
+        )
 
 
 ANONYMOUS = Principal(key_id=None, name="anonymous", scopes=ALL_SCOPES)

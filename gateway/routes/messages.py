@@ -21,7 +21,7 @@ from gateway.errors import InvalidRequest
 from gateway.messages import request as messages_request
 from gateway.messages import tokens
 from gateway.messages.format import MessagesFormat
-from gateway.middleware.auth import require_model
+from gateway.middleware.auth import permitted
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER, Candidate
 from gateway.proxy import complete, complete_as, stream_as
@@ -117,7 +117,6 @@ ERRORS: dict[int, dict[str, Any]] = {
 
 
 def _candidates(request: web.Request, model: str) -> list[Candidate]:
-    require_model(request, model)
     return request.app[ROUTER].candidates(model, request.headers.get("X-Gateway-Provider"))
 
 
@@ -140,7 +139,7 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
         raise InvalidRequest("must be a non-empty string", param="model")
     if not isinstance(body.get("messages"), list):
         raise InvalidRequest("must be a list", param="messages")
-    candidates = _candidates(request, model)
+    candidates = permitted(request, _candidates(request, model))
     native = [c for c in candidates if c.provider.target.paths.messages]
     if not native or native[0] is not candidates[0]:
         count = await asyncio.to_thread(tokens.estimate, body)
