@@ -1,27 +1,31 @@
 """A Claude Code session replayed through the gateway against a fake OpenAI-compatible upstream.
 
-The operator maps Claude's model names to the upstream's (``aliases`` in
-providers.d); the session's requests (tests/messages/claude_code.py) go in as
-Claude Code sends them, and every event that comes back is checked, block by block.
+The operator maps Claude's model names to the upstream's with the shipped
+example, providers.d/claude-code.yaml.example; the session's requests
+(tests/messages/claude_code.py) go in as Claude Code sends them, and every event
+that comes back is checked, block by block.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient
 
 from gateway.adapters.base import JSON
+from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import AppClient
 from tests.fakes.base import API_KEY, Reply
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.messages import claude_code
 from tests.messages.helpers import check_stream, final_delta, parse_events
-from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
+from tests.providers_d import QUIET, SERVER_KWARGS
 
 GATEWAY_KEY = "gw-key-claude-code-replay"
 
@@ -33,23 +37,20 @@ async def upstream() -> AsyncIterator[FakeOpenAI]:
         yield fake
 
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "providers.d" / "claude-code.yaml.example"
+
+
 @pytest.fixture
 async def gateway(
     aiohttp_client: AppClient, make_settings: Callable[..., Settings], upstream: FakeOpenAI
 ) -> TestClient[Any, Any]:
-    app = gateway_app(
-        make_settings(admin_key=GATEWAY_KEY, **QUIET),
-        {
-            "provider_id": "local",
-            "base_url": upstream.url,
-            "api_key": API_KEY,
-            "aliases": {
-                claude_code.MAIN_MODEL: "qwen3-coder",
-                claude_code.FAST_MODEL: "qwen3-small",
-            },
-        },
-    )
-    return await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
+    """The gateway with the shipped example provider file, pointed at the fake upstream."""
+    settings = make_settings(admin_key=GATEWAY_KEY, **QUIET)
+    provider = yaml.safe_load(EXAMPLE.read_text())
+    provider.update(base_url=upstream.url, api_key=API_KEY)
+    settings.providers.dir.mkdir(parents=True)
+    (settings.providers.dir / "claude-code.yaml").write_text(yaml.safe_dump(provider))
+    return await aiohttp_client(create_app(settings), server_kwargs=SERVER_KWARGS)
 
 
 async def send(gateway: TestClient[Any, Any], body: JSON) -> list[tuple[str, JSON]]:
@@ -60,7 +61,7 @@ async def send(gateway: TestClient[Any, Any], body: JSON) -> list[tuple[str, JSO
     )
     assert response.status == 200, await response.text()
     assert response.headers["Content-Type"].startswith("text/event-stream")
-    assert response.headers["X-Gateway-Provider"] == "local"
+    assert response.headers["X-Gateway-Provider"] == "claude-code"
     return parse_events(await response.read())
 
 
@@ -73,7 +74,7 @@ async def test_claude_code_session(gateway: TestClient[Any, Any], upstream: Fake
     ]
     assert events[0][1]["message"]["model"] == claude_code.FAST_MODEL
     sent = upstream.requests[-1]
-    assert sent.json["model"] == "qwen3-small"
+    assert sent.json["model"] == "qwen3-4b"
     assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
     assert GATEWAY_KEY not in str(sent.headers) and "anthropic-beta" not in sent.headers
 
@@ -118,7 +119,7 @@ async def test_claude_code_session(gateway: TestClient[Any, Any], upstream: Fake
         "usage": {"input_tokens": 9000, "output_tokens": 60},
     }
     sent_body = upstream.requests[-1].json
-    assert sent_body["model"] == "qwen3-coder"
+    assert sent_body["model"] == "qwen3-coder-30b"
     assert sent_body["stream"] is True and sent_body["stream_options"] == {"include_usage": True}
     assert sent_body["messages"][0]["role"] == "system"
     assert claude_code.SYSTEM_PROMPT in sent_body["messages"][0]["content"]
