@@ -104,6 +104,14 @@ class RateLimited(GatewayError):
     default_code = "rate_limit_exceeded"
 
 
+class QuotaExceeded(GatewayError):
+    """A key's budget for the period is spent (OpenAI's ``insufficient_quota``)."""
+
+    status = 429
+    type = "insufficient_quota"
+    default_code = "insufficient_quota"
+
+
 class UpstreamError(GatewayError):
     """The provider failed or answered with an error; status mirrors theirs where useful."""
 
