@@ -217,6 +217,31 @@ async def test_image_reaches_the_provider(
 
 
 @PROVIDERS
+async def test_pdf_document(
+    sdk: anthropic.AsyncAnthropic, upstreams: Upstreams, provider: str
+) -> None:
+    pdf = "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZSAvUGFnZT4+CmVuZG9iagolJUVPRgo="
+    document: Any = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
+    }
+    await sdk.messages.create(
+        model=f"{provider}/{CLAUDE}",
+        max_tokens=64,
+        messages=[{"role": "user", "content": [document, {"type": "text", "text": "Sum up."}]}],
+    )
+    sent = upstreams.named(provider).requests[-1].json
+    if provider == "oai":
+        part = sent["messages"][0]["content"][0]
+        assert part["file"]["file_data"] == f"data:application/pdf;base64,{pdf}"
+    elif provider == "gem":
+        part = sent["contents"][0]["parts"][0]
+        assert part == {"inlineData": {"mimeType": "application/pdf", "data": pdf}}
+    else:
+        assert sent["messages"][0]["content"][0] == document
+
+
+@PROVIDERS
 async def test_thinking(sdk: anthropic.AsyncAnthropic, upstreams: Upstreams, provider: str) -> None:
     fake = upstreams.named(provider)
     fake.reply = Reply(text="42.", reasoning="Six times seven.")
