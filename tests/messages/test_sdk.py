@@ -170,6 +170,40 @@ async def test_tool_round_trip(
         assert sent["model"] == "claude-a"
 
 
+async def test_gemini_thought_signature_survives_the_round_trip(
+    sdk: anthropic.AsyncAnthropic, upstreams: Upstreams
+) -> None:
+    """Gemini 3 wants its thought signature back with each call: it rides in the tool_use id."""
+    signature = "Q2lqQ/+xZTBhbg=="
+    upstreams.gem.thought_signature = signature
+    upstreams.gem.reply = Reply(text="", tool_calls=[("get_weather", {"city": "Oslo"})])
+    question: Any = {"role": "user", "content": "Weather in Oslo?"}
+    async with sdk.messages.stream(
+        model=f"gem/{CLAUDE}", max_tokens=64, messages=[question], tools=[WEATHER_TOOL]
+    ) as stream:
+        first = await stream.get_final_message()
+    (call,) = first.content
+    assert call.type == "tool_use" and call.id.replace("-", "").replace("_", "").isalnum()
+    upstreams.gem.reply = Reply(text="Cold.")
+    result: Any = {"type": "tool_result", "tool_use_id": call.id, "content": "-3 C"}
+    await sdk.messages.create(
+        model=f"gem/{CLAUDE}",
+        max_tokens=64,
+        messages=[
+            question,
+            {"role": "assistant", "content": first.content},
+            {"role": "user", "content": [result]},
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    model_turn, answer_turn = upstreams.gem.requests[-1].json["contents"][1:]
+    assert model_turn["parts"] == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
+         "thoughtSignature": signature}
+    ]  # fmt: skip
+    assert answer_turn["parts"][0]["functionResponse"]["name"] == "get_weather"
+
+
 @PROVIDERS
 async def test_several_tool_calls_in_one_streamed_answer(
     sdk: anthropic.AsyncAnthropic, upstreams: Upstreams, provider: str
