@@ -137,7 +137,8 @@ class RateLimitSettings(Section):
 
 class CorsSettings(Section):
     origins: list[str] | None = None
-    """None: the web UI's development origin and the gateway's own (see allowed_origins)."""
+    """None: the web UI's development origin and the gateway's own (see allowed_origins);
+    in production, no origin."""
     max_age_s: int = Field(600, ge=0, le=86_400)
 
 
@@ -208,9 +209,12 @@ class Settings(BaseSettings):
 
     @property
     def allowed_origins(self) -> list[str]:
-        """Configured CORS origins, or the web UI's dev server and the gateway's own origin."""
+        """Configured CORS origins; else none in production, the web UI's dev server and the
+        gateway's own origin elsewhere."""
         if self.cors.origins is not None:
             return self.cors.origins
+        if self.is_production:
+            return []
         port = self.server.port
         return ["http://localhost:5173", f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
