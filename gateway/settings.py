@@ -152,6 +152,11 @@ class SecuritySettings(Section):
     allow_private_upstreams: bool | None = None
     """None: allowed in development and test, refused in production."""
     max_json_depth: int = Field(64, ge=2, le=1000)
+    max_json_containers: int = Field(100_000, ge=16)
+    """Objects and arrays in one body: bounds the parse and the walk (a long agent
+    conversation has a few per message)."""
+    max_json_items: int = Field(1_000_000, ge=16)
+    """Array elements and object members in one body (token-id arrays count one per token)."""
     max_string_length: int = Field(20 * MiB, ge=1024)
     """As large as a chat body may be: one base64 image can be most of it."""
 
