@@ -29,6 +29,14 @@ Environment = Literal["development", "production", "test"]
 
 ENV_PREFIX = "GATEWAY_"
 SECRET_FIELDS = ("admin_key", "secret_key")
+PRODUCTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "logging": {"format": "json"},
+    "server": {"hsts": True},
+    "auth": {"enabled": True},
+    "security": {"allow_private_upstreams": False},
+}
+"""Built in, so production is safe without any configuration file (files and the
+environment may still set these keys)."""
 MiB = 1024 * 1024
 
 
@@ -190,6 +198,20 @@ class Settings(BaseSettings):
     cors: CorsSettings = CorsSettings()
     body_limits: BodyLimitSettings = BodyLimitSettings()
     security: SecuritySettings = SecuritySettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _production_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("env") != "production":
+            return data
+        merged = dict(data)
+        for section, defaults in PRODUCTION_DEFAULTS.items():
+            given = merged.get(section)
+            if given is None:
+                merged[section] = dict(defaults)
+            elif isinstance(given, Mapping):
+                merged[section] = {**defaults, **given}
+        return merged
 
     @field_validator("admin_key", "secret_key")
     @classmethod

@@ -53,8 +53,23 @@ def auth_enabled(settings: Settings) -> bool:
     )
 
 
+MIN_PRODUCTION_ADMIN_KEY = 32
+MAKE_ADMIN_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
 def check_auth_config(settings: Settings) -> None:
-    """Refuse to serve without auth on an address other machines can reach."""
+    """Refuse to serve without auth on an address other machines can reach, or in production
+    without a strong admin key."""
+    if settings.is_production and auth_enabled(settings):
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else ""
+        if len(admin_key) < MIN_PRODUCTION_ADMIN_KEY:
+            problem = f"is {len(admin_key)} characters long" if admin_key else "is not set"
+            raise ConfigError(
+                [
+                    f"GATEWAY_ADMIN_KEY {problem}: production needs one of at least "
+                    f"{MIN_PRODUCTION_ADMIN_KEY} characters; make one with {MAKE_ADMIN_KEY}"
+                ]
+            )
     if auth_enabled(settings) or is_loopback(settings.server.host):
         return
     if not settings.auth.allow_insecure:
