@@ -54,6 +54,12 @@ class ServerSettings(Section):
     shutdown_timeout: float = Field(30.0, gt=0, le=3600)
     hsts: bool = False
     reuse_port: bool = False
+    request_timeout_s: float = Field(30.0, gt=0, le=3600)
+    """From a request's first byte until its head and body are in; slower clients are cut."""
+    keepalive_timeout_s: float = Field(75.0, gt=0, le=3600)
+    """An idle connection (before its first request or between requests) is closed after this."""
+    max_connections_per_client: int = Field(256, ge=1, le=1_000_000)
+    """Open connections per client address (rate_limit.trusted_proxies are exempt)."""
 
 
 class LoggingSettings(Section):
