@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway import services
 from gateway.cors import setup_cors
 from gateway.keys import KEYS, KeyStore
+from gateway.ledger import service as ledger
 from gateway.limiting import LIMITER, create_limiter
 from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain, response_stamps
@@ -23,6 +24,7 @@ from gateway.routes import (
     embeddings,
     health,
     keys,
+    messages,
     metrics,
     models,
     openapi,
@@ -30,6 +32,7 @@ from gateway.routes import (
     providers,
     templates,
     ui,
+    usage,
 )
 from gateway.routes.table import ROUTES
 from gateway.security.redaction import register_secret
@@ -66,17 +69,20 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_security_context)
     registry.setup(app)
     services.setup(app)  # upstream client, health, catalog, router, usage hooks, monitor
+    ledger.setup(app)  # usage and cost per request, budgets
     health.setup(app)
     providers.setup(app)
     provider_checks.setup(app)
     templates.setup(app)
     chat.setup(app)
+    messages.setup(app)
     embeddings.setup(app)
     models.setup(app)
     openapi.setup(app)
     metrics.setup(app)
     ui.setup(app)
     keys.setup(app)
+    usage.setup(app)
     setup_cors(app, settings)  # keep last: it covers the routes registered above
     return app
 

@@ -48,7 +48,7 @@ from gateway.providers.router import Candidate
 from gateway.security.redaction import mask_secrets
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, UpstreamUnreachable
-from gateway.usage import combined, on_usage
+from gateway.usage import FACTS, RequestFacts, combined, on_usage
 from gateway.validation import ChatParams
 
 logger = logging.getLogger("gateway.proxy")
@@ -128,20 +128,34 @@ def _usage_of(answer: JSON) -> StreamUsage:
 
 
 class _Attempts:
-    """Per-request bookkeeping of upstream attempts: metrics, upstream wait, passive health."""
+    """Per-request bookkeeping of upstream attempts: metrics, upstream wait, passive health.
 
-    __slots__ = ("health", "metrics", "request")
+    Also the request's RequestFacts, which the ledger reads when the answer is over.
+    """
 
-    def __init__(self, request: web.Request) -> None:
+    __slots__ = ("facts", "health", "metrics", "request")
+
+    def __init__(self, request: web.Request, *, streamed: bool = False) -> None:
         self.request = request
         self.metrics = request.app[METRICS]
         self.health = request.app[PROVIDER_HEALTH]
+        self.facts = request[FACTS] = RequestFacts(streamed=streamed)
+
+    def first_chunk(self, provider_id: str, model: str, started: float) -> None:
+        """The answer's first chunk is ready to go to the client: time to first token."""
+        seconds = time.perf_counter() - started
+        self.facts.ttft = seconds
+        self.metrics.observe_ttft(provider_id, model, seconds)
 
     def settle(
         self, provider_id: str, model: str, outcome: UpstreamOutcome, started: float
     ) -> None:
         """One attempt is over: its latency, its outcome, and what the breaker learns."""
         seconds = time.perf_counter() - started
+        facts = self.facts
+        facts.attempts += 1
+        facts.provider = provider_id
+        facts.model = model
         add_upstream_wait(self.request, seconds)
         self.metrics.record_upstream(provider_id, model, outcome, seconds)
         self.health.record_traffic(provider_id, outcome in HEALTHY_OUTCOMES)
@@ -151,9 +165,13 @@ def _unreachable_outcome(exc: UpstreamUnreachable) -> UpstreamOutcome:
     return "timeout" if exc.timed_out else "connection_error"
 
 
-def _native_request(target: Target, path: str, body: bytes, model: str) -> UpstreamRequest:
-    """A format's body for a provider that speaks the format itself."""
-    return UpstreamRequest("POST", target.url(path, model), target.json_headers, body, target.query)
+def _native_request(target: Target, path: str, fmt: ClientFormat, model: str) -> UpstreamRequest:
+    """A format's body (and client headers it forwards) for a provider that speaks it itself."""
+    extra = fmt.native_headers()
+    headers = {**target.json_headers, **extra} if extra else target.json_headers
+    return UpstreamRequest(
+        "POST", target.url(path, model), headers, fmt.native_body(model), target.query
+    )
 
 
 def _chat_of(fmt: ClientFormat | None) -> ChatRequest:
@@ -207,8 +225,7 @@ async def complete(
         if native is None:
             outgoing = build(adapter, candidate)
         else:
-            body = _format(fmt).native_body(model)
-            outgoing = _native_request(provider.target, native, body, model)
+            outgoing = _native_request(provider.target, native, _format(fmt), model)
         started = time.perf_counter()
         try:
             response = await upstream.send(outgoing, provider.timeout_s)
@@ -300,7 +317,7 @@ async def _stream(
 ) -> web.StreamResponse:
     app = request.app
     settings = app[SETTINGS]
-    attempts = _Attempts(request)
+    attempts = _Attempts(request, streamed=True)
     call = _Call(request, settings.upstream.keepalive_interval_s)
     last: GatewayError | None = None
     candidates = permitted(request, candidates)
@@ -401,7 +418,7 @@ async def _stream_from(
         body, raw, params = chat if chat is not None else _chat_of(fmt)
         outgoing = adapter.build_chat(provider.target, body, raw, model, True)
     else:
-        outgoing = _native_request(provider.target, native, _format(fmt).native_body(model), model)
+        outgoing = _native_request(provider.target, native, _format(fmt), model)
     usage: list[StreamUsage] = []
     served = False
     outcome: UpstreamOutcome = "cancelled"
@@ -439,7 +456,7 @@ async def _stream_from(
                 usage.append(_usage_of(answer))
                 served = True
                 sse = await call.commit(answer_headers(response.headers, provider.id))
-                attempts.metrics.observe_ttft(provider.id, model, time.perf_counter() - started)
+                attempts.first_chunk(provider.id, model, started)
                 if fmt is not None:
                     told = listed(completion_chunk_objects(answer, params.include_usage))
                     outcome = await _relay_events(sse, fmt.events(told, usage), fmt)
@@ -466,9 +483,7 @@ async def _stream_from(
                     served = True
                     sse = await call.commit(answer_headers(response.headers, provider.id))
                     if first is not None:
-                        attempts.metrics.observe_ttft(
-                            provider.id, model, time.perf_counter() - started
-                        )
+                        attempts.first_chunk(provider.id, model, started)
                     if fmt is None:
                         outcome = await _relay(sse, first, chunks)
                     elif native is not None:

@@ -8,7 +8,17 @@ from typing import Literal
 from aiohttp import web
 
 Scope = Literal["chat", "models", "admin"]
+BudgetPeriod = Literal["day", "month", "total"]
 ALL_SCOPES: frozenset[str] = frozenset({"chat", "models", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A key's spending limits within one period (UTC day, UTC month, or ever)."""
+
+    period: BudgetPeriod
+    usd: float | None = None
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,8 @@ class Principal:
     tpm: int | None = None
     expires_at: float | None = None
     """Unix time after which the key is refused."""
+    budget: Budget | None = None
+    """None: no budget or token limit (no check on the request path)."""
 
     def allows_route(self, provider_id: str, *names: str) -> bool:
         """Whether this key may have ``provider_id`` serve a model known there by ``names``.

@@ -21,6 +21,7 @@ from gateway.fields import (
     check_header_safe,
     slugify,
 )
+from gateway.ledger.pricing import Pricing
 from gateway.providers.templates import Templates
 
 Source = Literal["api", "file"]
@@ -53,6 +54,10 @@ class ProviderFields(BaseModel):
     weight: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     timeout_s: Annotated[float, Field(ge=1, le=600)] = 60.0
     health_checks: bool = Field(True, description="False turns active health probes off.")
+    pricing: Pricing = Field(
+        default_factory=dict,
+        description="Model name or glob -> USD per million tokens; before the template's.",
+    )
 
 
 class ProviderBody(ProviderFields):
@@ -79,6 +84,7 @@ class ProviderRecord(BaseModel):
     weight: int = 1
     timeout_s: float = 60.0
     health_checks: bool = True
+    pricing: Pricing = Field(default_factory=dict)
     created_at: int
     updated_at: int
     source: Source = "api"

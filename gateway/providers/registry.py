@@ -19,6 +19,7 @@ from aiohttp import web
 
 from gateway.adapters.base import Target
 from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.ledger.pricing import PriceTable
 from gateway.providers.files import ProviderFolder
 from gateway.providers.live import LiveProvider
 from gateway.providers.records import (
@@ -89,6 +90,7 @@ def build_live(
         aliases=dict(record.aliases),
         default_model=record.default_model,
         health_checks=record.health_checks,
+        prices=PriceTable(record.pricing, template.pricing),
     )
 
 

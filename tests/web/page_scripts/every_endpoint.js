@@ -30,8 +30,14 @@ async () => {
     getKey: () => gw.getKey("ID"),
     createKey: () => gw.createKey({ name: "n" }),
     revokeKey: () => gw.revokeKey("ID"),
+    updateKey: () => gw.updateKey("ID", { budget_usd: 5 }),
+    getUsage: () => gw.getUsage({ group_by: ["day", "model"] }),
+    listUsageLogs: () => gw.listUsageLogs({ limit: 10 }),
+    getMyUsage: () => gw.getMyUsage(),
     chatCompletion: () => gw.chatCompletion(chat),
     createEmbeddings: () => gw.createEmbeddings({ model: "e", input: "x" }),
+    createMessage: () => gw.createMessage({ model: "m", max_tokens: 8, messages: chat.messages }),
+    countMessageTokens: () => gw.countMessageTokens({ model: "m", messages: chat.messages }),
     streamChat: async () => {
       for await (const _ of await gw.streamChat(chat)) {
         // drain

@@ -177,6 +177,121 @@ export interface KeyCreate {
   tpm?: number | null;
   /** ISO 8601 date-time, or null for a key that never expires. */
   expires_at?: string | null;
+  /** USD allowed per budget period (at the configured prices); null: no budget. */
+  budget_usd?: number | null;
+  /** Tokens (prompt + completion) allowed per budget period; null: no limit. */
+  max_tokens?: number | null;
+  budget_period?: BudgetPeriod;
+}
+
+export type BudgetPeriod = "day" | "month" | "total";
+
+/** PATCH /api/v1/keys/{id}: fields present replace; null removes a limit. */
+export interface KeyUpdate {
+  name?: string;
+  rpm?: number | null;
+  tpm?: number | null;
+  budget_usd?: number | null;
+  max_tokens?: number | null;
+  budget_period?: BudgetPeriod | null;
+}
+
+/** Use within the current budget period (UTC calendar). */
+export interface Spend {
+  period: BudgetPeriod;
+  period_start: string | null;
+  resets_at: string | null;
+  /** Priced requests only. */
+  cost_usd: number;
+  tokens: number;
+  requests: number;
+}
+
+export type UsageDimension = "day" | "key" | "provider" | "model";
+
+export interface UsageQuery {
+  /** YYYY-MM-DD or ISO date-time; default: `to` minus 29 days. */
+  from?: string;
+  /** Inclusive; default: today (UTC). */
+  to?: string;
+  key_id?: string;
+  provider?: string;
+  model?: string;
+  /** Default: all four; empty: totals only. */
+  group_by?: UsageDimension[];
+}
+
+export interface UsageCounts {
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  /** null when no request of the group had a known price. */
+  cost_usd: number | null;
+  unpriced_requests: number;
+}
+
+export interface UsageRow extends UsageCounts {
+  day?: string;
+  key_id?: string;
+  provider?: string | null;
+  model?: string | null;
+}
+
+export interface UsageReport {
+  object: "usage";
+  from: string;
+  to: string;
+  group_by: UsageDimension[];
+  data: UsageRow[];
+  totals: UsageCounts;
+}
+
+export interface UsageLogQuery {
+  limit?: number;
+  /** An entry's id (next_before of the previous page): only older entries. */
+  before?: string;
+  key_id?: string;
+  /** "ok", "error" or one HTTP status code. */
+  status?: string;
+}
+
+export interface UsageLogEntry {
+  id: string;
+  time: string;
+  request_id: string;
+  key_id: string;
+  provider: string | null;
+  model: string | null;
+  route: string;
+  status: number;
+  streamed: boolean;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: number | null;
+  latency_ms: number;
+  ttft_ms: number | null;
+  attempts: number;
+}
+
+export interface UsageLogPage {
+  object: "list";
+  data: UsageLogEntry[];
+  next_before: string | null;
+}
+
+export interface MyUsage {
+  key_id: string;
+  name: string;
+  budget_usd: number | null;
+  max_tokens: number | null;
+  budget_period: BudgetPeriod;
+  spend: Spend;
+  last_used_at: string | null;
 }
 
 export interface KeyInfo {
@@ -191,6 +306,12 @@ export interface KeyInfo {
   tpm?: number | null;
   created_at: string | number;
   expires_at: string | number | null;
+  budget_usd?: number | null;
+  max_tokens?: number | null;
+  budget_period?: BudgetPeriod;
+  /** This budget period's use (when the usage ledger is on). */
+  spend?: Spend;
+  last_used_at?: string | null;
 }
 
 /** The answer to a key creation: the only time the secret is shown. */
@@ -293,6 +414,40 @@ export interface Embeddings {
   usage?: { prompt_tokens: number; total_tokens: number };
 }
 
+/** Anthropic's Messages API request (POST /api/v1/messages). */
+export interface MessagesRequest {
+  model: string;
+  max_tokens: number;
+  messages: Array<{
+    role: "user" | "assistant";
+    content: string | Array<{ type: string; [field: string]: unknown }>;
+  }>;
+  system?: string | Array<{ type: "text"; text: string }>;
+  /** Anthropic's other parameters (tools, thinking, stop_sequences, ...). */
+  [field: string]: unknown;
+}
+
+/** Anthropic's Message: content blocks (text, thinking, tool_use, ...). */
+export interface Message {
+  id: string;
+  type: "message";
+  role: "assistant";
+  model: string;
+  content: Array<{ type: string; [field: string]: unknown }>;
+  stop_reason: string | null;
+  stop_sequence: string | null;
+  usage: {
+    input_tokens: number;
+    output_tokens: number;
+    cache_read_input_tokens?: number;
+    cache_creation_input_tokens?: number;
+  };
+}
+
+export interface MessageTokenCount {
+  input_tokens: number;
+}
+
 /** A non-streamed answer with the response metadata the console shows. */
 export interface ChatResult {
   completion: ChatCompletion;
@@ -340,9 +495,19 @@ export declare class GatewayClient {
   getKey(id: string, options?: RequestOptions): Promise<KeyInfo>;
   createKey(body: KeyCreate, options?: RequestOptions): Promise<CreatedKey>;
   revokeKey(id: string, options?: RequestOptions): Promise<void>;
+  updateKey(id: string, body: KeyUpdate, options?: RequestOptions): Promise<KeyInfo>;
+
+  getUsage(query?: UsageQuery, options?: RequestOptions): Promise<UsageReport>;
+  listUsageLogs(query?: UsageLogQuery, options?: RequestOptions): Promise<UsageLogPage>;
+  getMyUsage(options?: RequestOptions): Promise<MyUsage>;
 
   chatCompletion(body: ChatCompletionRequest, options?: RequestOptions): Promise<ChatResult>;
   createEmbeddings(body: EmbeddingsRequest, options?: RequestOptions): Promise<Embeddings>;
+  createMessage(body: MessagesRequest, options?: RequestOptions): Promise<Message>;
+  countMessageTokens(
+    body: Omit<MessagesRequest, "max_tokens">,
+    options?: RequestOptions,
+  ): Promise<MessageTokenCount>;
   /**
    * Start a streamed completion. Resolves once the response headers arrived
    * (rejects with GatewayError before that); aborting `signal` ends the stream.

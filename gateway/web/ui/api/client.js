@@ -21,6 +21,12 @@
 /** @typedef {import("./client.js").KeyCreate} KeyCreate */
 /** @typedef {import("./client.js").KeyInfo} KeyInfo */
 /** @typedef {import("./client.js").CreatedKey} CreatedKey */
+/** @typedef {import("./client.js").KeyUpdate} KeyUpdate */
+/** @typedef {import("./client.js").UsageQuery} UsageQuery */
+/** @typedef {import("./client.js").UsageReport} UsageReport */
+/** @typedef {import("./client.js").UsageLogQuery} UsageLogQuery */
+/** @typedef {import("./client.js").UsageLogPage} UsageLogPage */
+/** @typedef {import("./client.js").MyUsage} MyUsage */
 /** @typedef {import("./client.js").ChatCompletionRequest} ChatCompletionRequest */
 /** @typedef {import("./client.js").ChatCompletion} ChatCompletion */
 /** @typedef {import("./client.js").ChatCompletionChunk} ChatCompletionChunk */
@@ -28,6 +34,9 @@
 /** @typedef {import("./client.js").EmbeddingsRequest} EmbeddingsRequest */
 /** @typedef {import("./client.js").Embeddings} Embeddings */
 /** @typedef {import("./client.js").ChatStream} ChatStream */
+/** @typedef {import("./client.js").MessagesRequest} MessagesRequest */
+/** @typedef {import("./client.js").Message} Message */
+/** @typedef {import("./client.js").MessageTokenCount} MessageTokenCount */
 /**
  * @template T
  * @typedef {import("./client.js").ListResponse<T>} ListResponse
@@ -403,6 +412,44 @@ export class GatewayClient {
   }
 
   /**
+   * @param {string} id
+   * @param {KeyUpdate} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<KeyInfo>}
+   */
+  updateKey(id, body, options) {
+    return this.#json("PATCH", `/api/v1/keys/${encodeURIComponent(id)}`, body, options);
+  }
+
+  /**
+   * @param {UsageQuery} [query]
+   * @param {RequestOptions} [options]
+   * @returns {Promise<UsageReport>}
+   */
+  getUsage(query = {}, options) {
+    const { group_by: groupBy, ...rest } = query;
+    const text = queryString({ ...rest, group_by: groupBy?.join(",") });
+    return this.#json("GET", `/api/v1/usage${text}`, undefined, options);
+  }
+
+  /**
+   * @param {UsageLogQuery} [query]
+   * @param {RequestOptions} [options]
+   * @returns {Promise<UsageLogPage>}
+   */
+  listUsageLogs(query = {}, options) {
+    return this.#json("GET", `/api/v1/usage/logs${queryString({ ...query })}`, undefined, options);
+  }
+
+  /**
+   * @param {RequestOptions} [options]
+   * @returns {Promise<MyUsage>}
+   */
+  getMyUsage(options) {
+    return this.#json("GET", "/api/v1/usage/me", undefined, options);
+  }
+
+  /**
    * @param {ChatCompletionRequest} body
    * @param {RequestOptions} [options]
    * @returns {Promise<ChatResult>}
@@ -428,6 +475,26 @@ export class GatewayClient {
    */
   createEmbeddings(body, options) {
     return this.#json("POST", "/api/v1/embeddings", body, options);
+  }
+
+  /**
+   * Anthropic's Messages API, answered whole (Anthropic's SDKs stream it themselves).
+   * @param {MessagesRequest} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Message>}
+   */
+  createMessage(body, options) {
+    return this.#json("POST", "/api/v1/messages", { ...body, stream: false }, options);
+  }
+
+  /**
+   * Input tokens of a Messages request: exact from Anthropic providers, else an estimate.
+   * @param {Omit<MessagesRequest, "max_tokens">} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<MessageTokenCount>}
+   */
+  countMessageTokens(body, options) {
+    return this.#json("POST", "/api/v1/messages/count_tokens", body, options);
   }
 
   /**
