@@ -1,8 +1,9 @@
 """Serve one app in this process, with graceful shutdown on SIGTERM and SIGINT.
 
 The whole drain fits in ``server.shutdown_timeout``: in-flight requests get all
-of it but the last second (at most half of it); then aiohttp cancels what is
-left, and a stream still open ends with a final ``server_shutting_down`` event.
+of it but the last second (at most half of it); then the chat calls still
+running are ended (Lifecycle.cut), a stream with a final ``server_shutting_down``
+event, and aiohttp closes whatever else is left at the timeout.
 A worker started by ``--workers`` also drains when its supervisor dies: it
 watches a pipe whose other end only the supervisor holds.
 """
@@ -17,6 +18,7 @@ import signal
 from aiohttp import web
 
 from gateway.app import create_app
+from gateway.connections import GatewayRunner
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE
 
@@ -61,8 +63,9 @@ async def serve_app(app: web.Application, settings: Settings, parent_fd: int | N
         loop.add_signal_handler(sig, stop.set)
     if parent_fd is not None:
         _watch_parent(loop, parent_fd, stop)
-    runner = web.AppRunner(
+    runner = GatewayRunner(
         app,
+        settings,
         handle_signals=False,
         access_log=None,
         # aiohttp waits this long for handlers, then as long again before it closes
