@@ -59,7 +59,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[LIFECYCLE] = Lifecycle(started_at=time.monotonic())
     app[ROUTES] = {}
-    redis_link = RedisLink()  # what the store and the limiter know about reaching Redis
+    redis_link = RedisLink()  # the store and the limiter learn together that Redis hangs
     app[STORAGE] = create_storage(settings, redis_link)
     app[METRICS] = Metrics(settings.metrics)
     app[KEYS] = KeyStore(app[STORAGE].collection("keys"))

@@ -29,6 +29,9 @@ UNREACHABLE: tuple[type[BaseException], ...] = (
 )
 """Errors that mean "Redis cannot be reached now", as opposed to a bug in a command."""
 
+TIMEOUTS: tuple[type[BaseException], ...] = (redis.exceptions.TimeoutError, TimeoutError)
+"""Of those, the ones that took a whole ``redis_timeout_s`` (a hung server)."""
+
 
 def redis_client(storage: StorageSettings) -> Redis:
     """A client for ``storage.redis_url`` (redis://, rediss:// for TLS, password in the URL)."""

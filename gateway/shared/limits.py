@@ -6,7 +6,7 @@ a hash, summed over the last minute. When Redis cannot be reached within
 ``storage.redis_timeout_s``, ``rate_limit.fail_open`` decides: count in this
 process instead (true, the default) or refuse with 503 (false). After a failure
 Redis is retried with backoff, so an outage does not cost every request a timeout;
-the RedisLink shared with the store skips Redis as soon as either found it down.
+the RedisLink shared with the store skips Redis as soon as either found it hanging.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from typing import cast
 from gateway.errors import ServiceUnavailable
 from gateway.limits import Decision
 from gateway.settings import Settings
-from gateway.shared.client import UNREACHABLE, Redis, bounded, describe, redis_client
+from gateway.shared.client import (
+    TIMEOUTS,
+    UNREACHABLE,
+    Redis,
+    bounded,
+    describe,
+    redis_client,
+)
 from gateway.shared.link import RedisLink
 
 logger = logging.getLogger("gateway.shared.limits")
@@ -214,15 +221,15 @@ class RedisRateLimiter:
         await self.client.aclose()
 
     def _available(self) -> bool:
-        if self.healthy and not self.link.up:  # the store found Redis down first
+        if self.healthy and self.link.hung:  # the store found Redis hanging first
             self.healthy = False
-            self.last_error = self.link.error
+            self.last_error = "redis unreachable: a call timed out"
             self._retry_delay = RETRY_START_S
             self._retry_at = self._clock() + self._retry_delay
         return self.healthy or self._clock() >= self._retry_at
 
     def _failed(self, exc: BaseException) -> None:
-        self.link.down(f"redis unreachable: {describe(exc)}")
+        self.link.failed(isinstance(exc, TIMEOUTS))
         if self.healthy:
             logger.warning("shared rate limits unavailable, Redis unreachable: %s", describe(exc))
             self._retry_delay = RETRY_START_S
@@ -233,7 +240,7 @@ class RedisRateLimiter:
         self._retry_at = self._clock() + self._retry_delay
 
     def _succeeded(self) -> None:
-        self.link.restored()
+        self.link.succeeded()
         if not self.healthy:
             logger.info("shared rate limits available again")
         self.healthy = True

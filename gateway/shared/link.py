@@ -1,29 +1,26 @@
-"""RedisLink: one flag per process for "Redis is reachable", without importing redis."""
+"""RedisLink: whether this process's Redis is hanging, known to all its users (no redis import)."""
 
 from __future__ import annotations
 
 
 class RedisLink:
-    """Whether this process can reach its Redis now, as every user of that Redis learns it.
+    """Set when a call to Redis timed out (a hung server), cleared when one gets through.
 
-    The first call that finds Redis unreachable marks the link down; until it is
-    back, the store refuses writes at once and the limiter counts locally, so one
-    request never waits out more than one ``redis_timeout_s``. A call that gets
-    through (the store's reconnecting watcher, the limiter's retry) marks it up.
+    While it is set, the store refuses writes at once and the limiter counts
+    locally, so one request never waits out more than one ``redis_timeout_s``
+    (a limiter check and a write each waiting their own would be two). A fast
+    failure (connection refused, a stale pooled connection) does not set it:
+    the next call may well succeed and costs little when it does not.
     """
 
-    __slots__ = ("error", "up")
+    __slots__ = ("hung",)
 
     def __init__(self) -> None:
-        self.up = True
-        self.error: str | None = None
+        self.hung = False
 
-    def down(self, reason: str) -> bool:
-        """Mark it down; True when it was up (the caller logs the change)."""
-        was_up, self.up, self.error = self.up, False, reason
-        return was_up
+    def failed(self, timed_out: bool) -> None:
+        if timed_out:
+            self.hung = True
 
-    def restored(self) -> bool:
-        """Mark it up; True when it was down."""
-        was_down, self.up, self.error = not self.up, True, None
-        return was_down
+    def succeeded(self) -> None:
+        self.hung = False

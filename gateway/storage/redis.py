@@ -10,7 +10,7 @@ instance (within milliseconds), and after a reconnect reloads everything.
 Reads never touch Redis: when it is unreachable, the last snapshot keeps chat
 working; writes raise StorageUnavailable (the API answers 503) within
 ``storage.redis_timeout_s``, at once while the RedisLink (shared with the rate
-limiter) is down. The watcher reconnects with jittered backoff of at most half a
+limiter) says Redis hangs. The watcher reconnects with jittered backoff of at most half a
 second, so health and writes follow Redis within a second of its return, and
 instances do not all reconnect at the same moment.
 """
@@ -28,7 +28,7 @@ from typing import Any, Literal, cast
 
 from redis.asyncio.client import PubSub
 
-from gateway.shared.client import UNREACHABLE, Redis, bounded, describe
+from gateway.shared.client import TIMEOUTS, UNREACHABLE, Redis, bounded, describe
 from gateway.shared.link import RedisLink
 from gateway.storage.base import (
     AlreadyExists,
@@ -212,8 +212,8 @@ class RedisCollection:
 
     async def _run(self, script: str, *args: str) -> int:
         storage = self._storage
-        if not storage.healthy:
-            raise StorageUnavailable(UNAVAILABLE_MESSAGE)  # known down: no second wait
+        if storage.link.hung:
+            raise StorageUnavailable(UNAVAILABLE_MESSAGE)  # known to hang: no second wait
         try:
             result = await bounded(
                 storage.client.eval(script, 2, self.key, self.rev_key, self.channel, *args),
@@ -243,7 +243,8 @@ class RedisStorage:
         self.timeout_s = timeout_s
         self.instance_id = uuid.uuid4().hex
         self.link = link if link is not None else RedisLink()
-        self.link.down("not opened yet")
+        self.healthy = False
+        self.last_error: str | None = "not opened yet"
         self._collections: dict[str, RedisCollection] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._closing = False
@@ -254,14 +255,6 @@ class RedisStorage:
         if found is None:
             found = self._collections[name] = RedisCollection(self, name)
         return found
-
-    @property
-    def healthy(self) -> bool:
-        return self.link.up
-
-    @property
-    def last_error(self) -> str | None:
-        return self.link.error
 
     def status(self) -> StorageStatus:
         return StorageStatus(backend="redis", healthy=self.healthy, error=self.last_error)
@@ -302,12 +295,18 @@ class RedisStorage:
         await self.client.aclose()
 
     def mark_down(self, exc: BaseException) -> None:
-        if self.link.down(f"redis unreachable: {describe(exc)}"):
+        self.link.failed(isinstance(exc, TIMEOUTS))
+        if self.healthy:
             logger.warning("Redis unreachable: %s", describe(exc))
+        self.healthy = False
+        self.last_error = f"redis unreachable: {describe(exc)}"
 
     def mark_up(self) -> None:
-        if self.link.restored() and self._watcher is not None:
+        self.link.succeeded()
+        if not self.healthy and self._watcher is not None:
             logger.info("Redis reachable again")
+        self.healthy = True
+        self.last_error = None
 
     def request_reload(self, collection: RedisCollection) -> None:
         self._pending_reloads.add(collection)
