@@ -1,6 +1,6 @@
 """Redis backend of the ledger: shared by every instance, written off the response path.
 
-``add`` only counts into memory; within ``WRITE_DELAY_S`` one pipeline adds
+``add`` only counts into memory; as soon as the loop is free one pipeline adds
 the counts since the last write (HINCRBY, so instances add up exactly) and
 appends the log entries to a capped stream:
 
@@ -40,7 +40,8 @@ SPEND = PREFIX + "spend:"
 LAST_USED = PREFIX + "last_used"
 LOG = PREFIX + "log"
 SEP = "\x1f"
-WRITE_DELAY_S = 0.05
+WRITE_DELAY_S = 0.0
+"""Write as soon as the loop is free: requests finishing meanwhile share the pipeline."""
 RETRY_MAX_S = 5.0
 ROWS_TTL_S = 400 * 86400
 WINDOW_TTL_S = {"day": 3 * 86400, "month": 40 * 86400}
