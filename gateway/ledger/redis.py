@@ -8,7 +8,8 @@ appends the log entries to a capped stream:
 - ``gw:usage:spend:<key>:<window>``: hash ``cost``/``tokens``/``requests`` per budget
   window (``YYYY-MM-DD``, ``YYYY-MM``, ``total``), read by budget checks
 - ``gw:usage:last_used``: hash key id -> unix time
-- ``gw:usage:log``: stream (MAXLEN ~ ``usage.log_entries``), one ``e`` field of JSON
+- ``gw:usage:log``: stream (MAXLEN ~ ``usage.log_entries``), one ``e`` field holding
+  ``UsageRecord.row()`` as JSON (the stream id is the entry's cursor)
 
 Until a write is confirmed its counts are added to what Redis answers, so this
 instance's budget checks never miss its own requests. When Redis cannot be
@@ -105,9 +106,7 @@ class RedisLedger:
             _count(self._spend, (key_id, kind, window_id), cost, tokens)
             _count(self._unconfirmed, (key_id, window_id), cost, tokens)
         self._last_used[key_id] = record.time
-        entry = record.as_json()
-        del entry["id"]  # the stream assigns it
-        self._log.append(orjson.dumps(entry))
+        self._log.append(orjson.dumps(record.row()))
         if len(self._log) > max(self.log_entries, 1):
             del self._log[: -max(self.log_entries, 1)]
         self._schedule(WRITE_DELAY_S)
@@ -228,8 +227,8 @@ class RedisLedger:
                 ),
             )
             for stream_id, fields in batch:
-                entry = orjson.loads(fields[b"e"])
-                entry = {"id": stream_id.decode(), **entry}
+                record = UsageRecord.from_row(orjson.loads(fields[b"e"]))
+                entry = record.as_json(stream_id.decode())
                 if log_matches(entry, key_id, status):
                     found.append(entry)
                     if len(found) >= limit:

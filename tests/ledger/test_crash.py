@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from gateway.ledger.file import FILE_NAME, FileLedger, read_ledger
-from gateway.ledger.record import UsageRecord
+from gateway.ledger.record import UsageRecord, day_of
 
 BATCH = 200
 LOG_ENTRIES = 2000
@@ -24,6 +24,7 @@ LOG_ENTRIES = 2000
 def record(n: int) -> UsageRecord:
     return UsageRecord(
         time=1_790_000_000.0 + n,
+        day=day_of(1_790_000_000.0 + n),
         request_id=f"req-{n}",
         key_id=f"key_{n % 7}",
         provider="oa",
