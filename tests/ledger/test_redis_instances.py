@@ -82,7 +82,8 @@ async def test_aggregates_and_log_add_up_across_three_instances(instances: list[
     ).json()
     entries = first["data"] + rest["data"]
     assert len(entries) == 9 and rest["next_before"] is None
-    assert [e["streamed"] for e in reversed(entries)] == [n % 2 == 1 for n in range(9)]
+    # In the order the instances' writes reached Redis (not necessarily the requests' order).
+    assert sorted(e["streamed"] for e in entries) == [False] * 5 + [True] * 4
     assert len({e["request_id"] for e in entries}) == 9
 
 
