@@ -46,6 +46,7 @@ from gateway.validation import ChatParams
 logger = logging.getLogger("gateway.proxy")
 
 KEEPALIVE: Final = b": keep-alive\n\n"
+ADJUSTED_HEADER: Final = "X-Gateway-Adjusted"
 DONE_EVENT: Final = b"data: [DONE]\n\n"
 PASSED_PREFIXES: Final = ("x-ratelimit-", "anthropic-ratelimit-")
 PASSED_NAMES: Final = frozenset({"retry-after", "retry-after-ms"})
@@ -69,6 +70,13 @@ def answer_headers(upstream_headers: Mapping[str, str], provider_id: str) -> dic
         lower = name.lower()
         if lower.startswith(PASSED_PREFIXES) or lower in PASSED_NAMES:
             headers[name] = value
+    return headers
+
+
+def with_adjusted(headers: dict[str, str], outgoing: UpstreamRequest) -> dict[str, str]:
+    """Name the request fields the adapter changed to fit the upstream (never silently)."""
+    if outgoing.adjusted:
+        headers[ADJUSTED_HEADER] = ", ".join(outgoing.adjusted)
     return headers
 
 
@@ -157,9 +165,10 @@ async def complete(
         if adapter is None:
             last = _no_adapter(provider)
             continue
+        outgoing = build(adapter, candidate)
         started = time.perf_counter()
         try:
-            response = await upstream.send(build(adapter, candidate), provider.timeout_s)
+            response = await upstream.send(outgoing, provider.timeout_s)
         except UpstreamUnreachable as exc:
             attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
             last = _unreachable(provider, exc)
@@ -192,7 +201,7 @@ async def complete(
         return web.Response(
             body=orjson.dumps(answer),
             content_type="application/json",
-            headers=answer_headers(response.headers, provider.id),
+            headers=with_adjusted(answer_headers(response.headers, provider.id), outgoing),
         )
     assert last is not None, "the router never returns an empty candidate list"
     raise last
@@ -340,7 +349,9 @@ async def _stream_from(
                     raise _Failed(_unusable(adapter, provider, payload, exc)) from None
                 usage.append(_usage_of(answer))
                 served = True
-                sse = await call.commit(answer_headers(response.headers, provider.id))
+                sse = await call.commit(
+                    with_adjusted(answer_headers(response.headers, provider.id), outgoing)
+                )
                 attempts.metrics.observe_ttft(provider.id, model, time.perf_counter() - started)
                 with contextlib.suppress(ConnectionResetError):
                     await sse.write(completion_chunks(answer, params.include_usage) + DONE_EVENT)
@@ -359,7 +370,9 @@ async def _stream_from(
                         outcome = _failure_outcome(exc)
                         raise _Failed(_early_failure(provider, exc)) from None
                     served = True
-                    sse = await call.commit(answer_headers(response.headers, provider.id))
+                    sse = await call.commit(
+                        with_adjusted(answer_headers(response.headers, provider.id), outgoing)
+                    )
                     if first is not None:
                         attempts.metrics.observe_ttft(
                             provider.id, model, time.perf_counter() - started

@@ -105,7 +105,7 @@ class OpenAIAdapter:
             target.query,
         )
 
-    def parse_embeddings(self, payload: bytes, model: str) -> JSON:
+    def parse_embeddings(self, payload: bytes, model: str, body: JSON) -> JSON:
         answer = load_object(payload, "embeddings answer")
         if not isinstance(answer.get("data"), list):
             raise UpstreamError("upstream embeddings answer has no data")

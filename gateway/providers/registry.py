@@ -55,6 +55,7 @@ def build_live(record: ProviderRecord, api_key: str | None, template: Template) 
         headers=merge_headers(auth, template.headers, record.headers),
         paths=template.paths.to_target_paths(),
         query=dict(template.query),
+        families=tuple(family.to_family() for family in template.families),
     )
     return LiveProvider(
         id=record.id,
