@@ -215,7 +215,13 @@ def error_message(status: int, payload: bytes) -> str:
 
 
 def completion_chunks(answer: JSON, include_usage: bool) -> bytes:
-    """A whole chat.completion told as chunk events (for an upstream that ignored streaming).
+    """A whole chat.completion told as chunk events (for an upstream that ignored streaming)."""
+    events = completion_chunk_objects(answer, include_usage)
+    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
+
+
+def completion_chunk_objects(answer: JSON, include_usage: bool) -> list[JSON]:
+    """The chunk objects ``completion_chunks`` sends, for a route that speaks another format.
 
     Per choice: one delta with the role, content, reasoning and tool calls (each
     with its index), then one with the finish reason; the usage chunk last, when asked.
@@ -257,4 +263,4 @@ def completion_chunks(answer: JSON, include_usage: bool) -> bytes:
         events.append({**head, "choices": [{"index": index, "delta": {}, "finish_reason": finish}]})
     if include_usage and isinstance(answer.get("usage"), dict):
         events.append({**head, "choices": [], "usage": answer["usage"]})
-    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
+    return events

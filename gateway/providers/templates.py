@@ -48,10 +48,19 @@ class Paths(Strict):
     models: Path_ | None = "/models"
     embeddings: Path_ | None = "/embeddings"
     health: Path_ | None = None
+    responses: Path_ | None = None
+    """The upstream's own Responses API (relayed natively); None: translated through chat."""
+    messages: Path_ | None = None
+    """The upstream's own Anthropic Messages API (relayed natively); None: translated."""
 
     def to_target_paths(self) -> TemplatePaths:
         return TemplatePaths(
-            chat=self.chat, models=self.models, embeddings=self.embeddings, health=self.health
+            chat=self.chat,
+            models=self.models,
+            embeddings=self.embeddings,
+            health=self.health,
+            responses=self.responses,
+            messages=self.messages,
         )
 
 
