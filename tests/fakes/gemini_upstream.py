@@ -59,6 +59,8 @@ class FakeGemini(FakeUpstream):
             return refusal
         model, _, method = request.match_info["call"].partition(":")
         body = orjson.loads(await request.read())
+        if method in ("generateContent", "streamGenerateContent"):
+            self.take_reply()
         if method == "generateContent":
             return self.json(self._answer(self._parts(), final=True))
         if method == "streamGenerateContent" and request.query.get("alt") == "sse":
@@ -89,11 +91,17 @@ class FakeGemini(FakeUpstream):
         }
         if final:
             candidate["finishReason"] = reply.finish or "STOP"
+            if reply.finish_message:
+                candidate["finishMessage"] = reply.finish_message
             answer["usageMetadata"] = {
                 "promptTokenCount": reply.prompt_tokens,
-                "candidatesTokenCount": reply.completion_tokens,
+                "candidatesTokenCount": reply.completion_tokens - reply.reasoning_tokens,
                 "totalTokenCount": reply.prompt_tokens + reply.completion_tokens,
             }
+            if reply.cached_tokens:
+                answer["usageMetadata"]["cachedContentTokenCount"] = reply.cached_tokens
+            if reply.reasoning_tokens:
+                answer["usageMetadata"]["thoughtsTokenCount"] = reply.reasoning_tokens
         else:
             answer["usageMetadata"] = {"promptTokenCount": reply.prompt_tokens}
         return answer

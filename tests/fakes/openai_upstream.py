@@ -88,6 +88,7 @@ class FakeOpenAI(FakeUpstream):
         if refusal is not None:
             return refusal
         body = orjson.loads(await request.read())
+        self.take_reply()
         if body.get("stream") and not self.ignores_stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             error = _data(
@@ -96,7 +97,12 @@ class FakeOpenAI(FakeUpstream):
             return await self.stream(request, self._chunks(body["model"], include_usage), error)
         reply = self.reply
         calls = self._tool_calls()
-        message: dict[str, Any] = {"role": "assistant", "content": None if calls else reply.text}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if calls else reply.text,
+            "refusal": None,
+            "annotations": [],
+        }
         if calls:
             message["tool_calls"] = calls
         return self.json(
@@ -109,6 +115,7 @@ class FakeOpenAI(FakeUpstream):
                     {
                         "index": 0,
                         "message": message,
+                        "logprobs": None,
                         "finish_reason": reply.finish or ("tool_calls" if calls else "stop"),
                     }
                 ],
@@ -116,6 +123,8 @@ class FakeOpenAI(FakeUpstream):
                     "prompt_tokens": reply.prompt_tokens,
                     "completion_tokens": reply.completion_tokens,
                     "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                    "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+                    "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
                 },
                 "system_fingerprint": "fp_fake",
             }
@@ -163,6 +172,8 @@ class FakeOpenAI(FakeUpstream):
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
                 "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+                "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
             }
             yield _data({**head, "choices": [], "usage": usage})
         yield b"data: [DONE]\n\n"
