@@ -9,8 +9,8 @@ honour reaches it and causes a 400; docs/parameters.md has the whole table):
 - ``max_completion_tokens`` or ``max_tokens``, else 4096 (Anthropic requires one).
 - ``temperature`` above Anthropic's 1 is clamped to 1 and reported in the answer's
   ``X-Gateway-Adjusted: temperature`` header; ``top_p``; ``stop`` -> ``stop_sequences``;
-  ``user`` -> ``metadata.user_id``; ``tools``/``tool_choice`` mapped (required -> any),
-  ``parallel_tool_calls: false`` -> ``disable_parallel_tool_use``.
+  ``user`` (else ``safety_identifier``) -> ``metadata.user_id``; ``tools``/``tool_choice``
+  mapped (required -> any), ``parallel_tool_calls: false`` -> ``disable_parallel_tool_use``.
 - ``response_format``: json_schema -> ``output_config.format`` for families with
   structured outputs (template data); otherwise, and for json_object, a forced tool
   call (RESPONSE_TOOL) whose input is the answer, unwrapped into ``message.content``.
@@ -18,8 +18,9 @@ honour reaches it and causes a 400; docs/parameters.md has the whole table):
   (temperature and top_k, which thinking refuses, are dropped and reported as adjusted).
 - Anthropic-only extensions passed as given: ``top_k``, ``thinking``.
 - empty assistant messages are skipped (Anthropic refuses them).
-- ``n`` other than 1 is refused (400); penalties, seed, logprobs, logit_bias and the
-  like are dropped.
+- ``n`` other than 1, ``functions``/``function_call``, audio output and
+  ``web_search_options`` are refused (400); penalties, seed, logprobs, logit_bias and
+  the like are dropped.
 
 Thinking round trip: Anthropic wants the assistant turn that carries ``tool_use``
 back with its thinking blocks first, signatures included. Answers carry them in
@@ -297,6 +298,7 @@ def to_messages_request(
 ) -> tuple[JSON, list[str]]:
     """The Anthropic request body for an OpenAI chat body, and the fields adjusted to fit."""
     shapes.reject_n(body)
+    shapes.refuse_untranslated(body)
     target = target or Target("", "", {})
     messages, system = _messages(body.get("messages") or [])
     adjusted: list[str] = []
@@ -320,8 +322,9 @@ def to_messages_request(
     stop = shapes.stop_list(body.get("stop"))
     if stop:
         request["stop_sequences"] = stop
-    if isinstance(body.get("user"), str):
-        request["metadata"] = {"user_id": body["user"]}
+    user = body.get("user") or body.get("safety_identifier")
+    if isinstance(user, str):
+        request["metadata"] = {"user_id": user}
     forced = False
     if body.get("tools"):
         request["tools"] = _tools(body["tools"])

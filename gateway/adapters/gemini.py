@@ -9,7 +9,8 @@ that id), consecutive ones in one user turn; turns without parts are left out
 presence/frequency penalties, ``n`` (``candidateCount``), ``logprobs``/``top_logprobs``
 (``responseLogprobs``/``logprobs``), ``response_format`` (``responseMimeType`` and
 ``responseJsonSchema``) and ``reasoning_effort`` (``thinkingConfig``, from the
-template's families); docs/parameters.md has the whole table.
+template's families). ``functions``/``function_call``, audio output and
+``web_search_options`` are refused (400); docs/parameters.md has the whole table.
 
 Tool schemas go in ``parametersJsonSchema``, the field Gemini provides for full
 JSON Schema (``$ref``/``$defs``, type lists, ``const``, ``additionalProperties``...;
@@ -288,6 +289,7 @@ def _tools(body: JSON) -> tuple[list[JSON], JSON | None]:
 
 def to_generate_request(body: JSON, target: Target | None = None, model: str = "") -> JSON:
     """The generateContent body for an OpenAI chat body (the model goes in the URL)."""
+    shapes.refuse_untranslated(body)
     contents, system = _contents(body.get("messages") or [])
     request: JSON = {"contents": contents}
     if system:

@@ -174,6 +174,23 @@ def response_schema(body: JSON) -> tuple[str, JSON] | None:
     )
 
 
+def refuse_untranslated(body: JSON) -> None:
+    """Parameters a translating adapter cannot honour and must not drop: a 400 naming each."""
+    for key in ("functions", "function_call"):
+        if body.get(key) is not None:
+            raise InvalidRequest(
+                f"'{key}' is deprecated and not translated: use 'tools'", param=key
+            )
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (isinstance(modalities, list) and "audio" in modalities):
+        param = "audio" if body.get("audio") is not None else "modalities"
+        raise InvalidRequest("this provider does not answer with audio", param=param)
+    if body.get("web_search_options") is not None:
+        raise InvalidRequest(
+            "web search is not offered through this provider", param="web_search_options"
+        )
+
+
 def reject_n(body: JSON) -> None:
     """One choice only: silently answering fewer choices than asked would mislead."""
     n = body.get("n")
