@@ -127,7 +127,7 @@ class FakeGemini(FakeUpstream):
             {
                 "name": f"models/{m}",
                 "supportedGenerationMethods": ["embedContent"]
-                if m.startswith("embedding")
+                if "embedding" in m
                 else ["generateContent", "countTokens"],
             }
             for m in ids[start : start + size]

@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.adapters.anthropic import RESPONSE_TOOL
 from gateway.adapters.base import StreamUsage
 from gateway.settings import Settings
 from gateway.usage import USAGE_HOOKS
@@ -19,6 +18,8 @@ from tests.fakes.base import Reply
 from tests.fidelity.gateway import Client, Upstreams, three_providers
 from tests.openai_schema import assert_chat_stream_valid, assert_valid
 
+RESPONSE_TOOL = "json_response"
+"""The answer tool's name (gateway.adapters.anthropic.RESPONSE_TOOL), as documented."""
 HI = [{"role": "user", "content": "What's the weather in Paris?"}]
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": CITY}}]
