@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.adapters.base import ModelFamily, TemplatePaths
 from gateway.fields import HeaderMap, HttpUrl, ProviderId, yaml_problem
+from gateway.ledger.pricing import Pricing
 
 logger = logging.getLogger("gateway.providers.templates")
 
@@ -99,6 +100,8 @@ class Template(Strict):
     description: str | None = None
     families: list[Family] = Field(default_factory=list)
     """Checked in order; a model belongs to the first family with a prefix of its name."""
+    pricing: Pricing = Field(default_factory=dict)
+    """Model name or glob -> USD per million tokens (see gateway.ledger.pricing)."""
 
     @field_validator("query")
     @classmethod

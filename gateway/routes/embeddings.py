@@ -10,7 +10,6 @@ from aiohttp import web
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import JSON
 from gateway.errors import InvalidRequest
-from gateway.middleware.auth import require_model
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete
@@ -55,7 +54,6 @@ async def embeddings(request: web.Request) -> web.Response:
     encoding = body.get("encoding_format") or "float"
     if encoding not in ENCODINGS:
         raise InvalidRequest("encoding_format must be float or base64.", param="encoding_format")
-    require_model(request, model)
     candidates = [
         c
         for c in request.app[ROUTER].candidates(model, request.headers.get("X-Gateway-Provider"))

@@ -106,7 +106,7 @@ class FakeAnthropic(FakeUpstream):
             return self.error(400, problem)
         if body.get("stream"):
             error = _event(
-                "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
+                "error", {"error": {"type": "overloaded_error", "message": self.said("Overloaded")}}
             )
             return await self.stream(request, self._events(body["model"]), error)
         reply = self.reply
