@@ -264,7 +264,7 @@ def completion_chunk_objects(answer: JSON, include_usage: bool) -> list[JSON]:
             "role": message.get("role") or "assistant",
             "content": message.get("content"),
         }
-        for key in ("reasoning_content", "refusal"):
+        for key in ("reasoning_content", "thinking_blocks", "refusal"):
             if message.get(key) is not None:
                 delta[key] = message[key]
         calls = message.get("tool_calls")

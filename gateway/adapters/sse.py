@@ -23,7 +23,8 @@ import orjson
 
 DONE: Final = b"[DONE]"
 STRAY_LIMIT: Final = 64 * 1024
-_FIELDS: Final = (b":", b"event:", b"id:", b"retry:", b"event", b"id", b"retry", b"data")
+_FIELD_STARTS: Final = b":deir"
+"""First bytes of SSE lines (comment, data, event, id, retry); any other line is stray."""
 
 
 class SSEDecoder:
@@ -60,7 +61,7 @@ class SSEDecoder:
                     data = self._data = []
             elif line[:5] == b"data:":
                 data.append(line[6:] if line[5:6] == b" " else line[5:])
-            elif not line.startswith(_FIELDS):
+            elif line[0] not in _FIELD_STARTS:
                 self._keep_stray(line)
             # comments (":"), event, id and retry lines do not matter to a relay
         return payloads
@@ -71,7 +72,7 @@ class SSEDecoder:
 
     def stray_object(self) -> bytes | None:
         """At the end of the body: the raw JSON object that stray lines held, if any."""
-        if self._buffer and not self._buffer.startswith(_FIELDS):
+        if self._buffer and self._buffer[0] not in _FIELD_STARTS:
             self._keep_stray(self._buffer)
             self._buffer = b""
         if not self._stray:

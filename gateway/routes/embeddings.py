@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import JSON
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, UpstreamError
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete
@@ -43,7 +43,10 @@ def encoded(answer: JSON, encoding: str) -> JSON:
     for item in answer.get("data") or ():
         vector = item.get("embedding") if isinstance(item, dict) else None
         if isinstance(vector, list):
-            packed = struct.pack(f"<{len(vector)}f", *vector)
+            try:
+                packed = struct.pack(f"<{len(vector)}f", *vector)
+            except struct.error:
+                raise UpstreamError("upstream embeddings hold non-numbers") from None
             item["embedding"] = base64.b64encode(packed).decode()
     return answer
 
