@@ -73,6 +73,17 @@ class FakeOpenAI(FakeUpstream):
             return await self.stream(request, stream_events(self.reply, body), error)
         return self.json(response_object(self.reply, body, "completed"))
 
+    def _details(self) -> dict[str, Any]:
+        """OpenAI's token details, when the reply has cached or reasoning tokens (as many
+        compatible servers, this fake leaves them out otherwise)."""
+        reply = self.reply
+        if not (reply.cached_tokens or reply.reasoning_tokens):
+            return {}
+        return {
+            "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
+        }
+
     def _tool_calls(self) -> list[dict[str, Any]]:
         return [
             {
@@ -108,6 +119,8 @@ class FakeOpenAI(FakeUpstream):
             "refusal": None,
             "annotations": [],
         }
+        if reply.reasoning:
+            message["reasoning_content"] = reply.reasoning
         if calls:
             message["tool_calls"] = calls
         return self.json(
@@ -128,8 +141,7 @@ class FakeOpenAI(FakeUpstream):
                     "prompt_tokens": reply.prompt_tokens,
                     "completion_tokens": reply.completion_tokens,
                     "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-                    "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
-                    "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
+                    **self._details(),
                 },
                 "system_fingerprint": "fp_fake",
             }
@@ -150,6 +162,8 @@ class FakeOpenAI(FakeUpstream):
             return _data({**head, "choices": [choice], **extra})
 
         yield chunk({"role": "assistant", "content": ""})
+        for piece in split_text(reply.reasoning) if reply.reasoning else ():
+            yield chunk({"reasoning_content": piece})  # as DeepSeek and vLLM stream reasoning
         calls = self._tool_calls()
         if not calls:
             for piece in split_text(reply.text):
@@ -177,8 +191,7 @@ class FakeOpenAI(FakeUpstream):
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
                 "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
-                "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
+                **self._details(),
             }
             yield _data({**head, "choices": [], "usage": usage})
         yield b"data: [DONE]\n\n"

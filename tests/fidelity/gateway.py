@@ -26,7 +26,7 @@ Client = TestClient[web.Request, web.Application]
 
 MODELS = {
     "oa": ("gpt-x", "emb-x"),
-    "an": ("claude-sonnet-4-5", "claude-x"),
+    "an": ("claude-sonnet-4-5", "claude-x", "custom-model"),
     "gm": ("gemini-2.5-flash", "text-embedding-004"),
 }
 CHAT_MODELS = {"oa": "oa/gpt-x", "an": "an/claude-x", "gm": "gm/gemini-2.5-flash"}

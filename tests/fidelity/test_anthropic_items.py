@@ -95,7 +95,7 @@ async def test_reasoning_effort_becomes_a_thinking_budget(
     assert sent["max_tokens"] > 2048 and "temperature" not in sent
     refused = await client.post(
         "/v1/chat/completions",
-        json={"model": "an/claude-x", "messages": HI, "reasoning_effort": "high"},
+        json={"model": "an/custom-model", "messages": HI, "reasoning_effort": "high"},
     )
     assert refused.status == 400 and (await refused.json())["error"]["param"] == "reasoning_effort"
 
