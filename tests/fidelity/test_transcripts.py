@@ -11,6 +11,7 @@ import yaml
 
 from gateway.adapters.anthropic import AnthropicAdapter
 from gateway.adapters.base import Target
+from gateway.adapters.gemini import GeminiAdapter
 from gateway.adapters.sse import iter_data
 from tests.adapters.helpers import assemble, payloads
 from tests.openai_schema import assert_chat_stream_valid
@@ -64,3 +65,62 @@ async def test_anthropic_thinking_and_tool_use_round_trip() -> None:
     assert request.body is not None
     sent = orjson.loads(request.body)["messages"][1]
     assert sent == orjson.loads(recorded["next_assistant_turn"])
+
+
+async def test_gemini_tool_call_with_thought_signature() -> None:
+    recorded = transcript("gemini_tool_stream.yaml")
+    adapter = GeminiAdapter()
+
+    async def replay(body: str) -> list[Any]:
+        events = iter_data(payloads([body.encode()]))
+        out = b"".join([c async for c in adapter.stream_chat(events, "m", True, [])])
+        return assert_chat_stream_valid(out)
+
+    chunks = await replay(recorded["call"])
+    message = assemble(chunks)
+    assert message["finish_reason"] == "tool_calls"
+    assert [(c["name"], orjson.loads(c["arguments"])) for c in message["tool_calls"]] == [
+        ("weather", {"location": "Florence,Italy"})
+    ]
+    usage = chunks[-1]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (
+        54,
+        69,
+        123,
+    )
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == 54
+    call = next(
+        c["choices"][0]["delta"]["tool_calls"][0]
+        for c in chunks
+        if c["choices"] and c["choices"][0]["delta"].get("tool_calls")
+    )
+    signature = call["extra_content"]["google"]["thought_signature"]
+    assert signature.startswith("CiQB0e2Kbz2c")
+
+    messages = [
+        {"role": "user", "content": "What's the weather in Florence,Italy?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{k: v for k, v in call.items() if k != "index"}],
+        },
+        {"role": "tool", "tool_call_id": call["id"], "content": "40 C"},
+    ]
+    request = adapter.build_chat(
+        Target("gm", "https://generativelanguage.googleapis.com/v1beta", {}),
+        {"messages": messages},
+        b"",
+        "gemini-2.5-flash",
+        True,
+    )
+    assert request.body is not None
+    sent = orjson.loads(request.body)["contents"]
+    assert sent[1]["parts"] == [
+        {"functionCall": {"name": "weather", "args": {"location": "Florence,Italy"}},
+         "thoughtSignature": signature}
+    ]  # fmt: skip
+    assert sent[2]["parts"][0]["functionResponse"]["name"] == "weather"
+
+    answer = assemble(await replay(recorded["after_result"]))
+    assert answer["content"] == "The weather in Florence, Italy is 40 C."
+    assert answer["finish_reason"] == "stop"
