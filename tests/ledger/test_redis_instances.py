@@ -131,6 +131,10 @@ async def test_counts_wait_out_a_redis_outage(
     redis_server.stop()
     for _ in range(3):
         await chat(client, MODEL)  # chat goes on without Redis
+    down = await client.get("/api/v1/usage", headers=ADMIN)
+    assert down.status == 503 and (await down.json())["error"]["code"] == "storage_unavailable"
+    me = await (await client.get("/api/v1/usage/me", headers=ADMIN)).json()
+    assert me["spend"]["requests"] == 3  # this instance's own counts, not yet written
     redis_server.start()
 
     async def written() -> bool:
