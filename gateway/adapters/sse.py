@@ -7,6 +7,12 @@ comments. Event names, ids and retry hints are dropped: every adapter reads the
 event type from the payload. It stops at ``[DONE]``; an event cut off by the end
 of the body is dropped, as the SSE spec says, so a relay never emits half a JSON.
 
+One exception to the spec: some upstreams (Vertex, Gemini) end a failing stream
+with a raw JSON error (often ``[{"error": {...}}]`` over several lines) instead of
+a ``data:`` line. Such stray lines are kept (up to STRAY_LIMIT bytes) and, when
+the body ends and they parse as a JSON object or a list holding one, that object
+becomes the last payload, so the adapter sees the error instead of a quiet end.
+
 Work is linear in the bytes fed: only the new chunk is scanned for line ends, and
 a line that spans chunks is kept as pieces joined once. A line or an event larger
 than ``max_event_bytes`` raises EventTooLarge instead of growing without bound.
@@ -17,10 +23,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Final
 
+import orjson
+
 from gateway.errors import UpstreamError
 
 DONE: Final = b"[DONE]"
 DEFAULT_MAX_EVENT_BYTES: Final = 32 * 1024 * 1024
+STRAY_LIMIT: Final = 64 * 1024
+_FIELD_STARTS: Final = b":deir"
+"""First bytes of SSE lines (comment, data, event, id, retry); any other line is stray."""
 
 
 class EventTooLarge(UpstreamError):
@@ -46,6 +57,8 @@ class SSEDecoder:
         "_partial",
         "_partial_size",
         "_pending_cr",
+        "_stray",
+        "_stray_size",
     )
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
@@ -57,6 +70,8 @@ class SSEDecoder:
         self._data: list[bytes] = []
         self._data_size = 0
         self._failed: EventTooLarge | None = None
+        self._stray: list[bytes] = []
+        self._stray_size = 0
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The payloads ``chunk`` completed; EventTooLarge once they are all out."""
@@ -117,9 +132,33 @@ class SSEDecoder:
                         raise EventTooLarge(self._max)
                 else:
                     self._data_size = len(value)
+            elif line[0] not in _FIELD_STARTS:
+                self._keep_stray(line)
             # comments (":"), event, id and retry lines do not matter to a relay
         if tail:
             self._hold(tail)
+
+    def _keep_stray(self, line: bytes) -> None:
+        if self._stray_size + len(line) <= STRAY_LIMIT:
+            self._stray.append(line)
+            self._stray_size += len(line)
+
+    def stray_object(self) -> bytes | None:
+        """At the end of the body: the raw JSON object that stray lines held, if any."""
+        if self._partial:
+            line = b"".join(self._partial)
+            self._partial, self._partial_size = [], 0
+            if line[0] not in _FIELD_STARTS:
+                self._keep_stray(line)
+        if not self._stray:
+            return None
+        try:
+            value = orjson.loads(b"\n".join(self._stray))
+        except orjson.JSONDecodeError:
+            return None
+        if isinstance(value, list):
+            value = next((item for item in value if isinstance(item, dict)), None)
+        return orjson.dumps(value) if isinstance(value, dict) else None
 
     def _hold(self, piece: bytes) -> None:
         """Keep the start of a line that has not ended yet, up to the cap."""
@@ -144,6 +183,9 @@ async def iter_data(
                 return
             yield payload
     decoder.finish()
+    stray = decoder.stray_object()
+    if stray is not None:
+        yield stray
 
 
 async def iter_events(
