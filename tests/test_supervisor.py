@@ -113,6 +113,8 @@ def test_workers_exit_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     port = free_port()
     with gateway_process("serve", "--workers", "2", "--port", str(port), cwd=tmp_path) as gw:
         gw.port()
+        both_listening = wait_until(lambda: gw.output().count("listening on http") >= 2, 30)
+        assert both_listening, gw.output()
         workers = pids_seen(port, want=2)
         assert len(workers) == 2, gw.output()
         gw.process.kill()
