@@ -33,13 +33,12 @@ from gateway.errors import (
     error_body,
     error_class_for,
 )
-from gateway.http import HTTPClientError
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
 from gateway.state import SETTINGS
-from gateway.upstream import UPSTREAM, UpstreamUnreachable
+from gateway.upstream import UPSTREAM, UpstreamFailure, upstream_error
 from gateway.usage import combined, on_usage
 from gateway.validation import ChatParams
 
@@ -74,15 +73,6 @@ def answer_headers(upstream_headers: Mapping[str, str], provider_id: str) -> dic
 
 def retryable(status: int) -> bool:
     return status == 429 or status == 408 or status >= 500
-
-
-def _unreachable(provider: LiveProvider, exc: UpstreamUnreachable) -> UpstreamError:
-    return UpstreamError(
-        f"Provider '{provider.id}': {exc.reason}.",
-        status=504 if exc.timed_out else 502,
-        code="upstream_timeout" if exc.timed_out else "upstream_unreachable",
-        headers={"X-Gateway-Provider": provider.id},
-    )
 
 
 def _answered_error(
@@ -135,7 +125,7 @@ class _Attempts:
         self.health.record_traffic(provider_id, outcome in HEALTHY_OUTCOMES)
 
 
-def _unreachable_outcome(exc: UpstreamUnreachable) -> UpstreamOutcome:
+def _unreachable_outcome(exc: UpstreamFailure) -> UpstreamOutcome:
     return "timeout" if exc.timed_out else "connection_error"
 
 
@@ -160,15 +150,15 @@ async def complete(
         started = time.perf_counter()
         try:
             response = await upstream.send(build(adapter, candidate), provider.timeout_s)
-        except UpstreamUnreachable as exc:
+        except UpstreamFailure as exc:
             attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
-            last = _unreachable(provider, exc)
+            last = upstream_error(provider.id, exc)
             continue
         try:
-            payload = await upstream.read(response)
-        except UpstreamUnreachable as exc:
+            payload = await response.read()
+        except UpstreamFailure as exc:
             attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
-            last = _unreachable(provider, exc)
+            last = upstream_error(provider.id, exc)
             continue
         finally:
             response.close()
@@ -316,18 +306,18 @@ async def _stream_from(
     started = time.perf_counter()
     try:
         try:
-            response = await call.wait(upstream.send(outgoing, provider.timeout_s))
-        except UpstreamUnreachable as exc:
+            response = await call.wait(upstream.send(outgoing, provider.timeout_s, stream=True))
+        except UpstreamFailure as exc:
             outcome = _unreachable_outcome(exc)
-            raise _Failed(_unreachable(provider, exc)) from None
+            raise _Failed(upstream_error(provider.id, exc)) from None
         try:
             status = response.status
             if status >= 400 or response.content_type == "application/json":
                 try:
-                    payload = await call.wait(upstream.read(response))
-                except UpstreamUnreachable as exc:
+                    payload = await call.wait(response.read())
+                except UpstreamFailure as exc:
                     outcome = _unreachable_outcome(exc)
-                    raise _Failed(_unreachable(provider, exc)) from None
+                    raise _Failed(upstream_error(provider.id, exc)) from None
                 if status >= 400:
                     outcome = outcome_for_status(status)
                     error = _answered_error(adapter, provider, status, payload, response.headers)
@@ -364,7 +354,7 @@ async def _stream_from(
                         attempts.metrics.observe_ttft(
                             provider.id, model, time.perf_counter() - started
                         )
-                    outcome = await _relay(sse, first, chunks)
+                    outcome = await _relay(sse, first, chunks, provider.id)
                     return sse
             finally:
                 aclose = getattr(chunks, "aclose", None)
@@ -400,10 +390,8 @@ def _unusable(
 
 
 def _failure_outcome(exc: BaseException) -> UpstreamOutcome:
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    if isinstance(exc, HTTPClientError):
-        return "connection_error"
+    if isinstance(exc, UpstreamFailure):
+        return _unreachable_outcome(exc)
     return "server_error"
 
 
@@ -412,26 +400,18 @@ def _early_failure(provider: LiveProvider, exc: BaseException) -> GatewayError:
     if isinstance(exc, GatewayError):
         exc.headers.setdefault("X-Gateway-Provider", provider.id)
         return exc
-    if not isinstance(exc, TimeoutError | HTTPClientError):
-        logger.exception("stream relay failed", exc_info=exc)
-        return UpstreamError(
-            "Internal error while reading the provider's stream.",
-            code="internal_error",
-            headers={"X-Gateway-Provider": provider.id},
-        )
-    timed_out = isinstance(exc, TimeoutError)
+    if isinstance(exc, UpstreamFailure):
+        return upstream_error(provider.id, exc)
+    logger.exception("stream relay failed", exc_info=exc)
     return UpstreamError(
-        f"Provider '{provider.id}': "
-        + ("timed out" if timed_out else "the connection broke")
-        + " before the first chunk.",
-        status=504 if timed_out else 502,
-        code="upstream_timeout" if timed_out else "upstream_disconnected",
+        "Internal error while reading the provider's stream.",
+        code="internal_error",
         headers={"X-Gateway-Provider": provider.id},
     )
 
 
 async def _relay(
-    sse: web.StreamResponse, first: bytes | None, chunks: AsyncIterator[bytes]
+    sse: web.StreamResponse, first: bytes | None, chunks: AsyncIterator[bytes], provider_id: str
 ) -> UpstreamOutcome:
     """Write every chunk as it comes, then ``[DONE]``; a failure ends with an error event."""
     try:
@@ -443,12 +423,9 @@ async def _relay(
         return "ok"
     except ConnectionResetError:
         return "cancelled"  # the client went away; the caller closes the upstream response
-    except TimeoutError as exc:
-        await _end_with_error(sse, exc)
-        return "timeout"
-    except HTTPClientError as exc:
-        await _end_with_error(sse, exc)
-        return "connection_error"
+    except UpstreamFailure as exc:
+        await _end_with_error(sse, upstream_error(provider_id, exc))
+        return _unreachable_outcome(exc)
     except GatewayError as exc:
         await _end_with_error(sse, exc)
         return "server_error"
@@ -462,15 +439,9 @@ async def _relay(
 def _stream_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, GatewayError):
         return exc.body()
-    if isinstance(exc, TimeoutError):
-        message = "The provider stopped sending before the answer was complete (timeout)."
-        return error_body(message, "upstream_error", None, "upstream_timeout")
-    if not isinstance(exc, HTTPClientError):
-        return error_body(
-            "Internal error while relaying the stream.", "server_error", None, "internal_error"
-        )
-    message = "The connection to the provider broke before the answer was complete."
-    return error_body(message, "upstream_error", None, "upstream_disconnected")
+    return error_body(
+        "Internal error while relaying the stream.", "server_error", None, "internal_error"
+    )
 
 
 async def _end_with_error(sse: web.StreamResponse, exc: BaseException) -> None:

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from gateway.adapters.base import UpstreamRequest
 from gateway.adapters.sse import iter_data
 from gateway.settings import UpstreamSettings
-from gateway.upstream import Upstream, UpstreamUnreachable
+from gateway.upstream import Upstream, UpstreamBroken, UpstreamUnreachable
 
 PIECES = [
     b': comment\n\nevent: message_start\ndata: {"a"',
@@ -88,11 +88,12 @@ async def test_sse_payloads_across_splits(server: TestServer, upstream: Upstream
 async def test_idle_timeout_between_chunks(server: TestServer, upstream: Upstream) -> None:
     response = await upstream.send(get(server, "/stalls"), 30)
     seen = []
-    with pytest.raises(TimeoutError):
+    with pytest.raises(UpstreamBroken) as info:
         async for payload in iter_data(response.iter_chunks()):
             seen.append(payload)
     response.close()
     assert seen == [b"1"]
+    assert info.value.timed_out and info.value.reason == "the upstream sent nothing for 0.3s"
 
 
 async def test_first_byte_timeout_and_connect_error(server: TestServer, upstream: Upstream) -> None:
@@ -102,7 +103,8 @@ async def test_first_byte_timeout_and_connect_error(server: TestServer, upstream
     closed = UpstreamRequest("GET", "http://127.0.0.1:1/x", {})
     with pytest.raises(UpstreamUnreachable) as info:
         await upstream.send(closed, 30)
-    assert not info.value.timed_out and info.value.reason == "could not connect"
+    assert not info.value.timed_out
+    assert info.value.reason == "could not connect: the connection was refused"
 
 
 async def test_body_is_sent_as_json_and_timeouts_follow_settings(
@@ -111,8 +113,7 @@ async def test_body_is_sent_as_json_and_timeouts_follow_settings(
     request = UpstreamRequest("POST", str(server.make_url("/echo")), {}, b'{"x":1}')
     response = await upstream.send(request, 30)
     assert (
-        await upstream.read(response)
-        == b'{"content_type": "application/json", "body": "{\\"x\\":1}"}'
+        await response.read() == b'{"content_type": "application/json", "body": "{\\"x\\":1}"}'
     )
     assert upstream.timeouts(5.0).total == 5.0
     assert upstream.timeouts(10_000.0).total == upstream.settings.total_timeout_s

@@ -20,7 +20,7 @@ from gateway.adapters.base import ModelPage, Target, UpstreamRequest
 from gateway.errors import GatewayError, NotFound, UpstreamError
 from gateway.metrics import CacheResult, Metrics
 from gateway.providers.live import LiveProvider, ProviderDirectory
-from gateway.upstream import Upstream, UpstreamUnreachable
+from gateway.upstream import Upstream, UpstreamFailure, upstream_error
 
 Fetcher = Callable[[str], Awaitable[list[str]]]
 Clock = Callable[[], float]
@@ -199,14 +199,8 @@ async def send_upstream(
     """
     try:
         return await upstream.fetch(request, timeout_s)
-    except UpstreamUnreachable as exc:
-        if exc.timed_out:
-            raise UpstreamError(
-                f"The upstream did not answer within {timeout_s:g}s.", code="upstream_timeout"
-            ) from None
-        raise UpstreamError(
-            f"The upstream could not be reached ({exc.reason}).", code="upstream_unreachable"
-        ) from None
+    except UpstreamFailure as exc:
+        raise upstream_error(None, exc) from None
 
 
 def upstream_model_fetcher(

@@ -126,7 +126,7 @@ async def test_resolved_address_is_checked_at_connect_time(
     timeouts = Timeouts(connect=5, first_byte=5, idle=5, total=5)
     guarded = ConnectionPool(limit=8, resolver=GuardedResolver(allow_private=False, inner=dns))
     for host in ("rebind.test", "local.test", "v6meta.test", "metadata.google.internal"):
-        with pytest.raises(ConnectFailed, match="refusing to connect"):
+        with pytest.raises(ConnectFailed, match="refused by policy"):
             await guarded.request("GET", f"http://{host}:{port}/", {}, None, timeouts)
     await guarded.close()
     assert seen == []
@@ -134,7 +134,7 @@ async def test_resolved_address_is_checked_at_connect_time(
     permissive = ConnectionPool(limit=8, resolver=GuardedResolver(allow_private=True, inner=dns))
     response = await permissive.request("GET", f"http://local.test:{port}/", {}, None, timeouts)
     assert await response.read() == b"hello"
-    with pytest.raises(ConnectFailed, match="refusing to connect"):
+    with pytest.raises(ConnectFailed, match="refused by policy"):
         await permissive.request("GET", f"http://rebind.test:{port}/", {}, None, timeouts)
     await permissive.close()
     assert seen == ["/"]
