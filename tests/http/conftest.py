@@ -4,6 +4,7 @@ those that take ``make_client`` or ``pool`` against both clients of the boundary
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from gateway.security.ssrf import GuardedResolver
 from gateway.settings import UpstreamSettings
 from gateway.transport import Transport
 from gateway.upstream import own_client
+from tests.http.servers import Handler, RawServer, StartServer, Tracker
 
 
 def pytest_asyncio_loop_factories(
@@ -55,6 +57,23 @@ async def make_client(kind: str) -> AsyncIterator[MakeClient]:
     yield make
     for client in made:
         await client.close()
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[StartServer]:
+    servers: list[RawServer] = []
+
+    async def start(
+        handler: Handler, tracker: Tracker | None = None, tls: ssl.SSLContext | None = None
+    ) -> RawServer:
+        server = RawServer(handler, tracker)
+        await server.start(tls)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.close()
 
 
 def in_use(client: Client) -> int:
