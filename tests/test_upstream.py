@@ -112,8 +112,6 @@ async def test_body_is_sent_as_json_and_timeouts_follow_settings(
 ) -> None:
     request = UpstreamRequest("POST", str(server.make_url("/echo")), {}, b'{"x":1}')
     response = await upstream.send(request, 30)
-    assert (
-        await response.read() == b'{"content_type": "application/json", "body": "{\\"x\\":1}"}'
-    )
+    assert await response.read() == b'{"content_type": "application/json", "body": "{\\"x\\":1}"}'
     assert upstream.timeouts(5.0).total == 5.0
     assert upstream.timeouts(10_000.0).total == upstream.settings.total_timeout_s

@@ -24,8 +24,10 @@ from urllib.parse import urlsplit
 class ForwardProxy:
     """Records each request line it gets: (method, target, Proxy-Authorization or None)."""
 
-    def __init__(self, credentials: str | None = None) -> None:
+    def __init__(self, credentials: str | None = None, hosts: dict[str, str] | None = None) -> None:
+        """``hosts``: names the proxy resolves itself (the gateway never sees them)."""
         self.credentials = credentials
+        self.hosts = hosts or {}
         self.seen: list[tuple[str, str, str | None]] = []
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -83,16 +85,16 @@ class ForwardProxy:
                     return
                 if method == "CONNECT":
                     host, port = target.rsplit(":", 1)
-                    up_reader, up_writer = await asyncio.open_connection(host.strip("[]"), port)
+                    address = self.hosts.get(host, host.strip("[]"))
+                    up_reader, up_writer = await asyncio.open_connection(address, port)
                     writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
                     await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
                     return
                 parts = urlsplit(target)
                 if upstream is None:
-                    upstream = await asyncio.open_connection(parts.hostname, parts.port or 80)
-                kept = [
-                    f"{k}:{v}" for k, v in headers if not k.lower().startswith("proxy-")
-                ]
+                    address = self.hosts.get(parts.hostname or "", parts.hostname)
+                    upstream = await asyncio.open_connection(address, parts.port or 80)
+                kept = [f"{k}:{v}" for k, v in headers if not k.lower().startswith("proxy-")]
                 path = parts.path + (f"?{parts.query}" if parts.query else "")
                 length = _content_length(kept)
                 body = await reader.readexactly(length) if length else b""

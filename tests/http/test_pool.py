@@ -13,7 +13,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -45,19 +45,6 @@ from tests.http.servers import (
     self_signed,
     settle,
 )
-
-
-@pytest.fixture
-async def pool(make_client: MakeClient) -> Client:
-    return make_client(pool_size=10)
-
-
-@pytest.fixture
-async def own_pool() -> AsyncIterator[ConnectionPool]:
-    """For the cases about the own client's internals."""
-    pool = ConnectionPool(limit=10)
-    yield pool
-    await pool.close()
 
 
 async def test_both_loops_are_used(request: pytest.FixtureRequest) -> None:
