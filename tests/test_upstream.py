@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from gateway.adapters.base import UpstreamRequest
 from gateway.adapters.sse import iter_data
 from gateway.settings import UpstreamSettings
-from gateway.upstream import Upstream, UpstreamBroken, UpstreamUnreachable
+from gateway.upstream import Upstream, UpstreamBroken, UpstreamUnreachable, upstream_error
 
 PIECES = [
     b': comment\n\nevent: message_start\ndata: {"a"',
@@ -115,3 +115,80 @@ async def test_body_is_sent_as_json_and_timeouts_follow_settings(
     assert await response.read() == b'{"content_type": "application/json", "body": "{\\"x\\":1}"}'
     assert upstream.timeouts(5.0).total == 5.0
     assert upstream.timeouts(10_000.0).total == upstream.settings.total_timeout_s
+
+
+async def ticks(request: web.Request) -> web.StreamResponse:
+    """A stream that outlives every non-stream deadline below: a chunk every 50 ms for 0.8 s."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for n in range(16):
+        await response.write(b"data: %d\n\n" % n)
+        await asyncio.sleep(0.05)
+    return response
+
+
+@pytest.fixture
+async def ticking() -> AsyncIterator[TestServer]:
+    app = web.Application()
+    app.router.add_get("/ticks", ticks)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def test_a_long_stream_is_not_cut_by_the_provider_timeout(ticking: TestServer) -> None:
+    """Scaled down: a provider timeout of 0.3 s and a total of 0.3 s against a 0.8 s stream
+    (a reasoning model streaming for minutes past a 60 s timeout_s)."""
+    settings = UpstreamSettings(total_timeout_s=0.3, idle_timeout_s=0.3, max_stream_s=5)  # type: ignore[call-arg]
+    upstream = Upstream(settings)
+    await upstream.start()
+    try:
+        response = await upstream.send(get(ticking, "/ticks"), 0.3, stream=True)
+        payloads = [payload async for payload in iter_data(response.iter_chunks())]
+        assert payloads == [b"%d" % n for n in range(16)]
+        response = await upstream.send(get(ticking, "/ticks"), 0.3)  # not a stream: cut
+        with pytest.raises(UpstreamBroken) as cut:
+            await response.read()
+        assert cut.value.timed_out
+    finally:
+        await upstream.close()
+
+
+async def test_a_stream_ends_at_max_stream_s(ticking: TestServer) -> None:
+    settings = UpstreamSettings(idle_timeout_s=0.3, max_stream_s=0.3)  # type: ignore[call-arg]
+    upstream = Upstream(settings)
+    await upstream.start()
+    try:
+        response = await upstream.send(get(ticking, "/ticks"), 60, stream=True)
+        seen: list[bytes] = []
+        with pytest.raises(UpstreamBroken) as caught:
+            async for payload in iter_data(response.iter_chunks()):
+                seen.append(payload)
+        assert 2 <= len(seen) < 16
+        error = upstream_error("p", caught.value)
+        assert error.http_status == 504 and "longer than 0.3s" in error.message
+    finally:
+        await upstream.close()
+
+
+async def test_stream_timeouts_follow_settings() -> None:
+    upstream = Upstream(UpstreamSettings(first_byte_timeout_s=120, max_stream_s=900))  # type: ignore[call-arg]
+    assert upstream.timeouts(60, stream=True).first_byte == 60
+    assert upstream.timeouts(60, stream=True).total == 900
+    assert upstream.timeouts(60).total == 60
+
+
+async def test_a_body_over_the_cap_is_a_502_naming_the_cap(server: TestServer) -> None:
+    upstream = Upstream(UpstreamSettings(max_body_bytes=1024))  # type: ignore[call-arg]
+    await upstream.start()
+    try:
+        big = UpstreamRequest("POST", str(server.make_url("/echo")), {}, b"x" * 4096)
+        response = await upstream.send(big, 30)
+        with pytest.raises(UpstreamBroken) as caught:
+            await response.read()
+        error = upstream_error("p", caught.value)
+        assert error.http_status == 502 and error.code == "upstream_too_large"
+        assert "upstream.max_body_bytes (1024 bytes)" in error.message
+    finally:
+        await upstream.close()

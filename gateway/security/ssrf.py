@@ -52,21 +52,22 @@ class UpstreamAddressRefused(AddressRefused):
     """
 
 
-def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """The IPv4 addresses an IPv6 transition form carries: mapped, 6to4, Teredo, NAT64."""
-    found: list[ipaddress.IPv4Address] = []
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[list[ipaddress.IPv4Address], bool]:
+    """The IPv4 addresses an IPv6 transition form carries (6to4, Teredo, NAT64, mapped,
+    compatible), and whether the IPv6 form is only a spelling of them (mapped, NAT64,
+    compatible: then the IPv4 address alone decides)."""
     if address.ipv4_mapped is not None:
-        found.append(address.ipv4_mapped)
-    if address.sixtofour is not None:
-        found.append(address.sixtofour)
-    if address.teredo is not None:
-        found.extend(address.teredo)  # the relay and the (de-obfuscated) client
+        return [address.ipv4_mapped], True
     low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    nat64 = any(address in net for net in NAT64_NETWORKS)
-    compatible = address in IPV4_COMPATIBLE and int(address) > 1  # deprecated ::a.b.c.d
-    if nat64 or compatible:
-        found.append(low32)
-    return found
+    if any(address in net for net in NAT64_NETWORKS):
+        return [low32], True
+    if address in IPV4_COMPATIBLE and int(address) > 1:  # deprecated ::a.b.c.d
+        return [low32], True
+    if address.sixtofour is not None:
+        return [address.sixtofour], False
+    if address.teredo is not None:
+        return list(address.teredo), False  # the relay and the (de-obfuscated) client
+    return [], False
 
 
 def address_problem(address: IPAddress, allow_private: bool) -> str | None:
@@ -76,10 +77,13 @@ def address_problem(address: IPAddress, allow_private: bool) -> str | None:
     judged by the embedded address too: each leads there.
     """
     if isinstance(address, ipaddress.IPv6Address):
-        for inner in embedded_ipv4(address):
-            problem = _problem(inner, allow_private)
+        inner, spelling = embedded_ipv4(address)
+        for embedded in inner:
+            problem = _problem(embedded, allow_private)
             if problem is not None:
                 return problem
+        if spelling:
+            return None
     return _problem(address, allow_private)
 
 
