@@ -6,7 +6,9 @@ subprocesses; the gateway and the reference are pinned to core 0, the load and
 the fake upstream to core 1. Measures non-streaming throughput (wrk, 32
 connections), added latency at a fixed 200 req/s (open loop), streaming
 (500 concurrent streams: chunks/s, time to first chunk; OpenAI and Anthropic
-upstreams), and the gateway's memory. Prints a table and writes
+upstreams), and the gateway's memory; the same gateway with aiohttp's ClientSession
+below the upstream boundary (benchmarks/aiohttp_gateway.py) gets the throughput,
+latency and streaming rows too, for the client comparison. Prints a table and writes
 benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
 """
 
@@ -43,6 +45,17 @@ OPENAI_MODEL = "bench/bench-model"
 ANTHROPIC_MODEL = "bench-anthropic/claude-bench"
 CHAT = "/v1/chat/completions"
 GATEWAY_ARGV = ("-m", "gateway", "serve", "--host", "127.0.0.1", "--port")
+AIOHTTP_GATEWAY_ARGV = (
+    "-m",
+    "benchmarks.aiohttp_gateway",
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+)
+"""The same gateway with aiohttp's ClientSession below the upstream boundary (the comparison)."""
+CLIENT_CPU_RULE = 0.85
+"""The own client ships only while it costs at most this much of aiohttp's CPU per request."""
 
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -201,7 +214,7 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
     def body(name: str, template: bytes, model: str = OPENAI_MODEL) -> bytes:
         return (
             template.replace(b'"bench-model"', f'"{model}"'.encode())
-            if name == "gateway"
+            if name.startswith("gateway")
             else template
         )
 
@@ -248,11 +261,28 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     ref = t["reference"]["rps"]
     rows.append(("reference req/s (wrk, 32 conn)", f"{ref:.0f}", "floor", None))
     rows.append(("direct upstream req/s", f"{t['direct']['rps']:.0f}", "ceiling", None))
-    for name in ("reference", "gateway"):
+    for name in ("reference", "gateway", "gateway_aiohttp"):
         if name in t:
             cpu = t[name]["cpu_us_per_request"]
             rows.append((f"{name} CPU per request (us)", f"{cpu}", "-", None))
-    for name in ("reference", "gateway"):
+    if "gateway" in t and "gateway_aiohttp" in t:
+        own, theirs = t["gateway"]["cpu_us_per_request"], t["gateway_aiohttp"]["cpu_us_per_request"]
+        share = own / theirs if theirs else 0.0
+        rps = f"{t['gateway']['rps']:.0f} vs {t['gateway_aiohttp']['rps']:.0f} req/s"
+        rows.append(
+            (
+                "own client CPU/request vs aiohttp's",
+                f"{share:.2f}x ({rps})",
+                f"<= {CLIENT_CPU_RULE}x",
+                share <= CLIENT_CPU_RULE,
+            )
+        )
+        own_cps = st["gateway"]["chunks_per_s"]
+        their_cps = st["gateway_aiohttp"]["chunks_per_s"]
+        rows.append(
+            ("stream chunks/s own vs aiohttp's", f"{own_cps:.0f} vs {their_cps:.0f}", "-", None)
+        )
+    for name in ("reference", "gateway", "gateway_aiohttp"):
         if name in lat:
             p50 = lat[name]["p50_ms"] - lat["direct"]["p50_ms"]
             p99 = lat[name]["p99_ms"] - lat["direct"]["p99_ms"]
@@ -334,6 +364,16 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
             cwd=workdir,
             stderr=subprocess.DEVNULL,
         )
+        aio_port = free_port()
+        aio_dir = workdir / "aiohttp"
+        aio_dir.mkdir()
+        aio_env = {**env, "GATEWAY_STORAGE__PATH": str(aio_dir / "data")}
+        aio_pid = procs.start(
+            pinned(SERVER_CORE, python, *AIOHTTP_GATEWAY_ARGV, str(aio_port)),
+            env=aio_env,
+            cwd=aio_dir,
+            stderr=subprocess.DEVNULL,
+        )
         targets = {
             "direct": upstream + CHAT,
             "reference": f"http://127.0.0.1:{ref_port}{CHAT}",
@@ -342,11 +382,16 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
         asyncio.run(wait_http(gateway + "/api/v1/health"))
         time.sleep(1.5)  # providers.d is read and watched
         problem = asyncio.run(probe(gateway + CHAT, load.chat_body(OPENAI_MODEL, stream=False)))
-        if problem is None:
-            targets["gateway"] = gateway + CHAT
         pids = {"direct": up_pid, "reference": ref_pid}
         if problem is None:
+            targets["gateway"] = gateway + CHAT
             pids["gateway"] = gw_pid
+            aio = f"http://127.0.0.1:{aio_port}"
+            asyncio.run(wait_http(aio + "/api/v1/health"))
+            plain = load.chat_body(OPENAI_MODEL, stream=False)
+            if asyncio.run(probe(aio + CHAT, plain)) is None:
+                targets["gateway_aiohttp"] = aio + CHAT
+                pids["gateway_aiohttp"] = aio_pid
         yield targets, pids, problem
     finally:
         procs.stop()
