@@ -212,7 +212,7 @@ async def complete(
             outgoing = _native_request(provider.target, native, body, model)
         started = time.perf_counter()
         try:
-            response = await upstream.send(outgoing, provider.timeout_s)
+            response = await upstream.send(outgoing, provider.timeout_s, proxy=provider.proxy)
         except UpstreamFailure as exc:
             attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
             last = upstream_error(provider.id, exc)
@@ -409,7 +409,8 @@ async def _stream_from(
     started = time.perf_counter()
     try:
         try:
-            response = await call.wait(upstream.send(outgoing, provider.timeout_s, stream=True))
+            sent = upstream.send(outgoing, provider.timeout_s, stream=True, proxy=provider.proxy)
+            response = await call.wait(sent)
         except UpstreamFailure as exc:
             outcome = _unreachable_outcome(exc)
             raise _Failed(upstream_error(provider.id, exc)) from None

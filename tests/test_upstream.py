@@ -1,18 +1,23 @@
-"""The upstream client over real HTTP: SSE parsing, timeouts, connection errors, pooling."""
+"""The upstream boundary over real HTTP: SSE, timeouts (streams too), errors, the body cap."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.adapters.base import UpstreamRequest
 from gateway.adapters.sse import iter_data
-from gateway.settings import UpstreamSettings
+from gateway.app import create_app
+from gateway.settings import Settings, UpstreamSettings
 from gateway.upstream import Upstream, UpstreamBroken, UpstreamUnreachable, upstream_error
+from tests.fakes.base import API_KEY
+from tests.fakes.http_proxy import ForwardProxy
+from tests.fakes.openai_upstream import FakeOpenAI
 
 PIECES = [
     b': comment\n\nevent: message_start\ndata: {"a"',
@@ -192,3 +197,47 @@ async def test_a_body_over_the_cap_is_a_502_naming_the_cap(server: TestServer) -
         assert "upstream.max_body_bytes (1024 bytes)" in error.message
     finally:
         await upstream.close()
+
+
+async def test_a_providers_proxy_and_failure_reasons_through_the_gateway(
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A provider's own proxy carries its calls; each failure's reason reaches the client."""
+    settings = make_settings(health={"enabled": False}, catalog={"prefetch": False})
+    client = await aiohttp_client(create_app(settings))
+    hello = {"model": "model-a", "messages": [{"role": "user", "content": "hi"}]}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    async with FakeOpenAI() as fake, ForwardProxy() as proxy:
+        providers = {
+            "proxied": (f"http://upstream.test:{fake.port}/v1", proxy.url()),
+            "refused": (f"http://127.0.0.1:{closed}/v1", None),
+            "nowhere": ("http://no-such-host.invalid/v1", None),
+        }
+        proxy.hosts["upstream.test"] = "127.0.0.1"
+        for pid, (url, via) in providers.items():
+            body = {"id": pid, "name": pid, "template": "openai", "api_key": API_KEY,
+                    "base_url": url, "proxy": via}  # fmt: skip
+            assert (await client.post("/api/v1/providers", json=body)).status == 201
+        chat = await client.post(
+            "/v1/chat/completions", json=hello, headers={"X-Gateway-Provider": "proxied"}
+        )
+        assert chat.status == 200, await chat.text()
+        assert [target for _, target, _ in proxy.seen] == [
+            f"http://upstream.test:{fake.port}/v1/chat/completions"
+        ]
+        for pid, reason in (("refused", "refused"), ("nowhere", "could not be resolved")):
+            chat = await client.post(
+                "/v1/chat/completions", json=hello, headers={"X-Gateway-Provider": pid}
+            )
+            error = (await chat.json())["error"]
+            assert chat.status == 502 and error["code"] == "upstream_unreachable"
+            assert reason in error["message"], error
+        with_credentials = {"name": "x", "template": "openai", "api_key": API_KEY,
+                            "proxy": "http://user:secret@proxy.example:3128"}  # fmt: skip
+        refused = await client.post("/api/v1/providers", json=with_credentials)
+        assert refused.status == 400
+        error = (await refused.json())["error"]
+        assert error["param"] == "proxy" and "secret" not in error["message"]

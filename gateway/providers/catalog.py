@@ -197,14 +197,14 @@ def upstream_reason(adapter: ModelsAdapter, status: int, payload: bytes) -> str:
 
 
 async def send_upstream(
-    upstream: Upstream, request: UpstreamRequest, timeout_s: float
+    upstream: Upstream, request: UpstreamRequest, timeout_s: float, proxy: str | None = None
 ) -> tuple[int, bytes]:
     """Send one small request (models list, health probe): (status, body), or UpstreamError.
 
     Messages name the failure, never the URL (some upstreams carry keys in it).
     """
     try:
-        return await upstream.fetch(request, timeout_s)
+        return await upstream.fetch(request, timeout_s, proxy)
     except UpstreamFailure as exc:
         raise upstream_error(None, exc) from None
 
@@ -241,7 +241,7 @@ def upstream_model_fetcher(
                     f"Provider {provider_id!r} cannot list models: {exc}",
                     code="models_unavailable",
                 ) from None
-            status, payload = await send_upstream(upstream, request, timeout_s)
+            status, payload = await send_upstream(upstream, request, timeout_s, provider.proxy)
             if status >= 400:
                 reason = upstream_reason(adapter, status, payload)
                 raise UpstreamError(
