@@ -11,6 +11,7 @@ one translation into what a client sees.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 USER_AGENT = f"llm-gateway/{__version__}"
+logger = logging.getLogger("gateway.upstream")
 
 ClientFactory = Callable[[UpstreamSettings, GuardedResolver | None, str], Transport]
 """Builds the HTTP client from the settings, the SSRF guard and the User-Agent."""
@@ -53,6 +55,7 @@ class UpstreamUnreachable(UpstreamFailure):
 
 def upstream_error(provider_id: str | None, exc: UpstreamFailure) -> UpstreamError:
     """What the client (and the log) see of a transport failure: its reason, 504 or 502."""
+    logger.warning("upstream %s failed: %s", provider_id or "call", exc.reason)
     return UpstreamError(
         f"Provider '{provider_id}': {exc.reason}."
         if provider_id

@@ -202,8 +202,10 @@ async def test_a_body_over_the_cap_is_a_502_naming_the_cap(server: TestServer) -
 async def test_a_providers_proxy_and_failure_reasons_through_the_gateway(
     aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
     make_settings: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A provider's own proxy carries its calls; each failure's reason reaches the client."""
+    """A provider's own proxy carries its calls; each failure's reason reaches the client
+    and the log."""
     settings = make_settings(health={"enabled": False}, catalog={"prefetch": False})
     client = await aiohttp_client(create_app(settings))
     hello = {"model": "model-a", "messages": [{"role": "user", "content": "hi"}]}
@@ -235,6 +237,11 @@ async def test_a_providers_proxy_and_failure_reasons_through_the_gateway(
             error = (await chat.json())["error"]
             assert chat.status == 502 and error["code"] == "upstream_unreachable"
             assert reason in error["message"], error
+            assert any(
+                pid in record.getMessage() and reason in record.getMessage()
+                for record in caplog.records
+                if record.name == "gateway.upstream"
+            )
         with_credentials = {"name": "x", "template": "openai", "api_key": API_KEY,
                             "proxy": "http://user:secret@proxy.example:3128"}  # fmt: skip
         refused = await client.post("/api/v1/providers", json=with_credentials)
