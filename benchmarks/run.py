@@ -6,9 +6,13 @@ subprocesses; the gateway and the reference are pinned to core 0, the load and
 the fake upstream to core 1. Measures non-streaming throughput (wrk, 32
 connections), added latency at a fixed 200 req/s (open loop), streaming
 (500 concurrent streams: chunks/s, time to first chunk; OpenAI and Anthropic
-upstreams), and the gateway's memory; the same gateway with aiohttp's ClientSession
-below the upstream boundary (benchmarks/aiohttp_gateway.py) gets the throughput,
-latency and streaming rows too, for the client comparison. Prints a table and writes
+upstreams; Anthropic's Messages API as the ingress, translated to the OpenAI
+upstream and passed through to the Anthropic one, in events/s as a ratio of the
+chat stream's), the gateway's memory, and what the usage ledger costs (CPU per
+request against a second gateway with ``usage.enabled: false``, alternating
+rounds); the same gateway with aiohttp's ClientSession below the upstream
+boundary (benchmarks/aiohttp_gateway.py) gets the throughput, latency and
+streaming rows too, for the client comparison. Prints a table and writes
 benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
 """
 
@@ -21,6 +25,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,10 +45,16 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 WRK_SECONDS = 6
 LATENCY_RATE, LATENCY_SECONDS = 200, 5
 STREAMS, HELD_STREAMS, ROUNDS = 500, 2000, 5
+LEDGER_ROUNDS, LEDGER_SECONDS = 3, 2
 
 OPENAI_MODEL = "bench/bench-model"
 ANTHROPIC_MODEL = "bench-anthropic/claude-bench"
 CHAT = "/v1/chat/completions"
+MESSAGES = "/v1/messages"
+MESSAGES_ROWS = {
+    "gateway_messages": OPENAI_MODEL,  # Anthropic ingress, translated to an OpenAI upstream
+    "gateway_messages_native": ANTHROPIC_MODEL,  # Anthropic ingress, passed through
+}
 GATEWAY_ARGV = ("-m", "gateway", "serve", "--host", "127.0.0.1", "--port")
 AIOHTTP_GATEWAY_ARGV = (
     "-m",
@@ -208,6 +219,7 @@ async def held_streams_rss(url: str, body: bytes, pid: int) -> dict[str, float]:
 
 async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, Any]:
     report: dict[str, Any] = {"throughput": {}, "latency": {}, "streaming": {}, "memory": {}}
+    bare = targets.pop("no_ledger", None)
     plain = load.chat_body("bench-model", stream=False)
     streamed = load.chat_body("bench-model", stream=True, include_usage=True)
 
@@ -241,6 +253,9 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
             f"  streaming gateway (anthropic): {report['streaming']['gateway_anthropic']}",
             flush=True,
         )
+        for row, model in MESSAGES_ROWS.items():
+            report["streaming"][row] = await messages_streams(url, model, STREAMS)
+            print(f"  streaming {row}: {report['streaming'][row]}", flush=True)
         held = body("gateway", streamed, OPENAI_MODEL + "-long")
         report["memory"]["held_streams"] = await held_streams_rss(url, held, gateway_pid)
         rounds = []
@@ -251,7 +266,63 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
             rounds.append(round(rss_mb(gateway_pid), 1))
         report["memory"]["rss_after_rounds_mb"] = rounds
         print(f"  memory: {report['memory']}", flush=True)
+    if gateway_pid is not None and bare is not None:
+        urls = {"gateway": targets["gateway"], "no_ledger": bare}
+        report["ledger"] = ledger_cost(urls, pids, body("gateway", plain))
+        print(f"  ledger: {report['ledger']}", flush=True)
     return report
+
+
+def ledger_cost(urls: dict[str, str], pids: dict[str, int], body: bytes) -> dict[str, float]:
+    """CPU µs per chat request with the ledger on and off: medians of alternating wrk rounds."""
+    runs: dict[str, list[float]] = {"gateway": [], "no_ledger": []}
+    wrk(urls["no_ledger"], body, seconds=1)  # warm up (the other has served the whole run)
+    for _ in range(LEDGER_ROUNDS):
+        for name, samples in runs.items():
+            result = wrk(urls[name], body, seconds=LEDGER_SECONDS, pid=pids[name])
+            samples.append(result["cpu_us_per_request"])
+    on, off = statistics.median(runs["gateway"]), statistics.median(runs["no_ledger"])
+    return {"on_cpu_us": on, "off_cpu_us": off, "ratio": round(on / off, 3) if off else 0.0}
+
+
+async def messages_streams(chat_url: str, model: str, count: int) -> dict[str, float]:
+    """``count`` concurrent /v1/messages streams; events counted by their ``data:`` lines."""
+    url = chat_url.replace(CHAT, MESSAGES)
+    result = await load.streams(
+        url, load.messages_body(model), count, expect_done=load.MESSAGES_DONE
+    )
+    return stream_summary(result)
+
+
+def messages_rows(st: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """The Messages ingress rows: events/s as a ratio of the gateway's chat stream."""
+    chat_cps = st["gateway"]["chunks_per_s"]
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for name in MESSAGES_ROWS:
+        eps, errors = st[name]["chunks_per_s"], st[name]["errors"]
+        ratio = eps / chat_cps if chat_cps else 0.0
+        label = (
+            f"{eps:.0f} ({ratio:.2f}x chat, {errors} errors, ttfc p50 {st[name]['ttfc_p50_ms']} ms)"
+        )
+        rows.append((f"{name} events/s, 500 streams", label, "vs chat stream", None))
+    return rows
+
+
+def client_rows(t: dict[str, Any], st: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """The own client against aiohttp's, below the same gateway (the rule in the README)."""
+    own, theirs = t["gateway"]["cpu_us_per_request"], t["gateway_aiohttp"]["cpu_us_per_request"]
+    share = own / theirs if theirs else 0.0
+    rps = f"{t['gateway']['rps']:.0f} vs {t['gateway_aiohttp']['rps']:.0f} req/s"
+    cps = f"{st['gateway']['chunks_per_s']:.0f} vs {st['gateway_aiohttp']['chunks_per_s']:.0f}"
+    return [
+        (
+            "own client CPU/request vs aiohttp's",
+            f"{share:.2f}x ({rps})",
+            f"<= {CLIENT_CPU_RULE}x",
+            share <= CLIENT_CPU_RULE,
+        ),
+        ("stream chunks/s own vs aiohttp's", cps, "-", None),
+    ]
 
 
 def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
@@ -266,22 +337,7 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
             cpu = t[name]["cpu_us_per_request"]
             rows.append((f"{name} CPU per request (us)", f"{cpu}", "-", None))
     if "gateway" in t and "gateway_aiohttp" in t:
-        own, theirs = t["gateway"]["cpu_us_per_request"], t["gateway_aiohttp"]["cpu_us_per_request"]
-        share = own / theirs if theirs else 0.0
-        rps = f"{t['gateway']['rps']:.0f} vs {t['gateway_aiohttp']['rps']:.0f} req/s"
-        rows.append(
-            (
-                "own client CPU/request vs aiohttp's",
-                f"{share:.2f}x ({rps})",
-                f"<= {CLIENT_CPU_RULE}x",
-                share <= CLIENT_CPU_RULE,
-            )
-        )
-        own_cps = st["gateway"]["chunks_per_s"]
-        their_cps = st["gateway_aiohttp"]["chunks_per_s"]
-        rows.append(
-            ("stream chunks/s own vs aiohttp's", f"{own_cps:.0f} vs {their_cps:.0f}", "-", None)
-        )
+        rows.extend(client_rows(t, st))
     for name in ("reference", "gateway", "gateway_aiohttp"):
         if name in lat:
             p50 = lat[name]["p50_ms"] - lat["direct"]["p50_ms"]
@@ -312,6 +368,7 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         errors, ttfc = st[name]["errors"], st[name]["ttfc_p50_ms"]
         label = f"{cps:.0f} ({r:.2f}x ref, {errors} errors, ttfc p50 {ttfc} ms)"
         rows.append((f"{name} chunks/s, 500 streams", label, f">= {floor}x, 0 errors", ok))
+    rows.extend(messages_rows(st))
     rows.append(
         ("gateway idle RSS (MB)", f"{mem['idle_rss_mb']}", "<= 80", mem["idle_rss_mb"] <= 80)
     )
@@ -319,6 +376,17 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     measured = f"{held['rss_mb']} ({held['errors']} errors)"
     label = f"gateway RSS, {held['streams']} streams (MB)"
     rows.append((label, measured, "<= 300", held["rss_mb"] <= 300))
+    if "ledger" in report:
+        ledger = report["ledger"]
+        measured = f"{ledger['on_cpu_us']} vs {ledger['off_cpu_us']} ({ledger['ratio']:.3f}x)"
+        rows.append(
+            (
+                "ledger CPU per request, on vs off (us)",
+                measured,
+                "<= 1.05x",
+                ledger["ratio"] <= 1.05,
+            )
+        )
     first, last = mem["rss_after_rounds_mb"][0], mem["rss_after_rounds_mb"][-1]
     rows.append(
         (f"RSS after {ROUNDS} rounds vs first (MB)", f"{last} vs {first}", "within 10 %",
@@ -364,13 +432,24 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
             cwd=workdir,
             stderr=subprocess.DEVNULL,
         )
-        aio_port = free_port()
+        bare_port = free_port()  # the same gateway with the usage ledger off
+        bare_env = {
+            **env,
+            "GATEWAY_USAGE__ENABLED": "false",
+            "GATEWAY_STORAGE__PATH": str(workdir / "data-no-ledger"),
+        }
+        bare_pid = procs.start(
+            pinned(SERVER_CORE, python, *GATEWAY_ARGV, str(bare_port)),
+            env=bare_env,
+            cwd=workdir,
+            stderr=subprocess.DEVNULL,
+        )
+        aio_port = free_port()  # the same gateway with aiohttp's client below the boundary
         aio_dir = workdir / "aiohttp"
         aio_dir.mkdir()
-        aio_env = {**env, "GATEWAY_STORAGE__PATH": str(aio_dir / "data")}
         aio_pid = procs.start(
             pinned(SERVER_CORE, python, *AIOHTTP_GATEWAY_ARGV, str(aio_port)),
-            env=aio_env,
+            env={**env, "GATEWAY_STORAGE__PATH": str(aio_dir / "data")},
             cwd=aio_dir,
             stderr=subprocess.DEVNULL,
         )
@@ -379,17 +458,21 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
             "reference": f"http://127.0.0.1:{ref_port}{CHAT}",
         }
         gateway = f"http://127.0.0.1:{gw_port}"
+        bare = f"http://127.0.0.1:{bare_port}"
         asyncio.run(wait_http(gateway + "/api/v1/health"))
+        asyncio.run(wait_http(bare + "/api/v1/health"))
         time.sleep(1.5)  # providers.d is read and watched
         problem = asyncio.run(probe(gateway + CHAT, load.chat_body(OPENAI_MODEL, stream=False)))
-        pids = {"direct": up_pid, "reference": ref_pid}
         if problem is None:
             targets["gateway"] = gateway + CHAT
+            targets["no_ledger"] = bare + CHAT  # measured apart (see measure)
+        pids = {"direct": up_pid, "reference": ref_pid}
+        if problem is None:
             pids["gateway"] = gw_pid
+            pids["no_ledger"] = bare_pid
             aio = f"http://127.0.0.1:{aio_port}"
             asyncio.run(wait_http(aio + "/api/v1/health"))
-            plain = load.chat_body(OPENAI_MODEL, stream=False)
-            if asyncio.run(probe(aio + CHAT, plain)) is None:
+            if asyncio.run(probe(aio + CHAT, load.chat_body(OPENAI_MODEL, stream=False))) is None:
                 targets["gateway_aiohttp"] = aio + CHAT
                 pids["gateway_aiohttp"] = aio_pid
         yield targets, pids, problem

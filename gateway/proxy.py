@@ -44,6 +44,7 @@ from gateway.middleware.auth import permitted
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
+from gateway.security.redaction import mask_secrets
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, UpstreamFailure, upstream_error
 from gateway.usage import FACTS, RequestFacts, combined, on_usage
@@ -52,6 +53,8 @@ from gateway.validation import ChatParams
 logger = logging.getLogger("gateway.proxy")
 
 KEEPALIVE: Final = b": keep-alive\n\n"
+_ERROR: Final = b"error"
+"""In a native event (``event: error`` or an ``"error"`` field): worth masking."""
 DONE_EVENT: Final = b"data: [DONE]\n\n"
 PASSED_PREFIXES: Final = ("x-ratelimit-", "anthropic-ratelimit-")
 PASSED_NAMES: Final = frozenset({"retry-after", "retry-after-ms"})
@@ -152,9 +155,13 @@ def _unreachable_outcome(exc: UpstreamFailure) -> UpstreamOutcome:
     return "timeout" if exc.timed_out else "connection_error"
 
 
-def _native_request(target: Target, path: str, body: bytes, model: str) -> UpstreamRequest:
-    """A format's body for a provider that speaks the format itself."""
-    return UpstreamRequest("POST", target.url(path, model), target.json_headers, body, target.query)
+def _native_request(target: Target, path: str, fmt: ClientFormat, model: str) -> UpstreamRequest:
+    """A format's body (and client headers it forwards) for a provider that speaks it itself."""
+    extra = fmt.native_headers()
+    headers = {**target.json_headers, **extra} if extra else target.json_headers
+    return UpstreamRequest(
+        "POST", target.url(path, model), headers, fmt.native_body(model), target.query
+    )
 
 
 def _chat_of(fmt: ClientFormat | None) -> ChatRequest:
@@ -208,8 +215,7 @@ async def complete(
         if native is None:
             outgoing = build(adapter, candidate)
         else:
-            body = _format(fmt).native_body(model)
-            outgoing = _native_request(provider.target, native, body, model)
+            outgoing = _native_request(provider.target, native, _format(fmt), model)
         started = time.perf_counter()
         try:
             response = await upstream.send(outgoing, provider.timeout_s, proxy=provider.proxy)
@@ -402,7 +408,7 @@ async def _stream_from(
         body, raw, params = chat if chat is not None else _chat_of(fmt)
         outgoing = adapter.build_chat(provider.target, body, raw, model, True)
     else:
-        outgoing = _native_request(provider.target, native, _format(fmt).native_body(model), model)
+        outgoing = _native_request(provider.target, native, _format(fmt), model)
     usage: list[StreamUsage] = []
     served = False
     outcome: UpstreamOutcome = "cancelled"
@@ -494,10 +500,13 @@ async def _stream_from(
 async def _watched(
     events: AsyncIterator[bytes], fmt: ClientFormat, usage: list[StreamUsage]
 ) -> AsyncIterator[bytes]:
-    """A native stream's events, shown to the format (for usage) before they are relayed."""
+    """A native stream's events, shown to the format (for usage) before they are relayed.
+
+    An error event may echo the provider key: it is masked like every error message.
+    """
     async for block in events:
         fmt.watch_native(block, usage)
-        yield block
+        yield mask_secrets(block.decode("utf-8", "replace")).encode() if _ERROR in block else block
 
 
 async def _with_first(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
