@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -102,9 +105,32 @@ async def test_console_policy_forbids_inline_script_and_eval(client) -> None:  #
 
 
 def test_console_scripts_use_no_eval_local_storage_or_cookies() -> None:
+    """The console's own scripts (vendor/ holds the pinned libraries, checked below)."""
     ui = Path(__file__).resolve().parents[2] / "gateway" / "web" / "ui"
-    scripts = list(ui.rglob("*.js"))
+    scripts = [s for s in ui.rglob("*.js") if "vendor" not in s.relative_to(ui).parts]
     assert len(scripts) >= 5
     for script in scripts:
         source = script.read_text()
         assert not re.search(r"\beval\(|new Function\(|localStorage|document\.cookie", source)
+
+
+def test_vendored_libraries_are_the_pinned_npm_builds(tmp_path: Path) -> None:
+    """gateway/web/ui/vendor/ is what `make vendor` copies from node_modules (npm ci)."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        ["sh", "scripts/vendor-web.sh"],
+        cwd=root,
+        env={**os.environ, "VENDOR_OUT": str(tmp_path)},
+        check=True,
+    )
+    vendored = root / "gateway" / "web" / "ui" / "vendor"
+    names = sorted(p.name for p in vendored.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    for name in names:
+        assert (vendored / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    assert {"marked.js", "purify.js", "highlight.js", "chart.js"} <= set(names)
+    assert sum(name.startswith("LICENSE-") for name in names) == 4
+    lock = json.loads((root / "package-lock.json").read_text())["packages"]
+    versions = (vendored / "VERSIONS.txt").read_text()
+    for package in ("marked", "dompurify", "@highlightjs/cdn-assets", "chart.js"):
+        assert f"{package} {lock[f'node_modules/{package}']['version']}" in versions

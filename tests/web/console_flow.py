@@ -177,7 +177,7 @@ def chat_streams_progressively(page: Any) -> None:
     partial = answer.locator(".text").inner_text()
     assert page.get_by_role("button", name="Stop").is_enabled()
     page.wait_for_function("(el) => el.dataset.state === 'done'", arg=answer.element_handle())
-    final = answer.locator(".text").inner_text()
+    final = answer.locator(".text").inner_text().strip()
     assert final == ANSWER
     assert 0 < len(partial) < len(ANSWER) and ANSWER.startswith(partial)
     lengths = page.evaluate("window.__lengths")

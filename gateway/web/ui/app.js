@@ -8,11 +8,28 @@ import { ProvidersView } from "./views/providers.js";
 const SESSION_KEY = "gateway-console-admin-key";
 const STATUS_EVERY_MS = 15000;
 
-const client = new GatewayClient({ baseUrl: "" });
+// Every request goes through here: when one cannot reach the gateway at all, the
+// status strip says so at once instead of at its next refresh.
+const client = new GatewayClient({
+  baseUrl: "",
+  fetch: async (input, init) => {
+    try {
+      return await fetch(input, init);
+    } catch (error) {
+      if (error?.name !== "AbortError") gatewayMayBeDown();
+      throw error;
+    }
+  },
+});
+/** What views tell the shell: something changed that the status strip counts. */
+const shell = {
+  refreshStatus: () => refreshStatus(),
+  gatewayMayBeDown: () => gatewayMayBeDown(),
+};
 const views = {
-  providers: new ProvidersView(client, document.getElementById("providers-view")),
-  chat: new ChatView(client, document.getElementById("chat-view")),
-  keys: new KeysView(client, document.getElementById("keys-view")),
+  providers: new ProvidersView(client, document.getElementById("providers-view"), shell),
+  chat: new ChatView(client, document.getElementById("chat-view"), shell),
+  keys: new KeysView(client, document.getElementById("keys-view"), shell),
 };
 
 const signinView = document.getElementById("signin-view");
@@ -23,7 +40,21 @@ const keyInput = document.getElementById("signin-key");
 const rememberInput = document.getElementById("signin-remember");
 let current = null;
 
-async function refreshStatus() {
+let checking = null;
+
+/** Refresh the strip now; calls made while one refresh runs share it. */
+function refreshStatus() {
+  checking ??= checkStatus().finally(() => {
+    checking = null;
+  });
+  return checking;
+}
+
+function gatewayMayBeDown() {
+  refreshStatus();
+}
+
+async function checkStatus() {
   const strip = document.getElementById("status");
   try {
     const health = await client.health();

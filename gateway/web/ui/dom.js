@@ -62,8 +62,9 @@ export function showError(box, error) {
     box.hidden = true;
     return;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  box.append(h("span", { class: "message" }, message));
+  // Errors kept with a conversation are plain objects with the same fields.
+  const message = typeof error === "object" && "message" in error ? error.message : String(error);
+  box.append(h("span", { class: "error-text" }, message));
   if (error && error.name === "GatewayError") {
     const details = [error.status ? `HTTP ${error.status}` : null, error.code || error.type]
       .filter(Boolean)
@@ -101,6 +102,24 @@ export function confirmAction(text, confirmLabel = "Confirm") {
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
     dialog.showModal();
+  });
+}
+
+/** Ask for a line of text in the page's prompt <dialog>; resolves the trimmed text, or null. */
+export function promptText(label, value = "") {
+  const dialog = document.getElementById("prompt");
+  const input = document.getElementById("prompt-input");
+  document.getElementById("prompt-label").textContent = label;
+  input.value = value;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => resolve(dialog.returnValue === "ok" && input.value.trim() ? input.value.trim() : null),
+      { once: true },
+    );
+    dialog.showModal();
+    input.select();
   });
 }
 

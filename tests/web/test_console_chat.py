@@ -1,0 +1,344 @@
+"""The console's chat in Chromium, against the real gateway and a fake OpenAI upstream.
+
+One gateway, one upstream and one signed-in page serve the whole module (the tests
+run in order and build on each other's conversation): answers rendered as sanitized
+Markdown with highlighted code, the transcript following the stream, conversations
+kept across a reload, regenerate, edit and resend, errors next to their message,
+the warning before an oversized history, and axe-core on the view.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.fakes.console_upstream import (
+    BROKEN_MODEL,
+    LOG,
+    MARKDOWN_MODEL,
+    REASONING,
+    UpstreamLog,
+    create_upstream,
+)
+from tests.web.conftest import WATCH_CSP, PageProblems, axe_violations, screenshot
+from tests.web.live import serve_in_thread
+
+ADMIN_KEY = "admin-chat-0123456789abcdef0123"
+PROVIDER_KEY = "sk-fake-provider-key-chat-4d1f0a"
+
+
+@dataclass
+class Console:
+    page: Any
+    problems: PageProblems
+    url: str
+    log: UpstreamLog
+
+
+def admin_call(url: str, method: str, path: str, body: Any = None) -> Any:
+    """One admin API call from the test itself (setup that is not under test here)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}{path}", data=data, method=method)
+    request.add_header("Authorization", f"Bearer {ADMIN_KEY}")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def gateway_settings(root: Path) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        env="test",
+        admin_key=ADMIN_KEY,
+        secret_key=Fernet.generate_key().decode(),
+        storage={"path": str(root / "data")},
+        providers={"dir": str(root / "providers.d")},
+        security={"allow_private_upstreams": True},
+    )
+
+
+@pytest.fixture(scope="module")
+def console(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    upstream = create_upstream(PROVIDER_KEY, chunk_delay_s=0.01, extra_models=True)
+    settings = gateway_settings(tmp_path_factory.mktemp("chat"))
+    with serve_in_thread(upstream) as upstream_url, serve_in_thread(create_app(settings)) as url:
+        admin_call(
+            url,
+            "POST",
+            "/api/v1/providers",
+            {
+                "id": "fake",
+                "name": "Fake",
+                "template": "openai",
+                "base_url": f"{upstream_url}/v1",
+                "api_key": PROVIDER_KEY,
+            },
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(10_000)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        page = context.new_page()
+        problems = PageProblems()
+        page.on("console", problems.on_console)
+        page.on("pageerror", problems.on_page_error)
+        page.add_init_script(WATCH_CSP)
+        page.goto(f"{url}/ui/#chat")
+        page.get_by_label("Admin key").fill(ADMIN_KEY)
+        page.get_by_label("Keep me signed in for this tab").check()
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Chat", exact=True).wait_for()
+        choose_model(page, MARKDOWN_MODEL)
+        yield Console(page, problems, url, upstream[LOG])
+        context.close()
+
+
+def choose_model(page: Any, model: str) -> None:
+    page.wait_for_function(
+        "(id) => [...document.querySelectorAll('#chat-view select option')]"
+        ".some((o) => o.value === id)",
+        arg=f"fake/{model}",
+    )
+    page.locator("#chat-view").get_by_label("Model", exact=True).select_option(f"fake/{model}")
+
+
+def send(page: Any, text: str) -> Any:
+    """Send a message; returns the locator of the answer that starts."""
+    before = page.locator(".message.assistant").count()
+    page.locator("#chat-view").get_by_label("Message", exact=True).fill(text)
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.message.assistant').length > n", arg=before
+    )
+    return page.locator(".message.assistant").last
+
+
+def wait_state(page: Any, answer: Any, state: str) -> None:
+    page.wait_for_function(f"(el) => el.dataset.state === '{state}'", arg=answer.element_handle())
+
+
+def test_markdown_answer_is_rendered_sanitized_and_highlighted(console: Console) -> None:
+    page = console.page
+    answer = send(page, "Compare a fox and a dog, with code.")
+    wait_state(page, answer, "done")
+    text = answer.locator(".text")
+    assert text.locator("h2").inner_text() == "Results"
+    assert text.locator("table th").all_inner_texts() == ["animal", "speed"]
+    assert text.locator("table td").all_inner_texts() == ["fox", "50", "dog", "30"]
+    assert text.locator("ol > li").count() == 30
+    code = text.locator("pre code")
+    assert "def fast(animal):" in code.inner_text()
+    assert code.locator(".hljs-keyword").first.inner_text() == "def"
+    assert code.locator(".hljs-comment").inner_text() == "# quick"
+    # The <img onerror> of the answer is shown as text, and never ran.
+    assert text.locator("img").count() == 0
+    assert '<img src="x" onerror="window.__pwned = true">' in text.inner_text()
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert page.evaluate("window.__cspViolations") == []
+    # Reasoning comes folded above the answer; provider and usage below it.
+    reasoning = answer.locator("details.reasoning")
+    assert reasoning.get_attribute("open") is None
+    assert reasoning.locator(".reasoning-text").text_content().strip() == REASONING
+    assert re.fullmatch(
+        r"Served by fake · \d+ prompt \+ 90 completion = \d+ tokens",
+        answer.locator(".answer-meta").inner_text(),
+    )
+    answer.get_by_role("button", name="Copy code").click()
+    answer.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()").startswith("def fast(animal):")
+    reasoning.locator("summary").click()
+    screenshot(page, "console-chat-markdown")
+    assert axe_violations(page) == []
+
+
+def test_transcript_follows_the_stream_unless_scrolled_up(console: Console) -> None:
+    page = console.page
+    scroller = page.locator(".transcript-scroll")
+    for turn in range(2):
+        answer = send(page, f"Again, turn {turn}.")
+        # While the answer streams, its end stays in view, and so does the message box.
+        page.wait_for_function(
+            "(el) => el.querySelectorAll('.text ol > li').length >= 10",
+            arg=answer.element_handle(),
+        )
+        at_bottom = scroller.evaluate(
+            "(el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48"
+        )
+        assert at_bottom
+        wait_state(page, answer, "done")
+        assert scroller.evaluate("(el) => el.scrollHeight - el.scrollTop - el.clientHeight < 48")
+    box = page.locator("#chat-view").get_by_label("Message", exact=True).bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900
+    # Scrolled up while streaming: the view stays where the user put it.
+    answer = send(page, "Once more.")
+    page.wait_for_function(
+        "(el) => el.querySelectorAll('.text ol > li').length >= 3", arg=answer.element_handle()
+    )
+    scroller.evaluate("(el) => { el.scrollTop = 0; }")
+    page.wait_for_timeout(50)
+    wait_state(page, answer, "done")
+    assert scroller.evaluate("(el) => el.scrollTop") == 0
+    assert scroller.evaluate("(el) => el.scrollHeight > el.clientHeight * 2")
+
+
+def test_escape_stops_a_stream(console: Console) -> None:
+    page = console.page
+    choose_model(page, "fake-slow")
+    answer = send(page, "Count slowly.")
+    page.wait_for_function(
+        "(el) => el.querySelector('.text').textContent.length > 10", arg=answer.element_handle()
+    )
+    page.keyboard.press("Escape")
+    wait_state(page, answer, "stopped")
+    assert "stopped" in answer.locator(".answer-meta").inner_text()
+    assert page.get_by_role("button", name="Send").is_enabled()
+
+
+def test_conversation_survives_a_reload_then_regenerate_and_edit(console: Console) -> None:
+    page = console.page
+    choose_model(page, MARKDOWN_MODEL)
+    count = page.locator(".transcript > li").count()
+    assert count == 10
+    page.reload()
+    page.get_by_role("heading", name="Chat", exact=True).wait_for()
+    page.wait_for_function("() => document.querySelectorAll('.transcript > li').length === 10")
+    first = page.locator(".transcript > li").first
+    assert first.locator(".text").inner_text() == "Compare a fox and a dog, with code."
+    listed = page.get_by_role("navigation", name="Conversations").get_by_role("listitem")
+    assert listed.count() == 1
+    assert listed.first.inner_text().startswith("Compare a fox and a dog")
+    assert page.locator(".message.assistant").first.locator("table").count() == 1
+
+    # Regenerate: the last answer is asked again with the same history.
+    choose_model(page, MARKDOWN_MODEL)
+    sent = len(console.log.chat_bodies)
+    page.get_by_role("button", name="Regenerate").click()
+    page.wait_for_function(
+        "() => document.querySelector('.transcript > li:last-child').dataset.state === 'done'"
+    )
+    assert len(console.log.chat_bodies) == sent + 1
+    again = console.log.chat_bodies[-1]["messages"]
+    assert [m["content"] for m in again if m["role"] == "user"][-1] == "Count slowly."
+    assert page.locator(".transcript > li").count() == 10
+    assert page.locator(".message.assistant").last.locator("table").count() == 1
+
+    # Edit the second question and resend: what came after it is replaced.
+    page.locator(".message.user").nth(1).get_by_role("button", name="Edit", exact=True).click()
+    prompt = page.locator("#chat-view").get_by_label("Message", exact=True)
+    assert prompt.input_value() == "Again, turn 0."
+    prompt.fill("Edited question.")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.transcript > li').length === 4"
+        " && document.querySelector('.transcript > li:last-child').dataset.state === 'done'"
+    )
+    assert [m["content"] for m in console.log.chat_bodies[-1]["messages"]][-1] == (
+        "Edited question."
+    )
+    assert len(console.log.chat_bodies[-1]["messages"]) == 3
+
+    # Rename, parameters per conversation; nothing secret is in IndexedDB.
+    page.get_by_role("button", name=re.compile("^Rename")).click()
+    page.locator("#prompt-input").fill("Fox facts")
+    page.locator("#prompt").get_by_role("button", name="Save").click()
+    listed.get_by_text("Fox facts").wait_for()
+    page.get_by_text("Parameters of this conversation").click()
+    page.get_by_label("Temperature").fill("0.3")
+    page.get_by_label("Max tokens").fill("500")
+    page.get_by_label("Max tokens").press("Tab")
+    send(page, "With parameters.")
+    page.wait_for_function(
+        "() => document.querySelector('.transcript > li:last-child').dataset.state === 'done'"
+    )
+    assert console.log.chat_bodies[-1]["temperature"] == 0.3
+    assert console.log.chat_bodies[-1]["max_tokens"] == 500
+    stored = page.evaluate(
+        """() => new Promise((resolve) => {
+             const open = indexedDB.open("gateway-console");
+             open.onsuccess = () => {
+               const all = open.result.transaction("conversations").objectStore("conversations").getAll();
+               all.onsuccess = () => resolve(JSON.stringify(all.result));
+             };
+           })"""
+    )
+    saved = json.loads(stored)
+    assert saved[0]["title"] == "Fox facts" and saved[0]["temperature"] == 0.3
+    assert ADMIN_KEY not in stored and PROVIDER_KEY not in stored
+    screenshot(page, "console-chat-kept")
+
+
+def test_error_is_shown_next_to_its_message(console: Console) -> None:
+    page = console.page
+    choose_model(page, BROKEN_MODEL)
+    answer = send(page, "Will you answer?")
+    wait_state(page, answer, "error")
+    error = answer.locator(".error")
+    assert "refuses every question" in error.inner_text()
+    assert re.search(r"HTTP 400", error.inner_text())
+    # The error text is styled as an error, not as a chat bubble.
+    style = error.locator(".error-text").evaluate(
+        "(el) => { const s = getComputedStyle(el); return [s.borderTopStyle, s.paddingTop]; }"
+    )
+    assert style == ["none", "0px"]
+    box = error.bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900
+    # A failed answer is not sent back as history.
+    choose_model(page, MARKDOWN_MODEL)
+    page.get_by_role("button", name="Regenerate").click()
+    page.wait_for_function(
+        "() => document.querySelector('.transcript > li:last-child').dataset.state === 'done'"
+    )
+    contents = [m["content"] for m in console.log.chat_bodies[-1]["messages"]]
+    assert contents[-1] == "Will you answer?" and "" not in contents
+
+
+def test_an_oversized_history_is_not_sent_without_asking(console: Console) -> None:
+    page = console.page
+    # A kept conversation of 1,000 messages (about 50,000 tokens), as if from long use.
+    page.evaluate(
+        """async () => {
+          const { saveConversation } = await import("/ui/store.js");
+          const messages = [];
+          for (let i = 0; i < 1000; i++) {
+            messages.push({ role: i % 2 ? "assistant" : "user", content: `${i} `.padEnd(200, "x") });
+          }
+          const now = Date.now() + 1000;
+          await saveConversation({ id: "long", title: "Long one", created_at: now, updated_at: now,
+            model: "fake/fake-markdown", system: "", temperature: null, max_tokens: null, messages });
+        }"""
+    )
+    page.reload()
+    page.wait_for_function("() => document.querySelectorAll('.transcript > li').length === 1000")
+    choose_model(page, MARKDOWN_MODEL)
+    sent = len(console.log.chat_bodies)
+    prompt = page.locator("#chat-view").get_by_label("Message", exact=True)
+    prompt.fill("And now?")
+    page.get_by_role("button", name="Send").click()
+    dialog = page.locator("#confirm")
+    dialog.wait_for()
+    assert re.search(r"about [\d,]+ tokens, more than the 32,000 tokens", dialog.inner_text())
+    dialog.get_by_role("button", name="Cancel").click()
+    assert len(console.log.chat_bodies) == sent and prompt.input_value() == "And now?"
+    page.get_by_role("button", name="Send").click()
+    dialog.get_by_role("button", name="Send the latest").click()
+    page.wait_for_function(
+        "() => document.querySelector('.transcript > li:last-child').dataset.state === 'done'"
+    )
+    body = console.log.chat_bodies[-1]
+    assert 100 < len(body["messages"]) < 1000
+    assert body["messages"][-1]["content"] == "And now?"
+    assert sum(len(m["content"]) for m in body["messages"]) < 32_000 * 4
+    assert re.search(
+        r"sent the latest \d+ of 1001 messages", page.locator(".answer-meta").last.inner_text()
+    )
+    assert [e for e in console.problems.errors if "status of 40" not in e] == []
+    assert page.evaluate("window.__cspViolations") == []
