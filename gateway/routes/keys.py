@@ -58,6 +58,11 @@ KEY_SCHEMA: dict[str, Any] = {
         "tpm": {"type": ["integer", "null"]},
         "expires_at": {"type": ["string", "null"], "format": "date-time"},
         "created_at": {"type": "string", "format": "date-time"},
+        "revoked_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When the key was revoked; a revoked key stays listed, unusable",
+        },
     },
 }
 CREATED_SCHEMA: dict[str, Any] = {
@@ -109,7 +114,7 @@ async def show_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     key_id = request.match_info["key_id"]
     if not await request.app[KEYS].revoke(key_id):
-        raise NotFound("No key has this id.", param="key_id")
+        raise NotFound("No active key has this id.", param="key_id")
     return web.Response(status=204)
 
 
@@ -138,7 +143,7 @@ def setup(app: web.Application) -> None:
             tag="keys",
             responses={
                 200: {
-                    "description": "Every key",
+                    "description": "Every key, revoked ones included (with revoked_at)",
                     "schema": {
                         "type": "object",
                         "properties": {"data": {"type": "array", "items": KEY_SCHEMA}},
@@ -168,6 +173,6 @@ def setup(app: web.Application) -> None:
         operation=Operation(
             summary="Revoke a key at once",
             tag="keys",
-            responses={204: "Revoked", 404: "Unknown id"},
+            responses={204: "Revoked", 404: "Unknown id, or already revoked"},
         ),
     )

@@ -78,7 +78,10 @@ async def test_revocation_is_immediate_here(make_storage: StorageFactory) -> Non
     assert await store.revoke(meta["id"])
     assert store.authenticate(key) is None
     assert not await store.revoke(meta["id"])
-    assert await store.list() == []
+    # Still listed, marked revoked, with no hash kept.
+    (listed,) = await store.list()
+    assert listed["id"] == meta["id"] and listed["revoked_at"]
+    assert "hash" not in await store.collection.get(meta["id"])  # type: ignore[operator]
 
 
 async def test_changes_reach_another_instance(make_storage: StorageFactory) -> None:

@@ -235,7 +235,10 @@ def create_and_revoke_key(page: Any, base_url: str) -> None:
     assert page.get_by_label("New key (shown only once)").count() == 0
     row.get_by_role("button", name="Revoke").click()
     page.locator("#confirm").get_by_role("button", name="Revoke").click()
-    row.wait_for(state="detached")
+    # A revoked key stays listed, greyed, with the time it was revoked.
+    page.locator("tr.revoked", has_text="ci-client").wait_for()
+    assert re.search(r"Revoked \S", row.inner_text())
+    assert row.get_by_role("button", name="Revoke").count() == 0
     assert page.evaluate(check) == 401
 
 

@@ -4,6 +4,7 @@ import { showError } from "./dom.js";
 import { ChatView } from "./views/chat.js";
 import { KeysView } from "./views/keys.js";
 import { ProvidersView } from "./views/providers.js";
+import { UsageView } from "./views/usage.js";
 
 const SESSION_KEY = "gateway-console-admin-key";
 const STATUS_EVERY_MS = 15000;
@@ -30,6 +31,7 @@ const views = {
   providers: new ProvidersView(client, document.getElementById("providers-view"), shell),
   chat: new ChatView(client, document.getElementById("chat-view"), shell),
   keys: new KeysView(client, document.getElementById("keys-view"), shell),
+  usage: new UsageView(client, document.getElementById("usage-view"), shell),
 };
 
 const signinView = document.getElementById("signin-view");
