@@ -185,23 +185,6 @@ export interface KeyCreate {
   tpm?: number | null;
   /** ISO 8601 date-time, or null for a key that never expires. */
   expires_at?: string | null;
-  /** Spend allowed per budget period, in USD (gateways with a usage ledger). */
-  budget_usd?: number | null;
-  /** Tokens allowed per budget period. */
-  max_tokens?: number | null;
-  budget_period?: BudgetPeriod;
-}
-
-export type BudgetPeriod = "day" | "month" | "total";
-
-/** Use within a key's current budget period. */
-export interface KeySpend {
-  period: BudgetPeriod;
-  period_start: string | null;
-  resets_at: string | null;
-  cost_usd: number;
-  tokens: number;
-  requests: number;
 }
 
 export interface KeyInfo {
@@ -216,14 +199,8 @@ export interface KeyInfo {
   tpm?: number | null;
   created_at: string | number;
   expires_at: string | number | null;
-  /** Set once revoked: a revoked key stays listed and cannot be used. */
+  /** Set once revoked: a revoked key stays listed and can no longer be used. */
   revoked_at?: string | null;
-  budget_usd?: number | null;
-  max_tokens?: number | null;
-  budget_period?: BudgetPeriod;
-  /** This budget period's use (gateways with a usage ledger). */
-  spend?: KeySpend;
-  last_used_at?: string | null;
 }
 
 /** The answer to a key creation: the only time the secret is shown. */
@@ -340,93 +317,6 @@ export interface ChatStream extends AsyncIterable<ChatCompletionChunk> {
   readonly requestId: string | null;
 }
 
-/** GET /api/v1/usage: rows of the ledger's aggregates (days are UTC, YYYY-MM-DD). */
-export interface UsageQuery {
-  from?: string;
-  to?: string;
-  key_id?: string;
-  provider?: string;
-  model?: string;
-  /** Comma-separated: day, key, provider, model (default: all four). */
-  group_by?: string;
-}
-
-export interface UsageCounts {
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  reasoning_tokens: number;
-  /** null when no request in the group had a known price. */
-  cost_usd: number | null;
-  unpriced_requests: number;
-}
-
-export interface UsageRow extends UsageCounts {
-  day?: string;
-  key_id?: string;
-  provider?: string | null;
-  model?: string | null;
-}
-
-export interface UsageReport {
-  object: "usage";
-  from: string;
-  to: string;
-  group_by: Array<"day" | "key" | "provider" | "model">;
-  data: UsageRow[];
-  totals: UsageCounts;
-}
-
-export interface UsageLogQuery {
-  limit?: number;
-  /** An entry's id: the page of entries older than it. */
-  before?: string;
-  key_id?: string;
-  /** ok, error, or an HTTP status code. */
-  status?: string;
-}
-
-export interface UsageLogEntry {
-  id: string;
-  time: string;
-  request_id: string;
-  key_id: string;
-  provider: string | null;
-  model: string | null;
-  route: string;
-  status: number;
-  streamed: boolean;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  reasoning_tokens: number;
-  cost_usd: number | null;
-  latency_ms: number;
-  ttft_ms: number | null;
-  attempts: number;
-}
-
-export interface UsageLogPage {
-  object: "list";
-  /** Newest first. */
-  data: UsageLogEntry[];
-  /** before= for the next (older) page; null on the last page. */
-  next_before: string | null;
-}
-
-/** GET /api/v1/usage/me: the calling key's own budget and spend. */
-export interface UsageMe {
-  key_id: string;
-  name: string;
-  budget_usd: number | null;
-  max_tokens: number | null;
-  budget_period: BudgetPeriod;
-  spend: KeySpend;
-  last_used_at: string | null;
-}
-
 export declare class GatewayClient {
   constructor(options?: ClientOptions);
   readonly baseUrl: string;
@@ -465,10 +355,6 @@ export declare class GatewayClient {
   getKey(id: string, options?: RequestOptions): Promise<KeyInfo>;
   createKey(body: KeyCreate, options?: RequestOptions): Promise<CreatedKey>;
   revokeKey(id: string, options?: RequestOptions): Promise<void>;
-
-  usage(query?: UsageQuery, options?: RequestOptions): Promise<UsageReport>;
-  usageLogs(query?: UsageLogQuery, options?: RequestOptions): Promise<UsageLogPage>;
-  usageMe(options?: RequestOptions): Promise<UsageMe>;
 
   chatCompletion(body: ChatCompletionRequest, options?: RequestOptions): Promise<ChatResult>;
   createEmbeddings(body: EmbeddingsRequest, options?: RequestOptions): Promise<Embeddings>;

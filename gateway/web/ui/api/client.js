@@ -19,11 +19,6 @@
 /** @typedef {import("./client.js").ProviderTestRequest} ProviderTestRequest */
 /** @typedef {import("./client.js").ProviderTestResult} ProviderTestResult */
 /** @typedef {import("./client.js").ProviderDraftTestRequest} ProviderDraftTestRequest */
-/** @typedef {import("./client.js").UsageQuery} UsageQuery */
-/** @typedef {import("./client.js").UsageReport} UsageReport */
-/** @typedef {import("./client.js").UsageLogQuery} UsageLogQuery */
-/** @typedef {import("./client.js").UsageLogPage} UsageLogPage */
-/** @typedef {import("./client.js").UsageMe} UsageMe */
 /** @typedef {import("./client.js").KeyCreate} KeyCreate */
 /** @typedef {import("./client.js").KeyInfo} KeyInfo */
 /** @typedef {import("./client.js").CreatedKey} CreatedKey */
@@ -415,36 +410,6 @@ export class GatewayClient {
    */
   revokeKey(id, options) {
     return this.#delete(`/api/v1/keys/${encodeURIComponent(id)}`, options);
-  }
-
-  /**
-   * @param {UsageQuery} [query]
-   * @param {RequestOptions} [options]
-   * @returns {Promise<UsageReport>}
-   */
-  usage(query = {}, options) {
-    const { from, to, key_id, provider, model, group_by } = query;
-    const text = queryString({ from, to, key_id, provider, model, group_by });
-    return this.#json("GET", `/api/v1/usage${text}`, undefined, options);
-  }
-
-  /**
-   * @param {UsageLogQuery} [query]
-   * @param {RequestOptions} [options]
-   * @returns {Promise<UsageLogPage>}
-   */
-  usageLogs(query = {}, options) {
-    const { limit, before, key_id, status } = query;
-    const text = queryString({ limit, before, key_id, status });
-    return this.#json("GET", `/api/v1/usage/logs${text}`, undefined, options);
-  }
-
-  /**
-   * @param {RequestOptions} [options]
-   * @returns {Promise<UsageMe>}
-   */
-  usageMe(options) {
-    return this.#json("GET", "/api/v1/usage/me", undefined, options);
   }
 
   /**

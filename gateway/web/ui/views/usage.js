@@ -162,7 +162,7 @@ export class UsageView {
       const from = this.from.input.value;
       const to = this.to.input.value;
       const dimension = this.groupBy.input.value;
-      const report = await this.client.usage({ from, to, group_by: `day,${dimension}` });
+      const report = await this.client.getUsage({ from, to, group_by: ["day", dimension] });
       this.showTotals(report.totals);
       await this.draw(report, dimension);
     });
@@ -243,7 +243,7 @@ export class UsageView {
     if (this.logStatus.input.value) query.status = this.logStatus.input.value;
     const model = this.logModel.input.value.trim();
     await busy(this.older, this.logError, async () => {
-      const page = await this.client.usageLogs(query);
+      const page = await this.client.listUsageLogs(query);
       // The log API filters by key and status; the model filter applies to each page.
       const entries = model ? page.data.filter((e) => e.model === model) : page.data;
       const rows = entries.map((entry) => this.logRow(entry));
