@@ -124,7 +124,7 @@ export class KeysView {
       this.error,
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Client keys" },
         h(
           "table",
           { class: "keys" },

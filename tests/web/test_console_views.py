@@ -1,10 +1,12 @@
-"""The console's chat in Chromium, against the real gateway and a fake OpenAI upstream.
+"""The console's views in Chromium, against the real gateway and a fake OpenAI upstream.
 
 One gateway, one upstream and one signed-in page serve the whole module (the tests
-run in order and build on each other's conversation): answers rendered as sanitized
+run in order and build on each other's state). Chat: answers rendered as sanitized
 Markdown with highlighted code, the transcript following the stream, conversations
-kept across a reload, regenerate, edit and resend, errors next to their message,
-the warning before an oversized history, and axe-core on the view.
+kept across a reload, regenerate, edit and resend, errors next to their message, the
+warning before an oversized history. Forms: the API's refusals next to their field
+with what was typed kept, a test before saving, the status strip following changes
+and outages. Keys: limits, last use, revoked keys greyed. axe-core on every view.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Console:
     page: Any
     problems: PageProblems
     url: str
+    upstream_url: str
     log: UpstreamLog
 
 
@@ -98,7 +101,7 @@ def console(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Chat", exact=True).wait_for()
         choose_model(page, MARKDOWN_MODEL)
-        yield Console(page, problems, url, upstream[LOG])
+        yield Console(page, problems, url, upstream_url, upstream[LOG])
         context.close()
 
 
@@ -251,10 +254,11 @@ def test_conversation_survives_a_reload_then_regenerate_and_edit(console: Consol
     page.locator("#prompt-input").fill("Fox facts")
     page.locator("#prompt").get_by_role("button", name="Save").click()
     listed.get_by_text("Fox facts").wait_for()
-    page.get_by_text("Parameters of this conversation").click()
-    page.get_by_label("Temperature").fill("0.3")
-    page.get_by_label("Max tokens").fill("500")
-    page.get_by_label("Max tokens").press("Tab")
+    chat = page.locator("#chat-view")
+    chat.get_by_text("Parameters of this conversation").click()
+    chat.get_by_label("Temperature").fill("0.3")
+    chat.get_by_label("Max tokens").fill("500")
+    chat.get_by_label("Max tokens").press("Tab")
     send(page, "With parameters.")
     page.wait_for_function(
         "() => document.querySelector('.transcript > li:last-child').dataset.state === 'done'"
@@ -342,3 +346,135 @@ def test_an_oversized_history_is_not_sent_without_asking(console: Console) -> No
     )
     assert [e for e in console.problems.errors if "status of 40" not in e] == []
     assert page.evaluate("window.__cspViolations") == []
+
+
+def open_view(page: Any, name: str) -> Any:
+    page.get_by_role("link", name=name, exact=True).click()
+    view = page.locator(f"#{name.lower()}-view")
+    view.wait_for()
+    page.wait_for_load_state("networkidle")
+    return view
+
+
+def test_provider_form_errors_sit_next_to_their_field_and_keep_what_was_typed(
+    console: Console,
+) -> None:
+    page = console.page
+    view = open_view(page, "Providers")
+    page.get_by_role("button", name="Add provider").click()
+    form = page.locator("form.editor")
+    form.get_by_label("Template").select_option("openai")
+    form.get_by_label("Name", exact=True).fill("Second")
+    form.get_by_label("ID (optional)", exact=True).fill("second")
+    # A URL the browser accepts and the gateway refuses.
+    form.get_by_label("Base URL", exact=True).fill("ftp://files.example/v1")
+    key_field = form.get_by_label("API key", exact=True)
+    key_field.fill("sk-typed-before-refusal-1234")
+    form.get_by_role("button", name="Add provider").click()
+    note = form.locator(".field-error")
+    note.wait_for()
+    base_url = form.get_by_label("Base URL", exact=True)
+    assert base_url.get_attribute("aria-invalid") == "true"
+    assert note.get_attribute("id") in (base_url.get_attribute("aria-describedby") or "")
+    # The note is in the Base URL field's own row.
+    assert note.evaluate("(el) => el.closest('.field').querySelector('input').name") == "base_url"
+    assert "base_url" in note.inner_text()
+    assert base_url.input_value() == "ftp://files.example/v1"
+    assert key_field.input_value() == "sk-typed-before-refusal-1234"
+    assert form.get_by_label("Name", exact=True).input_value() == "Second"
+    screenshot(page, "console-provider-field-error")
+    assert axe_violations(page) == []
+
+    # Test before saving: the unsaved values are checked; nothing is stored.
+    base_url.fill(console.upstream_url + "/v1")
+    form.get_by_role("button", name="Test before saving").click()
+    result = form.locator(".result")
+    page.wait_for_function("(el) => el.dataset.ok !== undefined", arg=result.element_handle())
+    assert result.get_attribute("data-ok") == "false"
+    assert re.match(r"Failed \(HTTP 401\): ", result.inner_text())
+    assert form.locator(".field-error").count() == 0
+    assert base_url.get_attribute("aria-invalid") is None
+    key_field.fill(PROVIDER_KEY)
+    form.get_by_role("button", name="Test before saving").click()
+    page.wait_for_function("(el) => el.dataset.ok === 'true'", arg=result.element_handle())
+    assert re.match(r"Connected in [\d.]+ ms; 4 models found\.", result.inner_text())
+    ids = [p["id"] for p in admin_call(console.url, "GET", "/api/v1/providers")["data"]]
+    assert ids == ["fake"]
+
+    # Saving it refreshes the status strip at once (no view change, no 15 s wait).
+    status = page.locator("#status")
+    assert "providers: 1 total" in status.inner_text()
+    form.get_by_role("button", name="Add provider").click()
+    view.locator('[data-provider-id="second"]').wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent.includes('providers: 2 total')"
+    )
+    assert PROVIDER_KEY not in page.content()
+
+
+def test_status_strip_says_at_once_when_the_gateway_is_unreachable(console: Console) -> None:
+    page = console.page
+    status = page.locator("#status")
+    assert status.get_attribute("data-state") == "ok"
+    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+    page.get_by_role("button", name="Reload").click()
+    page.wait_for_function("() => document.querySelector('#status').dataset.state === 'bad'")
+    assert status.inner_text().startswith("Gateway unreachable")
+    page.unroute("**/api/v1/**")
+    page.get_by_role("button", name="Reload").click()
+    page.wait_for_function("() => document.querySelector('#status').dataset.state === 'ok'")
+
+
+def test_keys_show_limits_use_and_revocation(console: Console) -> None:
+    page = console.page
+    view = open_view(page, "Keys")
+    view.get_by_label("Name", exact=True).fill("limited")
+    view.get_by_label("Requests per minute").fill("60")
+    view.get_by_label("Allowed models").fill("fake/fake-mini")
+    view.get_by_label("Expires").fill("2001-01-01T00:00")
+    page.get_by_role("button", name="Create key").click()
+    # Refused by the gateway: the note sits by the field, the values stay.
+    note = view.locator(".field-error")
+    note.wait_for()
+    assert "must be in the future" in note.inner_text()
+    assert view.get_by_label("Expires").get_attribute("aria-invalid") == "true"
+    assert view.get_by_label("Name", exact=True).input_value() == "limited"
+    view.get_by_label("Expires").fill("")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.get_by_label("New key (shown only once)").input_value()
+    assert view.locator(".field-error").count() == 0
+    page.get_by_role("button", name="I have saved it").click()
+    row = view.locator("tr", has_text="limited")
+    assert "60 rpm" in row.inner_text() and "models: fake/fake-mini" in row.inner_text()
+    # Used once, then revoked: it stays listed, greyed, with the time.
+    used = f"""async () => (await fetch('/api/v1/models',
+                 {{ headers: {{ Authorization: 'Bearer {secret}' }} }})).status"""
+    assert page.evaluate(used) == 200
+    row.get_by_role("button", name="Revoke").click()
+    page.locator("#confirm").get_by_role("button", name="Revoke").click()
+    view.locator("tr.revoked", has_text="limited").wait_for()
+    assert re.search(r"Revoked \S", row.inner_text())
+    color = row.locator("td").nth(2).evaluate("(el) => getComputedStyle(el).color")
+    assert color == "rgb(87, 96, 106)"
+    headers = view.locator("thead th").all_inner_texts()
+    assert all(h.strip() for h in headers) and "Status" in headers
+    assert page.evaluate(used) == 401
+    screenshot(page, "console-keys")
+    assert axe_violations(page) == []
+
+
+def test_every_view_passes_axe_at_phone_size(console: Console) -> None:
+    page = console.page
+    page.set_viewport_size({"width": 375, "height": 740})
+    try:
+        for name in ("Providers", "Chat", "Keys"):
+            open_view(page, name)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, name
+            assert axe_violations(page) == [], name
+            if name == "Chat":
+                screenshot(page, "console-chat-375px")
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_label("Admin key").wait_for()
+        assert axe_violations(page) == []
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
