@@ -269,7 +269,8 @@ def test_conversation_survives_a_reload_then_regenerate_and_edit(console: Consol
         """() => new Promise((resolve) => {
              const open = indexedDB.open("gateway-console");
              open.onsuccess = () => {
-               const all = open.result.transaction("conversations").objectStore("conversations").getAll();
+               const tx = open.result.transaction("conversations");
+               const all = tx.objectStore("conversations").getAll();
                all.onsuccess = () => resolve(JSON.stringify(all.result));
              };
            })"""
@@ -294,7 +295,7 @@ def test_error_is_shown_next_to_its_message(console: Console) -> None:
     )
     assert style == ["none", "0px"]
     box = error.bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 900
     # A failed answer is not sent back as history.
     choose_model(page, MARKDOWN_MODEL)
     page.get_by_role("button", name="Regenerate").click()
@@ -313,11 +314,13 @@ def test_an_oversized_history_is_not_sent_without_asking(console: Console) -> No
           const { saveConversation } = await import("/ui/store.js");
           const messages = [];
           for (let i = 0; i < 1000; i++) {
-            messages.push({ role: i % 2 ? "assistant" : "user", content: `${i} `.padEnd(200, "x") });
+            const content = `${i} `.padEnd(200, "x");
+            messages.push({ role: i % 2 ? "assistant" : "user", content });
           }
           const now = Date.now() + 1000;
-          await saveConversation({ id: "long", title: "Long one", created_at: now, updated_at: now,
-            model: "fake/fake-markdown", system: "", temperature: null, max_tokens: null, messages });
+          await saveConversation({ id: "long", title: "Long one", created_at: now,
+            updated_at: now, model: "fake/fake-markdown", system: "", temperature: null,
+            max_tokens: null, messages });
         }"""
     )
     page.reload()
