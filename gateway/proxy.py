@@ -7,6 +7,11 @@ error shape with the upstream's message and status. A stream may fall back
 until its first data chunk, even after a keep-alive comment committed the SSE
 response; from then on a failure ends it with one final ``data: {"error": ...}``
 event (never a hang, never half an event).
+
+Routes that speak another API to their clients (``/v1/responses``,
+``/v1/messages``) use ``complete_as`` and ``stream_as`` with a ``ClientFormat``
+(gateway/client_format.py): same pipeline, their own answers, events and error
+events, and a native pass-through for providers that speak their API.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import orjson
 from aiohttp import web
 
 from gateway.adapters import ADAPTERS
-from gateway.adapters.base import JSON, Adapter, StreamUsage, UpstreamRequest
-from gateway.adapters.shapes import completion_chunks
-from gateway.adapters.sse import iter_data
+from gateway.adapters.base import JSON, Adapter, StreamUsage, Target, UpstreamRequest
+from gateway.adapters.shapes import completion_chunk_objects, completion_chunks
+from gateway.adapters.sse import iter_data, iter_events
+from gateway.client_format import ClientFormat, chunk_objects, listed
 from gateway.errors import (
     GatewayError,
     RateLimited,
@@ -35,12 +41,13 @@ from gateway.errors import (
 )
 from gateway.http import HTTPClientError
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
+from gateway.middleware.auth import permitted
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, UpstreamUnreachable
-from gateway.usage import combined, on_usage
+from gateway.usage import FACTS, RequestFacts, combined, on_usage
 from gateway.validation import ChatParams
 
 logger = logging.getLogger("gateway.proxy")
@@ -60,6 +67,8 @@ SSE_HEADERS: Final = {
 T = TypeVar("T")
 BuildRequest = Callable[[Adapter, Candidate], UpstreamRequest]
 ParseAnswer = Callable[[Adapter, bytes], JSON]
+ChatRequest = tuple[JSON, bytes, ChatParams]
+"""A chat body as an object, its bytes, and what routing and relaying need from it."""
 
 
 def answer_headers(upstream_headers: Mapping[str, str], provider_id: str) -> dict[str, str]:
@@ -116,20 +125,34 @@ def _usage_of(answer: JSON) -> StreamUsage:
 
 
 class _Attempts:
-    """Per-request bookkeeping of upstream attempts: metrics, upstream wait, passive health."""
+    """Per-request bookkeeping of upstream attempts: metrics, upstream wait, passive health.
 
-    __slots__ = ("health", "metrics", "request")
+    Also the request's RequestFacts, which the ledger reads when the answer is over.
+    """
 
-    def __init__(self, request: web.Request) -> None:
+    __slots__ = ("facts", "health", "metrics", "request")
+
+    def __init__(self, request: web.Request, *, streamed: bool = False) -> None:
         self.request = request
         self.metrics = request.app[METRICS]
         self.health = request.app[PROVIDER_HEALTH]
+        self.facts = request[FACTS] = RequestFacts(streamed=streamed)
+
+    def first_chunk(self, provider_id: str, model: str, started: float) -> None:
+        """The answer's first chunk is ready to go to the client: time to first token."""
+        seconds = time.perf_counter() - started
+        self.facts.ttft = seconds
+        self.metrics.observe_ttft(provider_id, model, seconds)
 
     def settle(
         self, provider_id: str, model: str, outcome: UpstreamOutcome, started: float
     ) -> None:
         """One attempt is over: its latency, its outcome, and what the breaker learns."""
         seconds = time.perf_counter() - started
+        facts = self.facts
+        facts.attempts += 1
+        facts.provider = provider_id
+        facts.model = model
         add_upstream_wait(self.request, seconds)
         self.metrics.record_upstream(provider_id, model, outcome, seconds)
         self.health.record_traffic(provider_id, outcome in HEALTHY_OUTCOMES)
@@ -139,17 +162,51 @@ def _unreachable_outcome(exc: UpstreamUnreachable) -> UpstreamOutcome:
     return "timeout" if exc.timed_out else "connection_error"
 
 
+def _native_request(target: Target, path: str, body: bytes, model: str) -> UpstreamRequest:
+    """A format's body for a provider that speaks the format itself."""
+    return UpstreamRequest("POST", target.url(path, model), target.json_headers, body, target.query)
+
+
+def _chat_of(fmt: ClientFormat | None) -> ChatRequest:
+    assert fmt is not None, "a chat call always has its chat request"
+    return fmt.chat_request()
+
+
+async def complete_as(
+    request: web.Request, candidates: list[Candidate], fmt: ClientFormat
+) -> web.Response:
+    """``complete`` for a route with its own format: native or translated per candidate."""
+
+    def build(adapter: Adapter, candidate: Candidate) -> UpstreamRequest:
+        body, raw, _ = fmt.chat_request()
+        return adapter.build_chat(
+            candidate.provider.target, body, raw, candidate.upstream_model, False
+        )
+
+    def parse(adapter: Adapter, payload: bytes) -> JSON:
+        return adapter.parse_chat(payload, fmt.chat_request()[2].model)
+
+    return await complete(request, candidates, build, parse, fmt)
+
+
 async def complete(
     request: web.Request,
     candidates: list[Candidate],
     build: BuildRequest,
     parse: ParseAnswer,
+    fmt: ClientFormat | None = None,
 ) -> web.Response:
-    """A non-streaming call: the first good answer, normalized, as one JSON response."""
+    """A non-streaming call: the first good answer, normalized, as one JSON response.
+
+    With ``fmt`` (see ``complete_as``) a candidate whose template has the format's
+    native path gets the client's body there; the others go through ``build`` and
+    ``parse``, and ``fmt.answer`` reshapes their chat.completion.
+    """
     app = request.app
     upstream = app[UPSTREAM]
     attempts = _Attempts(request)
     last: GatewayError | None = None
+    candidates = permitted(request, candidates)
     for candidate in candidates[: app[SETTINGS].routing.max_attempts]:
         provider = candidate.provider
         model = candidate.upstream_model
@@ -157,9 +214,15 @@ async def complete(
         if adapter is None:
             last = _no_adapter(provider)
             continue
+        native = None if fmt is None else fmt.native_path(provider.target.paths)
+        if native is None:
+            outgoing = build(adapter, candidate)
+        else:
+            body = _format(fmt).native_body(model)
+            outgoing = _native_request(provider.target, native, body, model)
         started = time.perf_counter()
         try:
-            response = await upstream.send(build(adapter, candidate), provider.timeout_s)
+            response = await upstream.send(outgoing, provider.timeout_s)
         except UpstreamUnreachable as exc:
             attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
             last = _unreachable(provider, exc)
@@ -181,14 +244,22 @@ async def complete(
                 continue
             raise error
         try:
-            answer = parse(adapter, payload)
+            answer = (
+                parse(adapter, payload) if native is None else _format(fmt).native_answer(payload)
+            )
         except UpstreamError as exc:
             attempts.settle(provider.id, model, "server_error", started)
             exc.headers.setdefault("X-Gateway-Provider", provider.id)
             last = exc
             continue
         attempts.settle(provider.id, model, "ok", started)
-        on_usage(request, provider.id, model, _usage_of(answer))
+        if fmt is None:
+            on_usage(request, provider.id, model, _usage_of(answer))
+        elif native is None:
+            on_usage(request, provider.id, model, _usage_of(answer))
+            answer = fmt.answer(answer)
+        else:
+            on_usage(request, provider.id, model, fmt.native_usage(answer))
         return web.Response(
             body=orjson.dumps(answer),
             content_type="application/json",
@@ -196,6 +267,11 @@ async def complete(
         )
     assert last is not None, "the router never returns an empty candidate list"
     raise last
+
+
+def _format(fmt: ClientFormat | None) -> ClientFormat:
+    assert fmt is not None, "a native path comes from a format"
+    return fmt
 
 
 async def stream(
@@ -211,18 +287,41 @@ async def stream(
     if that takes longer than the keep-alive interval, the SSE response is
     committed and ``: keep-alive`` comments hold the connection open meanwhile.
     """
+    return await _stream(request, candidates, (body, raw, params), None)
+
+
+async def stream_as(
+    request: web.Request, candidates: list[Candidate], fmt: ClientFormat
+) -> web.StreamResponse:
+    """``stream`` for a route with its own format: its events, terminal and error events.
+
+    A candidate with the format's native path gets the client's body there and
+    its SSE events are relayed as they come (whole events only); the others go
+    through the adapter and ``fmt.events`` turns their chat chunks into the
+    client's events. Fallback, keep-alives, metrics and usage work as for chat.
+    """
+    return await _stream(request, candidates, None, fmt)
+
+
+async def _stream(
+    request: web.Request,
+    candidates: list[Candidate],
+    chat: ChatRequest | None,
+    fmt: ClientFormat | None,
+) -> web.StreamResponse:
     app = request.app
     settings = app[SETTINGS]
-    attempts = _Attempts(request)
+    attempts = _Attempts(request, streamed=True)
     call = _Call(request, settings.upstream.keepalive_interval_s)
     last: GatewayError | None = None
+    candidates = permitted(request, candidates)
     for candidate in candidates[: settings.routing.max_attempts]:
         adapter = ADAPTERS.get(candidate.provider.adapter)
         if adapter is None:
             last = _no_adapter(candidate.provider)
             continue
         try:
-            return await _stream_from(call, attempts, candidate, adapter, body, raw, params)
+            return await _stream_from(call, attempts, candidate, adapter, chat, fmt)
         except _Failed as failed:
             last = failed.error
             if not failed.retry:
@@ -239,7 +338,7 @@ async def stream(
     assert last is not None, "the router never returns an empty candidate list"
     if call.sse is None:
         raise last
-    await _end_with_error(call.sse, last)
+    await _end_with_error(call.sse, last, fmt)
     return call.sse
 
 
@@ -301,15 +400,19 @@ async def _stream_from(
     attempts: _Attempts,
     candidate: Candidate,
     adapter: Adapter,
-    body: JSON,
-    raw: bytes,
-    params: ChatParams,
+    chat: ChatRequest | None,
+    fmt: ClientFormat | None,
 ) -> web.StreamResponse:
     """Stream one candidate's answer; ``_Failed`` if it fails before the first data chunk."""
     upstream = call.request.app[UPSTREAM]
     provider = candidate.provider
     model = candidate.upstream_model
-    outgoing = adapter.build_chat(provider.target, body, raw, model, True)
+    native = None if fmt is None else fmt.native_path(provider.target.paths)
+    if native is None:
+        body, raw, params = chat if chat is not None else _chat_of(fmt)
+        outgoing = adapter.build_chat(provider.target, body, raw, model, True)
+    else:
+        outgoing = _native_request(provider.target, native, _format(fmt).native_body(model), model)
     usage: list[StreamUsage] = []
     served = False
     outcome: UpstreamOutcome = "cancelled"
@@ -332,6 +435,12 @@ async def _stream_from(
                     outcome = outcome_for_status(status)
                     error = _answered_error(adapter, provider, status, payload, response.headers)
                     raise _Failed(error, retry=retryable(status))
+                if native is not None:
+                    outcome = "server_error"
+                    message = f"Provider '{provider.id}' answered a stream request with JSON."
+                    raise _Failed(
+                        UpstreamError(message, headers={"X-Gateway-Provider": provider.id})
+                    )
                 # An upstream that ignored ``stream: true``: its whole answer, told as chunks.
                 try:
                     answer = adapter.parse_chat(payload, params.model)
@@ -341,14 +450,21 @@ async def _stream_from(
                 usage.append(_usage_of(answer))
                 served = True
                 sse = await call.commit(answer_headers(response.headers, provider.id))
-                attempts.metrics.observe_ttft(provider.id, model, time.perf_counter() - started)
+                attempts.first_chunk(provider.id, model, started)
+                if fmt is not None:
+                    told = listed(completion_chunk_objects(answer, params.include_usage))
+                    outcome = await _relay_events(sse, fmt.events(told, usage), fmt)
+                    return sse
                 with contextlib.suppress(ConnectionResetError):
                     await sse.write(completion_chunks(answer, params.include_usage) + DONE_EVENT)
                     outcome = "ok"
                 return sse
-            chunks = adapter.stream_chat(
-                iter_data(response.iter_chunks()), params.model, params.include_usage, usage
-            )
+            if native is not None:
+                chunks = _watched(iter_events(response.iter_chunks()), _format(fmt), usage)
+            else:
+                chunks = adapter.stream_chat(
+                    iter_data(response.iter_chunks()), params.model, params.include_usage, usage
+                )
             try:
                 with attempts.metrics.stream_active():
                     try:
@@ -361,10 +477,14 @@ async def _stream_from(
                     served = True
                     sse = await call.commit(answer_headers(response.headers, provider.id))
                     if first is not None:
-                        attempts.metrics.observe_ttft(
-                            provider.id, model, time.perf_counter() - started
-                        )
-                    outcome = await _relay(sse, first, chunks)
+                        attempts.first_chunk(provider.id, model, started)
+                    if fmt is None:
+                        outcome = await _relay(sse, first, chunks)
+                    elif native is not None:
+                        outcome = await _relay_events(sse, _with_first(first, chunks), fmt)
+                    else:
+                        events = fmt.events(chunk_objects(first, chunks), usage)
+                        outcome = await _relay_events(sse, events, fmt)
                     return sse
             finally:
                 aclose = getattr(chunks, "aclose", None)
@@ -378,6 +498,22 @@ async def _stream_from(
         if served or usage:
             seen = combined(usage) if usage else StreamUsage()
             on_usage(call.request, provider.id, model, seen)
+
+
+async def _watched(
+    events: AsyncIterator[bytes], fmt: ClientFormat, usage: list[StreamUsage]
+) -> AsyncIterator[bytes]:
+    """A native stream's events, shown to the format (for usage) before they are relayed."""
+    async for block in events:
+        fmt.watch_native(block, usage)
+        yield block
+
+
+async def _with_first(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is not None:
+        yield first
+        async for chunk in rest:
+            yield chunk
 
 
 async def _next(chunks: AsyncIterator[bytes]) -> bytes | None:
@@ -443,20 +579,44 @@ async def _relay(
         return "ok"
     except ConnectionResetError:
         return "cancelled"  # the client went away; the caller closes the upstream response
-    except TimeoutError as exc:
-        await _end_with_error(sse, exc)
-        return "timeout"
-    except HTTPClientError as exc:
-        await _end_with_error(sse, exc)
-        return "connection_error"
-    except GatewayError as exc:
-        await _end_with_error(sse, exc)
-        return "server_error"
     except Exception as exc:
-        # An adapter bug must still end the stream cleanly rather than leave it hanging.
-        logger.exception("stream relay failed")
-        await _end_with_error(sse, exc)
-        return "server_error"
+        return await _broken(sse, exc, None)
+
+
+async def _relay_events(
+    sse: web.StreamResponse, events: AsyncIterator[bytes], fmt: ClientFormat
+) -> UpstreamOutcome:
+    """``_relay`` for a format: its events as they come (its own terminal, no ``[DONE]``)."""
+    try:
+        async for event in events:
+            await sse.write(event)
+        return "ok"
+    except ConnectionResetError:
+        return "cancelled"
+    except Exception as exc:
+        return await _broken(sse, exc, fmt)
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _broken(
+    sse: web.StreamResponse, exc: Exception, fmt: ClientFormat | None
+) -> UpstreamOutcome:
+    """End a committed stream that failed with one error event; the attempt's outcome."""
+    outcome: UpstreamOutcome
+    if isinstance(exc, TimeoutError):
+        outcome = "timeout"
+    elif isinstance(exc, HTTPClientError):
+        outcome = "connection_error"
+    else:
+        outcome = "server_error"
+        if not isinstance(exc, GatewayError):
+            # An adapter bug must still end the stream cleanly rather than leave it hanging.
+            logger.exception("stream relay failed", exc_info=exc)
+    await _end_with_error(sse, exc, fmt)
+    return outcome
 
 
 def _stream_error(exc: BaseException) -> dict[str, Any]:
@@ -473,6 +633,10 @@ def _stream_error(exc: BaseException) -> dict[str, Any]:
     return error_body(message, "upstream_error", None, "upstream_disconnected")
 
 
-async def _end_with_error(sse: web.StreamResponse, exc: BaseException) -> None:
+async def _end_with_error(
+    sse: web.StreamResponse, exc: BaseException, fmt: ClientFormat | None = None
+) -> None:
+    error = _stream_error(exc)
+    event = b"data: " + orjson.dumps(error) + b"\n\n" if fmt is None else fmt.error_event(error)
     with contextlib.suppress(ConnectionResetError):
-        await sse.write(b"data: " + orjson.dumps(_stream_error(exc)) + b"\n\n")
+        await sse.write(event)

@@ -23,6 +23,10 @@ class TemplatePaths:
     embeddings: str | None = "/embeddings"
     health: str | None = None
     """None: probe with the models list."""
+    responses: str | None = None
+    """Where the upstream serves OpenAI's Responses API itself; None: translate through chat."""
+    messages: str | None = None
+    """Where the upstream serves Anthropic's Messages API itself; None: translate through chat."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from gateway.adapters.base import JSON, StreamUsage
-from gateway.errors import InvalidRequest, UpstreamError
+from gateway.errors import InvalidRequest, UpstreamError, error_body
 
 
 def new_id(prefix: str) -> str:
@@ -65,9 +65,8 @@ class ChunkWriter:
 
 
 def error_event(message: str, type_: str = "upstream_error", code: str | None = None) -> bytes:
-    """A stream-ending error in OpenAI's error shape."""
-    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
-    return b"data: " + orjson.dumps(body) + b"\n\n"
+    """A stream-ending error in OpenAI's error shape (its message masked by ``error_body``)."""
+    return b"data: " + orjson.dumps(error_body(message, type_, None, code)) + b"\n\n"
 
 
 def load_object(payload: bytes, what: str) -> JSON:
@@ -160,7 +159,13 @@ def error_message(status: int, payload: bytes) -> str:
 
 
 def completion_chunks(answer: JSON, include_usage: bool) -> bytes:
-    """A whole chat.completion told as chunk events (for an upstream that ignored streaming).
+    """A whole chat.completion told as chunk events (for an upstream that ignored streaming)."""
+    events = completion_chunk_objects(answer, include_usage)
+    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
+
+
+def completion_chunk_objects(answer: JSON, include_usage: bool) -> list[JSON]:
+    """The chunk objects ``completion_chunks`` sends, for a route that speaks another format.
 
     Per choice: one delta with the role, content, reasoning and tool calls (each
     with its index), then one with the finish reason; the usage chunk last, when asked.
@@ -202,4 +207,4 @@ def completion_chunks(answer: JSON, include_usage: bool) -> bytes:
         events.append({**head, "choices": [{"index": index, "delta": {}, "finish_reason": finish}]})
     if include_usage and isinstance(answer.get("usage"), dict):
         events.append({**head, "choices": [], "usage": answer["usage"]})
-    return b"".join(b"data: " + orjson.dumps(event) + b"\n\n" for event in events)
+    return events

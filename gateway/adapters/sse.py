@@ -64,3 +64,21 @@ async def iter_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
             if payload == DONE:
                 return
             yield payload
+
+
+async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """The raw bytes of complete events (``event:`` lines and all), for a relay that keeps them.
+
+    Yields as soon as a chunk completes one or more events, so bytes flow as they
+    come; an event cut off by the end of the body is dropped (never half an event).
+    Events end with a blank line written as ``\\n\\n`` or ``\\r\\n\\r\\n``.
+    """
+    buffer = b""
+    async for chunk in chunks:
+        buffer = buffer + chunk if buffer else chunk
+        lf = buffer.rfind(b"\n\n")
+        crlf = buffer.rfind(b"\r\n\r\n")
+        end = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+        if end:
+            yield buffer[:end]
+            buffer = buffer[end:]

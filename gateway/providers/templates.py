@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.adapters.base import TemplatePaths
 from gateway.fields import HeaderMap, HttpUrl, ProviderId, yaml_problem
+from gateway.ledger.pricing import Pricing
 
 logger = logging.getLogger("gateway.providers.templates")
 
@@ -48,10 +49,19 @@ class Paths(Strict):
     models: Path_ | None = "/models"
     embeddings: Path_ | None = "/embeddings"
     health: Path_ | None = None
+    responses: Path_ | None = None
+    """The upstream's own Responses API (relayed natively); None: translated through chat."""
+    messages: Path_ | None = None
+    """The upstream's own Anthropic Messages API (relayed natively); None: translated."""
 
     def to_target_paths(self) -> TemplatePaths:
         return TemplatePaths(
-            chat=self.chat, models=self.models, embeddings=self.embeddings, health=self.health
+            chat=self.chat,
+            models=self.models,
+            embeddings=self.embeddings,
+            health=self.health,
+            responses=self.responses,
+            messages=self.messages,
         )
 
 
@@ -69,6 +79,8 @@ class Template(Strict):
     docs_url: HttpUrl | None = None
     models: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     description: str | None = None
+    pricing: Pricing = Field(default_factory=dict)
+    """Model name or glob -> USD per million tokens (see gateway.ledger.pricing)."""
 
     @field_validator("query")
     @classmethod

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.adapters.sse import SSEDecoder, iter_data
+from gateway.adapters.sse import SSEDecoder, iter_data, iter_events
 
 STREAM = (
     b": comment line\n"
@@ -56,3 +56,16 @@ async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
 async def test_iter_data_stops_at_done() -> None:
     body = STREAM + b'data: {"after":"done"}\n\n'
     assert [d async for d in iter_data(_chunks(body, 5))] == EXPECTED[:-1]
+
+
+async def test_iter_events_yields_whole_events_as_they_complete() -> None:
+    raw = b"event: a\ndata: 1\n\nevent: b\r\ndata: 2\r\n\r\nevent: c\ndata: cut"
+
+    async def split(size: int) -> AsyncIterator[bytes]:
+        for i in range(0, len(raw), size):
+            yield raw[i : i + size]
+
+    for size in (1, 5, len(raw)):
+        out = [block async for block in iter_events(split(size))]
+        assert b"".join(out) == raw[: raw.index(b"event: c")]
+        assert all(block.endswith((b"\n\n", b"\r\n\r\n")) for block in out)

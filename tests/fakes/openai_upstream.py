@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible upstream.
 
 Routes: /v1/chat/completions (plain and SSE; also Azure's
-/v1/deployments/{name}/chat/completions), /v1/models, /v1/embeddings. Streamed
+/v1/deployments/{name}/chat/completions), /v1/models, /v1/embeddings, and the
+Responses API at /v1/responses (tests/fakes/responses_upstream.py). Streamed
 tool calls interleave their argument fragments across indexes, as
 parallel-calling upstreams do. ``ignores_stream = True`` makes it answer
 ``stream: true`` with a plain JSON body, as some compatible servers do. See
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from gateway.adapters.base import Target, TemplatePaths
 from tests.fakes.base import FakeUpstream, split_text
+from tests.fakes.responses_upstream import response_object, stream_events
 
 
 def _data(payload: Any) -> bytes:
@@ -34,6 +36,7 @@ class FakeOpenAI(FakeUpstream):
         app.router.add_post("/v1/deployments/{deployment}/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/v1/embeddings", self.embeddings)
+        app.router.add_post("/v1/responses", self.responses)
 
     def auth_ok(self, request: web.Request) -> bool:
         """Bearer auth, or Azure's ``api-key`` header."""
@@ -59,6 +62,17 @@ class FakeOpenAI(FakeUpstream):
             {"api-version": "2024-10-21"},
         )
 
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        refusal = await self.gate(request)
+        if refusal is not None:
+            return refusal
+        body = orjson.loads(await request.read())
+        if body.get("stream"):
+            failed = {"type": "error", "code": "server_error", "message": "upstream broke"}
+            error = b"event: error\ndata: " + orjson.dumps(failed) + b"\n\n"
+            return await self.stream(request, stream_events(self.reply, body), error)
+        return self.json(response_object(self.reply, body, "completed"))
+
     def _tool_calls(self) -> list[dict[str, Any]]:
         return [
             {
@@ -77,7 +91,12 @@ class FakeOpenAI(FakeUpstream):
         if body.get("stream") and not self.ignores_stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             error = _data(
-                {"error": {"message": "upstream broke mid-stream", "type": "server_error"}}
+                {
+                    "error": {
+                        "message": self.said("upstream broke mid-stream"),
+                        "type": "server_error",
+                    }
+                }
             )
             return await self.stream(request, self._chunks(body["model"], include_usage), error)
         reply = self.reply

@@ -60,7 +60,7 @@ async def test_only_the_hash_is_stored(make_storage: StorageFactory) -> None:
     principal = store.authenticate(key)
     assert principal is not None
     assert principal.key_id == meta["id"] and principal.rpm == 5
-    assert principal.allows_model("m") and not principal.allows_model("other")
+    assert principal.allows_route("p", "m") and not principal.allows_route("p", "other")
     assert store.authenticate(key + "x") is None
     assert store.authenticate("") is None
 
@@ -107,3 +107,11 @@ async def _eventually(check: Callable[[], bool], timeout_s: float = 3.0) -> None
     while not check():
         assert loop.time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.02)
+
+
+async def test_a_revoked_key_cannot_be_changed_back_to_life(make_storage: StorageFactory) -> None:
+    store = await open_store(make_storage)
+    key, meta = await store.create(name="gone", scopes=["chat"])
+    assert await store.revoke(meta["id"])
+    assert await store.update(meta["id"], {"rpm": 5}) is None
+    assert store.authenticate(key) is None
