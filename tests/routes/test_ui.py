@@ -9,7 +9,7 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from gateway.routes.ui import UI_CSP
+from gateway.routes.ui import UI_CSP, load_assets
 
 
 async def test_root_and_bare_ui_redirect_to_the_console(client) -> None:  # type: ignore[no-untyped-def]
@@ -129,6 +129,9 @@ def test_vendored_libraries_are_the_pinned_npm_builds(tmp_path: Path) -> None:
     for name in names:
         assert (vendored / name).read_bytes() == (tmp_path / name).read_bytes(), name
     assert {"marked.js", "purify.js", "highlight.js", "chart.js"} <= set(names)
+    served = load_assets(resources.files("gateway.web").joinpath("ui"))
+    assert served["vendor/marked.js"].content_type.startswith("text/javascript")
+    assert served["vendor/highlight-github.css"].content_type.startswith("text/css")
     assert sum(name.startswith("LICENSE-") for name in names) == 4
     lock = json.loads((root / "package-lock.json").read_text())["packages"]
     versions = (vendored / "VERSIONS.txt").read_text()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from gateway.app import create_app
+from gateway.ledger.file import FileLedger
+from gateway.ledger.record import UsageRecord
 from gateway.settings import Settings
 from tests.fakes.console_upstream import (
     BROKEN_MODEL,
@@ -58,6 +61,48 @@ def admin_call(url: str, method: str, path: str, body: Any = None) -> Any:
         return json.loads(response.read() or b"null")
 
 
+SEEDED_KEY = "key_seeded00000001"
+SEED_DAYS = 5
+
+
+def seeded_usage(now: float) -> list[UsageRecord]:
+    """Five days of use by two keys of two models, one request in six failing."""
+    records = []
+    for n in range(60):
+        day, model = n % SEED_DAYS, ("fake-mini", "fake-slow")[n % 2]
+        status = 500 if n % 6 == 5 else 200
+        records.append(
+            UsageRecord(
+                time=now - day * 86_400 - n * 30,
+                request_id=f"seed-{n}",
+                key_id=("admin", SEEDED_KEY)[n % 3 == 0],
+                provider="fake",
+                model=model,
+                route="/v1/chat/completions",
+                status=status,
+                streamed=bool(n % 2),
+                prompt_tokens=100 + n,
+                completion_tokens=0 if status == 500 else 50 + n,
+                cached_tokens=0,
+                reasoning_tokens=0,
+                cost=None if status == 500 else (1_000_000 + n * 10_000) * 1000,
+                latency_ms=120.0 + n,
+                ttft_ms=30.0 if n % 2 else None,
+                attempts=1,
+            )
+        )
+    return records
+
+
+def seed_ledger(folder: Path, records: list[UsageRecord]) -> None:
+    """Write the records into the file ledger the gateway then starts from."""
+    ledger = FileLedger(folder, log_entries=10_000, flush_interval_s=60)
+    ledger.load()
+    for record in sorted(records, key=lambda r: r.time):  # as they would have ended
+        ledger.add(record)
+    ledger.flush_sync()
+
+
 def gateway_settings(root: Path) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
@@ -73,7 +118,9 @@ def gateway_settings(root: Path) -> Settings:
 @pytest.fixture(scope="module")
 def console(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     upstream = create_upstream(PROVIDER_KEY, chunk_delay_s=0.01, extra_models=True)
-    settings = gateway_settings(tmp_path_factory.mktemp("chat"))
+    root = tmp_path_factory.mktemp("console")
+    settings = gateway_settings(root)
+    seed_ledger(root / "data" / "usage", seeded_usage(time.time()))
     with serve_in_thread(upstream) as upstream_url, serve_in_thread(create_app(settings)) as url:
         admin_call(
             url,
@@ -453,6 +500,17 @@ def test_keys_show_limits_use_and_revocation(console: Console) -> None:
     used = f"""async () => (await fetch('/api/v1/models',
                  {{ headers: {{ Authorization: 'Bearer {secret}' }} }})).status"""
     assert page.evaluate(used) == 200
+    chat = """async (key) => (await fetch('/v1/chat/completions', { method: 'POST',
+                 headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+                 body: JSON.stringify({ model: 'fake/fake-mini',
+                                        messages: [{ role: 'user', content: 'hi' }] }) })).status"""
+    assert page.evaluate(chat, secret) == 200
+    view.get_by_role("button", name="Reload keys").click()
+    page.wait_for_function(
+        "() => /1 requests this month/.test(document.querySelector('#keys-view tr .spend')"
+        "?.textContent ?? '')"
+    )
+    assert row.locator("td").nth(4).inner_text() != "—"  # last used
     row.get_by_role("button", name="Revoke").click()
     page.locator("#confirm").get_by_role("button", name="Revoke").click()
     view.locator("tr.revoked", has_text="limited").wait_for()
@@ -466,11 +524,99 @@ def test_keys_show_limits_use_and_revocation(console: Console) -> None:
     assert axe_violations(page) == []
 
 
+def test_usage_view_draws_seeded_usage_and_pages_the_log(console: Console) -> None:
+    page = console.page
+    records = seeded_usage(time.time())
+    view = open_view(page, "Usage")
+    totals = view.get_by_label("Totals for the range")
+    page.wait_for_function("() => document.querySelector('.totals dd') !== null")
+    facts = dict(
+        zip(
+            totals.locator("dt").all_inner_texts(),
+            totals.locator("dd").all_inner_texts(),
+            strict=True,
+        )
+    )
+    # The module's chats add to the seeded requests (every one of them is metered).
+    seeded_prompt = sum(r.prompt_tokens for r in records)
+    assert int(facts["Requests"].replace(",", "")) >= len(records)
+    assert int(facts["Errors"].replace(",", "")) >= 10
+    assert int(facts["Prompt tokens"].replace(",", "")) >= seeded_prompt
+    assert facts["Cost"].startswith("$")
+    # Both charts are drawn: a bar per day of the range, a stack per model.
+    charts = page.evaluate(
+        """() => [...document.querySelectorAll('#usage-view canvas')].map((canvas) => {
+             const chart = Chart.getChart(canvas);
+             const pixels = canvas.getContext('2d')
+               .getImageData(0, 0, canvas.width, canvas.height).data;
+             let inked = 0;
+             for (let i = 3; i < pixels.length; i += 4) if (pixels[i]) inked++;
+             return { labels: chart.data.labels.length,
+                      stacks: chart.data.datasets.map((d) => d.label),
+                      sums: chart.data.datasets.map((d) => d.data.reduce((a, b) => a + b, 0)),
+                      inked };
+           })"""
+    )
+    cost, tokens = charts
+    assert cost["labels"] == tokens["labels"] == 14
+    assert {"fake-mini", "fake-slow"} <= set(cost["stacks"])
+    mini = cost["stacks"].index("fake-mini")
+    seeded_mini_cost = sum((r.cost or 0) for r in records if r.model == "fake-mini") / 1e12
+    assert abs(cost["sums"][mini] - seeded_mini_cost) < 1e-9
+    # Tokens: the seeded ones plus this module's own fake-mini chats, as the API counts them.
+    by_model = admin_call(console.url, "GET", "/api/v1/usage?group_by=model")["data"]
+    (counted,) = [r for r in by_model if r["model"] == "fake-mini"]
+    mini_tokens = counted["prompt_tokens"] + counted["completion_tokens"]
+    assert mini_tokens >= sum(r.tokens for r in records if r.model == "fake-mini")
+    assert tokens["sums"][tokens["stacks"].index("fake-mini")] == mini_tokens
+    assert cost["inked"] > 2000 and tokens["inked"] > 2000
+    # Stacked by key instead: the seeded key and the admin key.
+    view.get_by_label("Stack by").select_option("key")
+    view.get_by_role("button", name="Show").click()
+    page.wait_for_function(
+        "() => Chart.getChart(document.querySelector('#usage-view canvas'))"
+        ".data.datasets.some((d) => d.label === 'key_seeded00000001')"
+    )
+    screenshot(page, "console-usage")
+    assert axe_violations(page) == []
+
+    # The request log: newest first, filtered by status and key, paged with "Older entries".
+    log = view.locator("table.log tbody tr")
+    log.first.wait_for()
+    assert log.count() == 50
+    view.get_by_label("Status").select_option("error")
+    view.get_by_role("button", name="Filter").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('table.log tbody tr')]"
+        ".every((tr) => tr.dataset.status === 'error')"
+    )
+    # The seeded failures (and the refused chat of the error test, when it ran before).
+    assert log.count() >= sum(r.status >= 400 for r in records)
+    view.get_by_label("Status").select_option("")
+    view.get_by_label("Model", exact=True).fill("fake-slow")
+    view.get_by_role("button", name="Filter").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('table.log tbody tr td.mono')]"
+        ".every((td) => td.textContent === 'fake-slow')"
+    )
+    view.get_by_label("Model", exact=True).fill("")
+    view.get_by_role("button", name="Filter").click()
+    page.wait_for_function("() => document.querySelectorAll('table.log tbody tr').length === 50")
+    times = page.evaluate(
+        "() => [...document.querySelectorAll('table.log tbody tr td:first-child')]"
+        ".map((td) => Date.parse(td.textContent))"
+    )
+    view.get_by_role("button", name="Older entries").click()
+    page.wait_for_function("() => document.querySelectorAll('table.log tbody tr').length > 50")
+    assert log.count() > 50
+    assert times == sorted(times, reverse=True)
+
+
 def test_every_view_passes_axe_at_phone_size(console: Console) -> None:
     page = console.page
     page.set_viewport_size({"width": 375, "height": 740})
     try:
-        for name in ("Providers", "Chat", "Keys"):
+        for name in ("Providers", "Chat", "Keys", "Usage"):
             open_view(page, name)
             assert page.evaluate("document.documentElement.scrollWidth") <= 375, name
             assert axe_violations(page) == [], name

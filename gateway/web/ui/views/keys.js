@@ -84,6 +84,8 @@ export class KeysView {
     this.createButton = h("button", { type: "submit" }, "Create key");
     this.created = h("div", { class: "created", "aria-live": "polite" });
     this.list = h("tbody");
+    this.reloadButton = h("button", { type: "button", class: "secondary" }, "Reload keys");
+    this.reloadButton.addEventListener("click", () => this.load());
     const form = h(
       "form",
       { class: "form", "aria-labelledby": "keys-create-title" },
@@ -120,7 +122,7 @@ export class KeysView {
       h("h2", { id: "keys-title" }, "Keys"),
       form,
       this.created,
-      h("h3", {}, "Existing keys"),
+      h("div", { class: "row" }, h("h3", {}, "Existing keys"), this.reloadButton),
       this.error,
       h(
         "div",
@@ -158,7 +160,7 @@ export class KeysView {
   }
 
   async load() {
-    await busy(null, this.error, async () => {
+    await busy(this.reloadButton, this.error, async () => {
       const page = await this.client.listKeys();
       // Active keys first, newest first; revoked ones after them.
       const keys = [...page.data].sort(
