@@ -24,6 +24,7 @@ from gateway.routes import (
     embeddings,
     health,
     keys,
+    messages,
     metrics,
     models,
     openapi,
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     provider_checks.setup(app)
     templates.setup(app)
     chat.setup(app)
+    messages.setup(app)
     embeddings.setup(app)
     models.setup(app)
     openapi.setup(app)

@@ -37,6 +37,8 @@ async () => {
     getMyUsage: () => gw.getMyUsage(),
     chatCompletion: () => gw.chatCompletion(chat),
     createEmbeddings: () => gw.createEmbeddings({ model: "e", input: "x" }),
+    createMessage: () => gw.createMessage({ model: "m", max_tokens: 8, messages: chat.messages }),
+    countMessageTokens: () => gw.countMessageTokens({ model: "m", messages: chat.messages }),
     streamChat: async () => {
       for await (const _ of await gw.streamChat(chat)) {
         // drain

@@ -35,6 +35,9 @@
 /** @typedef {import("./client.js").EmbeddingsRequest} EmbeddingsRequest */
 /** @typedef {import("./client.js").Embeddings} Embeddings */
 /** @typedef {import("./client.js").ChatStream} ChatStream */
+/** @typedef {import("./client.js").MessagesRequest} MessagesRequest */
+/** @typedef {import("./client.js").Message} Message */
+/** @typedef {import("./client.js").MessageTokenCount} MessageTokenCount */
 /**
  * @template T
  * @typedef {import("./client.js").ListResponse<T>} ListResponse
@@ -482,6 +485,26 @@ export class GatewayClient {
    */
   createEmbeddings(body, options) {
     return this.#json("POST", "/api/v1/embeddings", body, options);
+  }
+
+  /**
+   * Anthropic's Messages API, answered whole (Anthropic's SDKs stream it themselves).
+   * @param {MessagesRequest} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Message>}
+   */
+  createMessage(body, options) {
+    return this.#json("POST", "/api/v1/messages", { ...body, stream: false }, options);
+  }
+
+  /**
+   * Input tokens of a Messages request: exact from Anthropic providers, else an estimate.
+   * @param {Omit<MessagesRequest, "max_tokens">} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<MessageTokenCount>}
+   */
+  countMessageTokens(body, options) {
+    return this.#json("POST", "/api/v1/messages/count_tokens", body, options);
   }
 
   /**
