@@ -529,7 +529,10 @@ def test_usage_view_draws_seeded_usage_and_pages_the_log(console: Console) -> No
     records = seeded_usage(time.time())
     view = open_view(page, "Usage")
     totals = view.get_by_label("Totals for the range")
-    page.wait_for_function("() => document.querySelector('.totals dd') !== null")
+    # Chart.js loads on first use, after the totals.
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('#usage-view canvas'))"
+    )
     facts = dict(
         zip(
             totals.locator("dt").all_inner_texts(),

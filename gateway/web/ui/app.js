@@ -17,21 +17,18 @@ const client = new GatewayClient({
     try {
       return await fetch(input, init);
     } catch (error) {
-      if (error?.name !== "AbortError") gatewayMayBeDown();
+      if (error?.name !== "AbortError") refreshStatus();
       throw error;
     }
   },
 });
 /** What views tell the shell: something changed that the status strip counts. */
-const shell = {
-  refreshStatus: () => refreshStatus(),
-  gatewayMayBeDown: () => gatewayMayBeDown(),
-};
+const shell = { refreshStatus };
 const views = {
   providers: new ProvidersView(client, document.getElementById("providers-view"), shell),
-  chat: new ChatView(client, document.getElementById("chat-view"), shell),
-  keys: new KeysView(client, document.getElementById("keys-view"), shell),
-  usage: new UsageView(client, document.getElementById("usage-view"), shell),
+  chat: new ChatView(client, document.getElementById("chat-view")),
+  keys: new KeysView(client, document.getElementById("keys-view")),
+  usage: new UsageView(client, document.getElementById("usage-view")),
 };
 
 const signinView = document.getElementById("signin-view");
@@ -50,10 +47,6 @@ function refreshStatus() {
     checking = null;
   });
   return checking;
-}
-
-function gatewayMayBeDown() {
-  refreshStatus();
 }
 
 async function checkStatus() {

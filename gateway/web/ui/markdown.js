@@ -86,6 +86,8 @@ function decorateCode(code) {
   });
   const label = h("span", { class: "code-lang" }, language ?? result.language ?? "text");
   const block = h("div", { class: "code-block" }, h("div", { class: "code-head" }, label, copy, status));
+  // A long line scrolls sideways: the block must be reachable by keyboard to scroll it.
+  pre.tabIndex = 0;
   pre.replaceWith(block);
   block.append(pre);
 }

@@ -52,10 +52,9 @@ function describeUsage(usage) {
 }
 
 export class ChatView {
-  constructor(client, root, app) {
+  constructor(client, root) {
     this.client = client;
     this.root = root;
-    this.app = app;
     this.conversation = newConversation();
     this.modelInfo = new Map();
     this.controller = null;
@@ -173,7 +172,8 @@ export class ChatView {
       if (saved.length) this.switchTo(saved[0], false);
     }
     this.renderList();
-    this.renderTranscript();
+    // A stream still running keeps painting its own transcript.
+    if (!this.controller) this.renderTranscript();
   }
 
   reset() {
@@ -407,7 +407,7 @@ export class ChatView {
     const sent = messages
       .filter((m) => !m.error && m.content && (m.role === "user" || m.role === "assistant"))
       .map((m) => ({ role: m.role, content: m.content }));
-    const system = this.conversation.system.trim();
+    const system = (this.conversation.system ?? "").trim();
     return system ? [{ role: "system", content: system }, ...sent] : sent;
   }
 
@@ -527,7 +527,6 @@ export class ChatView {
       } else {
         message.error = storedError(error);
         item.dataset.state = "error";
-        if (error?.status === 0) this.app.gatewayMayBeDown();
       }
     } finally {
       cancelAnimationFrame(this.painting.get(view));

@@ -52,10 +52,9 @@ function spend(key) {
 }
 
 export class KeysView {
-  constructor(client, root, shell) {
+  constructor(client, root) {
     this.client = client;
     this.root = root;
-    this.shell = shell;
     this.error = errorBox();
     this.createError = errorBox();
     this.name = field("Name", { name: "name", required: true, maxlength: 100 });

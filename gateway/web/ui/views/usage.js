@@ -182,14 +182,14 @@ export class UsageView {
 
   /** One stacked bar chart each for cost and tokens: a bar per day, a colour per group. */
   async draw(report, dimension) {
-    const field = dimension === "key" ? "key_id" : dimension;
+    const column = dimension === "key" ? "key_id" : dimension;
     const days = daysBetween(report.from, report.to);
-    const groups = [...new Set(report.data.map((row) => row[field] ?? "(none)"))].sort();
+    const groups = [...new Set(report.data.map((row) => row[column] ?? "(none)"))].sort();
     const series = (value) =>
       groups.map((group, index) => {
         const byDay = new Map();
         for (const row of report.data) {
-          if ((row[field] ?? "(none)") === group) byDay.set(row.day, value(row));
+          if ((row[column] ?? "(none)") === group) byDay.set(row.day, value(row));
         }
         const label = dimension === "key" ? this.keyLabel(group) : group;
         return {
