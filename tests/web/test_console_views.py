@@ -396,6 +396,12 @@ def test_an_oversized_history_is_not_sent_without_asking(console: Console) -> No
     )
     assert [e for e in console.problems.errors if "status of 40" not in e] == []
     assert page.evaluate("window.__cspViolations") == []
+    # Deleted (after asking): the other kept conversation opens in its place.
+    page.get_by_role("button", name="Delete Long one").click()
+    page.locator("#confirm").get_by_role("button", name="Delete").click()
+    page.wait_for_function("() => document.querySelectorAll('.transcript > li').length < 100")
+    listed = page.get_by_role("navigation", name="Conversations").get_by_role("listitem")
+    assert listed.all_inner_texts()[0].startswith("Fox facts") and listed.count() == 1
 
 
 def open_view(page: Any, name: str) -> Any:

@@ -56,7 +56,7 @@ export function renderMarkdown(text) {
   const fragment = DOMPurify.sanitize(marked.parse(text, { async: false }), PURIFY);
   for (const code of fragment.querySelectorAll("pre > code")) decorateCode(code);
   for (const table of fragment.querySelectorAll("table")) {
-    const wrap = h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Table" });
+    const wrap = h("div", { class: "table-wrap", tabindex: 0 });
     table.replaceWith(wrap);
     wrap.append(table);
   }
