@@ -30,7 +30,7 @@ MARKDOWN_ANSWER = (
     + "".join(f"{i}. step number {i} of the plan\n" for i in range(1, 31))
     + "\nDone."
 )
-MARKDOWN_PIECE = 12
+MARKDOWN_PIECE = 24
 
 
 @dataclass

@@ -399,9 +399,12 @@ def test_an_oversized_history_is_not_sent_without_asking(console: Console) -> No
     # Deleted (after asking): the other kept conversation opens in its place.
     page.get_by_role("button", name="Delete Long one").click()
     page.locator("#confirm").get_by_role("button", name="Delete").click()
-    page.wait_for_function("() => document.querySelectorAll('.transcript > li').length < 100")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.transcript > li').length < 100"
+        " && document.querySelectorAll('.conversation-list > li').length === 1"
+    )
     listed = page.get_by_role("navigation", name="Conversations").get_by_role("listitem")
-    assert listed.all_inner_texts()[0].startswith("Fox facts") and listed.count() == 1
+    assert listed.first.inner_text().startswith("Fox facts")
 
 
 def open_view(page: Any, name: str) -> Any:

@@ -10,12 +10,15 @@ const SESSION_KEY = "gateway-console-admin-key";
 const STATUS_EVERY_MS = 15000;
 
 // Every request goes through here: when one cannot reach the gateway at all, the
-// status strip says so at once instead of at its next refresh.
+// status strip says so at once instead of at its next refresh, and again once one can.
+let unreachable = false;
 const client = new GatewayClient({
   baseUrl: "",
   fetch: async (input, init) => {
     try {
-      return await fetch(input, init);
+      const response = await fetch(input, init);
+      if (unreachable) refreshStatus();
+      return response;
     } catch (error) {
       if (error?.name !== "AbortError") refreshStatus();
       throw error;
@@ -62,9 +65,11 @@ async function checkStatus() {
     }
     strip.textContent = parts.join(" · ");
     strip.dataset.state = health.status === "ok" ? "ok" : "warn";
+    unreachable = false;
   } catch (error) {
     strip.textContent = `Gateway unreachable: ${error.message}`;
     strip.dataset.state = "bad";
+    unreachable = error?.status === 0;
   }
 }
 
