@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet
 
 from gateway.app import create_app
 from gateway.ledger.file import FileLedger
-from gateway.ledger.record import UsageRecord
+from gateway.ledger.record import UsageRecord, day_of
 from gateway.settings import Settings
 from tests.fakes.console_upstream import (
     BROKEN_MODEL,
@@ -71,9 +71,11 @@ def seeded_usage(now: float) -> list[UsageRecord]:
     for n in range(60):
         day, model = n % SEED_DAYS, ("fake-mini", "fake-slow")[n % 2]
         status = 500 if n % 6 == 5 else 200
+        ended = now - day * 86_400 - n * 30
         records.append(
             UsageRecord(
-                time=now - day * 86_400 - n * 30,
+                time=ended,
+                day=day_of(ended),
                 request_id=f"seed-{n}",
                 key_id=("admin", SEEDED_KEY)[n % 3 == 0],
                 provider="fake",
