@@ -27,6 +27,7 @@ async () => {
     testProvider: () => gw.testProvider("ID"),
     testProviderDraft: () => gw.testProviderDraft({ provider: { name: "n", template: "openai" } }),
     listModels: () => gw.listModels(),
+    getModel: () => gw.getModel("ID"),
     listKeys: () => gw.listKeys(),
     getKey: () => gw.getKey("ID"),
     createKey: () => gw.createKey({ name: "n" }),
