@@ -473,6 +473,25 @@ def test_provider_form_errors_sit_next_to_their_field_and_keep_what_was_typed(
     assert PROVIDER_KEY not in page.content()
 
 
+def test_a_dns_failure_and_a_refused_connection_read_differently(console: Console) -> None:
+    page = console.page
+    open_view(page, "Providers")
+    page.get_by_role("button", name="Add provider").click()
+    form = page.locator("form.editor")
+    form.get_by_label("Template").select_option("openai")
+    form.get_by_label("API key", exact=True).fill("sk-not-used-0000")
+    result = form.locator(".result")
+    texts = []
+    for base_url in ("http://no-such-host.invalid/v1", "http://127.0.0.1:9/v1"):
+        form.get_by_label("Base URL", exact=True).fill(base_url)
+        form.get_by_role("button", name="Test before saving").click()
+        page.wait_for_function("(el) => el.dataset.ok === 'false'", arg=result.element_handle())
+        texts.append(result.inner_text())
+        page.evaluate("(el) => { delete el.dataset.ok; }", result.element_handle())
+    assert "could not be resolved" in texts[0] and "refused" in texts[1], texts
+    form.get_by_role("button", name="Cancel").click()
+
+
 def test_status_strip_says_at_once_when_the_gateway_is_unreachable(console: Console) -> None:
     page = console.page
     status = page.locator("#status")
