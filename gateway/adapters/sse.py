@@ -173,7 +173,7 @@ async def iter_data(
 ) -> AsyncIterator[bytes]:
     """The ``data`` payloads of a body (``response.iter_chunks()``), up to ``[DONE]``.
 
-    Connection failures surface as HTTPClientError, idle timeouts as TimeoutError,
+    Connection failures and timeouts surface as UpstreamBroken (``timed_out`` tells which),
     a line or event over ``max_event_bytes`` as EventTooLarge.
     """
     decoder = SSEDecoder(max_event_bytes)
