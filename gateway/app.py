@@ -28,6 +28,7 @@ from gateway.routes import (
     openapi,
     provider_checks,
     providers,
+    responses,
     templates,
     ui,
 )
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> web.Application:
     templates.setup(app)
     chat.setup(app)
     embeddings.setup(app)
+    responses.setup(app)
     models.setup(app)
     openapi.setup(app)
     metrics.setup(app)
