@@ -59,8 +59,9 @@ class Draft:
             "tools": body.get("tools") or [],
             "top_p": body.get("top_p", 1.0),
             "truncation": "disabled",
-            "user": body.get("user"),
         }
+        if isinstance(body.get("user"), str):
+            self.echo["user"] = body["user"]
 
     def response(
         self,
@@ -75,7 +76,7 @@ class Draft:
         incomplete = INCOMPLETE.get(finish_reason or "")
         if status == "completed" and incomplete:
             status = "incomplete"
-        return {
+        response: JSON = {
             "id": self.id,
             "object": "response",
             "created_at": self.created_at,
@@ -85,9 +86,11 @@ class Draft:
             "incomplete_details": {"reason": incomplete} if status == "incomplete" else None,
             "model": self.model,
             "output": output,
-            "usage": response_usage(usage) if usage is not None else None,
             **self.echo,
         }
+        if usage is not None:  # absent, not null, until there is one (as OpenAI sends it)
+            response["usage"] = response_usage(usage)
+        return response
 
 
 def output_items(message: JSON) -> list[JSON]:

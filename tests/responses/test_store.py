@@ -1,0 +1,165 @@
+"""Stored responses: per-key visibility, a restart (file), two instances (Redis), encryption,
+``store: false``, and the events that end a failed stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openai
+import orjson
+import pytest
+
+from gateway.settings import Settings
+from tests.conftest import TEST_SECRET_KEY, AppClient
+from tests.fakes.base import Fault
+from tests.openai_schema import assert_valid
+from tests.providers_d import QUIET, SERVER_KWARGS
+from tests.responses.conftest import Client, Fakes, make_gateway
+
+ADMIN_KEY = "admin-key-for-responses-tests-0123456789"
+
+
+def sdk_for(client: Client, key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=str(client.make_url("/v1")), api_key=key, max_retries=0)
+
+
+async def new_key(client: Client) -> str:
+    created = await client.post(
+        "/api/v1/keys",
+        json={"name": "k", "scopes": ["chat"]},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    assert created.status == 201, await created.text()
+    key: str = (await created.json())["key"]
+    return key
+
+
+async def test_a_key_sees_only_its_own_responses(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], fakes: Fakes, tmp_path: Path
+) -> None:
+    settings = make_settings(admin_key=ADMIN_KEY, **QUIET)
+    client = await aiohttp_client(make_gateway(settings, fakes), server_kwargs=SERVER_KWARGS)
+    alice, bob = sdk_for(client, await new_key(client)), sdk_for(client, await new_key(client))
+    admin = sdk_for(client, ADMIN_KEY)
+    made = await alice.responses.create(model="claude", input="secret plans")
+    assert (await alice.responses.retrieve(made.id)).output_text == made.output_text
+    assert (await admin.responses.retrieve(made.id)).id == made.id
+    with pytest.raises(openai.NotFoundError):
+        await bob.responses.retrieve(made.id)
+    with pytest.raises(openai.NotFoundError):
+        await bob.responses.input_items.list(made.id)
+    with pytest.raises(openai.NotFoundError):
+        await bob.responses.delete(made.id)
+    with pytest.raises(openai.NotFoundError) as chained:
+        await bob.responses.create(model="claude", input="go on", previous_response_id=made.id)
+    assert isinstance(chained.value.body, dict)
+    assert chained.value.body["param"] == "previous_response_id"
+    # Encrypted at rest: the stored file holds neither the input nor the answer.
+    files = list((tmp_path / "data" / "responses").iterdir())
+    assert [f.name for f in files] == [made.id]
+    assert b"secret plans" not in files[0].read_bytes()
+    for sdk in (alice, bob, admin):
+        await sdk.close()
+
+
+async def test_a_stored_response_survives_a_restart(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], fakes: Fakes
+) -> None:
+    settings = make_settings(**QUIET)
+    first = await aiohttp_client(make_gateway(settings, fakes), server_kwargs=SERVER_KWARGS)
+    sdk = sdk_for(first, "unused")
+    made = await sdk.responses.create(model="gem", input="remember")
+    await sdk.close()
+    await first.close()
+    second = await aiohttp_client(make_gateway(settings, fakes), server_kwargs=SERVER_KWARGS)
+    again = sdk_for(second, "unused")
+    assert (await again.responses.retrieve(made.id)).output_text == made.output_text
+    await again.close()
+
+
+async def test_instances_share_responses_through_redis(
+    aiohttp_client: AppClient,
+    make_settings: Callable[..., Settings],
+    fakes: Fakes,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    def instance(n: int) -> Settings:
+        return make_settings(
+            storage={"backend": "redis", "redis_url": redis_url, "path": str(tmp_path / f"d{n}")},
+            secret_key=TEST_SECRET_KEY,
+            **QUIET,
+        )
+
+    one = await aiohttp_client(make_gateway(instance(1), fakes), server_kwargs=SERVER_KWARGS)
+    two = await aiohttp_client(make_gateway(instance(2), fakes), server_kwargs=SERVER_KWARGS)
+    sdk_one, sdk_two = sdk_for(one, "unused"), sdk_for(two, "unused")
+    made = await sdk_one.responses.create(model="compat", input="shared")
+    assert (await sdk_two.responses.retrieve(made.id)).id == made.id
+    follow = await sdk_two.responses.create(
+        model="compat", input="and then?", previous_response_id=made.id
+    )
+    assert "shared" in orjson.dumps(fakes.compat.requests[-1].json).decode()
+    await sdk_two.responses.delete(follow.id)
+    with pytest.raises(openai.NotFoundError):
+        await sdk_one.responses.retrieve(follow.id)
+    await sdk_one.close()
+    await sdk_two.close()
+
+
+async def test_store_off(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], fakes: Fakes
+) -> None:
+    settings = make_settings(responses={"store": False}, **QUIET)
+    client = await aiohttp_client(make_gateway(settings, fakes), server_kwargs=SERVER_KWARGS)
+    made = await client.post("/v1/responses", json={"model": "claude", "input": "hi"})
+    made_id = (await made.json())["id"]
+    assert (await client.get(f"/v1/responses/{made_id}")).status == 404
+    chained = await client.post(
+        "/v1/responses",
+        json={"model": "claude", "input": "hi", "previous_response_id": made_id},
+    )
+    error = (await chained.json())["error"]
+    assert chained.status == 400 and error["param"] == "previous_response_id"
+    assert "responses.store is false" in error["message"]
+
+
+def events_of(raw: bytes) -> list[tuple[str, Any]]:
+    out = []
+    for block in raw.split(b"\n\n"):
+        lines = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
+        if b"event" in lines:
+            out.append((lines[b"event"].decode(), orjson.loads(lines[b"data"])))
+    return out
+
+
+@pytest.mark.parametrize("model", ["compat", "claude"])
+async def test_a_stream_that_breaks_ends_with_error_and_response_failed(
+    gateway: Client, fakes: Fakes, model: str
+) -> None:
+    fakes.of(model).fault = Fault(error_event_after=3)
+    response = await gateway.post(
+        "/v1/responses", json={"model": model, "input": "hi", "stream": True}
+    )
+    events = events_of(await response.read())
+    assert [name for name, _ in events[-2:]] == ["error", "response.failed"]
+    for name, data in events:
+        assert data["type"] == name
+        assert_valid("ResponseStreamEvent", data)
+    assert [data["sequence_number"] for _, data in events] == list(range(len(events)))
+    assert events[-1][1]["response"]["status"] == "failed"
+
+
+async def test_a_native_stream_is_relayed_as_sent(gateway: Client, fakes: Fakes) -> None:
+    response = await gateway.post(
+        "/v1/responses", json={"model": "native", "input": "hi", "stream": True}
+    )
+    raw = await response.read()
+    assert fakes.native.requests[-1].path == "/v1/responses"
+    assert raw.startswith(b"event: response.created\ndata: ")
+    assert events_of(raw)[-1][0] == "response.completed"
+    stored = events_of(raw)[-1][1]["response"]["id"]
+    kept = await (await gateway.get(f"/v1/responses/{stored}")).json()
+    assert kept["model"] == "native" and kept["status"] == "completed"
