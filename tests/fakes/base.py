@@ -103,6 +103,8 @@ class FakeUpstream:
     def __init__(self, *, api_key: str = API_KEY) -> None:
         self.api_key = api_key
         self.reply = Reply()
+        self.script: list[Reply] = []
+        """Replies for the next requests, one each, before ``reply`` applies again."""
         self.fault = Fault()
         self.requests: list[Recorded] = []
         self.models_page_size = 2
@@ -167,6 +169,8 @@ class FakeUpstream:
     async def gate(self, request: web.Request) -> web.Response | None:
         """Record, delay, fail: the answer to send instead of the real one, if any."""
         await self.record(request)
+        if self.script:
+            self.reply = self.script.pop(0)
         if self.fault.first_byte_delay:
             try:
                 await asyncio.sleep(self.fault.first_byte_delay)
