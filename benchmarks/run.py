@@ -6,7 +6,8 @@ subprocesses; the gateway and the reference are pinned to core 0, the load and
 the fake upstream to core 1. Measures non-streaming throughput (wrk, 32
 connections), added latency at a fixed 200 req/s (open loop), streaming
 (500 concurrent streams: chunks/s, time to first chunk; OpenAI and Anthropic
-upstreams), and the gateway's memory. Prints a table and writes
+upstreams; the Responses API translated from the Anthropic one), and the
+gateway's memory. Prints a table and writes
 benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
 """
 
@@ -42,6 +43,7 @@ STREAMS, HELD_STREAMS, ROUNDS = 500, 2000, 5
 OPENAI_MODEL = "bench/bench-model"
 ANTHROPIC_MODEL = "bench-anthropic/claude-bench"
 CHAT = "/v1/chat/completions"
+RESPONSES = "/v1/responses"
 GATEWAY_ARGV = ("-m", "gateway", "serve", "--host", "127.0.0.1", "--port")
 
 WRK_SCRIPT = """
@@ -228,6 +230,15 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
             f"  streaming gateway (anthropic): {report['streaming']['gateway_anthropic']}",
             flush=True,
         )
+        result = await load.streams(
+            url.replace(CHAT, RESPONSES), load.responses_body(ANTHROPIC_MODEL), STREAMS,
+            expect_done=None,
+        )  # fmt: skip
+        report["streaming"]["gateway_responses"] = stream_summary(result)
+        print(
+            f"  streaming gateway (responses api): {report['streaming']['gateway_responses']}",
+            flush=True,
+        )
         held = body("gateway", streamed, OPENAI_MODEL + "-long")
         report["memory"]["held_streams"] = await held_streams_rss(url, held, gateway_pid)
         rounds = []
@@ -282,6 +293,13 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         errors, ttfc = st[name]["errors"], st[name]["ttfc_p50_ms"]
         label = f"{cps:.0f} ({r:.2f}x ref, {errors} errors, ttfc p50 {ttfc} ms)"
         rows.append((f"{name} chunks/s, 500 streams", label, f">= {floor}x, 0 errors", ok))
+    responses, chat = st["gateway_responses"], st["gateway_anthropic"]
+    r = responses["chunks_per_s"] / chat["chunks_per_s"] if chat["chunks_per_s"] else 0.0
+    label = (
+        f"{responses['chunks_per_s']:.0f} ({r:.2f}x its chat stream, {responses['errors']} errors,"
+        f" ttfc p50 {responses['ttfc_p50_ms']} ms)"
+    )
+    rows.append(("Responses API events/s, 500 streams (anthropic)", label, "-", None))
     rows.append(
         ("gateway idle RSS (MB)", f"{mem['idle_rss_mb']}", "<= 80", mem["idle_rss_mb"] <= 80)
     )

@@ -11,7 +11,9 @@ import openai
 import orjson
 import pytest
 
+from gateway.adapters.base import StreamUsage
 from gateway.settings import Settings
+from gateway.usage import USAGE_HOOKS
 from tests.conftest import TEST_SECRET_KEY, AppClient
 from tests.fakes.base import Fault
 from tests.openai_schema import assert_valid
@@ -163,3 +165,16 @@ async def test_a_native_stream_is_relayed_as_sent(gateway: Client, fakes: Fakes)
     stored = events_of(raw)[-1][1]["response"]["id"]
     kept = await (await gateway.get(f"/v1/responses/{stored}")).json()
     assert kept["model"] == "native" and kept["status"] == "completed"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_usage_reaches_the_usage_hooks(gateway: Client, stream: bool) -> None:
+    seen: list[tuple[str, StreamUsage]] = []
+    gateway.app[USAGE_HOOKS].append(lambda _r, provider, _m, usage: seen.append((provider, usage)))
+    for model in ("native", "claude"):
+        response = await gateway.post(
+            "/v1/responses", json={"model": model, "input": "hi", "stream": stream}
+        )
+        assert response.status == 200
+        await response.read()
+    assert seen == [("oa", StreamUsage(12, 7, 2, 1)), ("an", StreamUsage(12, 7, 0, 0))]
