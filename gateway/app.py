@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway import services
 from gateway.cors import setup_cors
 from gateway.keys import KEYS, KeyStore
+from gateway.ledger import service as ledger
 from gateway.limiting import LIMITER, create_limiter
 from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain, response_stamps
@@ -31,6 +32,7 @@ from gateway.routes import (
     responses,
     templates,
     ui,
+    usage,
 )
 from gateway.routes.table import ROUTES
 from gateway.security.redaction import register_secret
@@ -44,6 +46,9 @@ def create_app(settings: Settings) -> web.Application:
     check_auth_config(settings)
     for secret in (settings.admin_key, settings.metrics.token):
         register_secret(secret.get_secret_value() if secret else None)
+    master = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    for value in master.split(","):  # NEW,OLD during a rotation
+        register_secret(value.strip())
     limits = settings.body_limits
     app = web.Application(
         middlewares=build_chain(settings),
@@ -64,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_security_context)
     registry.setup(app)
     services.setup(app)  # upstream client, health, catalog, router, usage hooks, monitor
+    ledger.setup(app)  # usage and cost per request, budgets
     health.setup(app)
     providers.setup(app)
     provider_checks.setup(app)
@@ -76,6 +82,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics.setup(app)
     ui.setup(app)
     keys.setup(app)
+    usage.setup(app)
     setup_cors(app, settings)  # keep last: it covers the routes registered above
     return app
 

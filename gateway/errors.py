@@ -1,4 +1,4 @@
-"""One error hierarchy, mapped to OpenAI's error JSON in one place.
+"""One error hierarchy, mapped to OpenAI's error JSON in one place (secrets masked there).
 
 OpenAI SDKs pick their exception class from the HTTP status, and show
 ``error.message``; ``param`` names the offending field and ``code`` is a
@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 import orjson
 from aiohttp import web
+
+from gateway.security.redaction import mask_secrets
 
 
 class GatewayError(Exception):
@@ -98,6 +100,14 @@ class RateLimited(GatewayError):
     default_code = "rate_limit_exceeded"
 
 
+class QuotaExceeded(GatewayError):
+    """A key's budget for the period is spent (OpenAI's ``insufficient_quota``)."""
+
+    status = 429
+    type = "insufficient_quota"
+    default_code = "insufficient_quota"
+
+
 class UpstreamError(GatewayError):
     """The provider failed or answered with an error; status mirrors theirs where useful."""
 
@@ -137,7 +147,14 @@ def error_class_for(status: int) -> type[GatewayError]:
 def error_body(
     message: str, type_: str, param: str | None = None, code: str | None = None
 ) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    """The one place an error message is put into a body: known secrets are masked here.
+
+    Upstream messages may echo the provider key they received; this covers JSON
+    answers and stream error events alike.
+    """
+    return {
+        "error": {"message": mask_secrets(message), "type": type_, "param": param, "code": code}
+    }
 
 
 def error_response(error: GatewayError) -> web.Response:

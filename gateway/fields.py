@@ -16,6 +16,15 @@ from pydantic import AfterValidator, Field
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 """RFC 7230 token: what a header name may be."""
+RESERVED_HEADERS = frozenset(
+    {
+        # Framing: owned by the HTTP client; a second copy is a request-smuggling risk.
+        "host", "content-length", "transfer-encoding", "connection", "keep-alive",
+        "proxy-connection", "te", "trailer", "upgrade", "expect",
+        # Credentials: the provider's api_key and its template's auth header carry them.
+        "authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "api-key",
+    }
+)  # fmt: skip
 
 
 def check_http_url(value: str) -> str:
@@ -39,15 +48,27 @@ def check_http_url(value: str) -> str:
 
 
 def check_headers(value: dict[str, str]) -> dict[str, str]:
-    """Names are RFC 7230 tokens; values hold no CR, LF or NUL."""
+    """Names are RFC 7230 tokens, not framing or credential headers; no CR, LF, NUL in values."""
     problems = []
     for name, item in value.items():
         if not TOKEN.match(name):
             problems.append(f"header name {name!r} is not a valid token")
+        elif name.lower() in RESERVED_HEADERS:
+            problems.append(
+                f"header {name!r} may not be set here (framing headers belong to the HTTP "
+                "client; credentials go in api_key)"
+            )
         if any(ch in item for ch in "\r\n\0"):
             problems.append(f"header {name!r} value contains CR, LF or NUL")
     if problems:
         raise ValueError("; ".join(problems))
+    return value
+
+
+def check_header_safe(value: str) -> str:
+    """A value that goes into a header (a provider key): no CR, LF or NUL."""
+    if any(ch in value for ch in "\r\n\0"):
+        raise ValueError("must not contain CR, LF or NUL")
     return value
 
 

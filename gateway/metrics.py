@@ -112,6 +112,7 @@ class Metrics:
         self._upstream_series: dict[tuple[str, str, str], HistogramTally] = {}
         self._ttft_series: dict[tuple[str, str], HistogramTally] = {}
         self._token_series: dict[tuple[str, str, str], CounterTally] = {}
+        self._cost_series: dict[tuple[str, str], CounterTally] = {}
         registry = self.registry
 
         self.requests = Counter(
@@ -155,8 +156,21 @@ class Metrics:
         )
         self.tokens = Counter(
             "gateway_tokens",
-            "Tokens reported by upstreams, by provider, model and type (prompt or completion).",
+            "Tokens reported by upstreams, by provider, model and type "
+            "(prompt, completion, and of those cached and reasoning).",
             ["provider", "model", "type"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "gateway_cost_usd",
+            "What requests cost at the configured prices, in USD, by provider and model.",
+            ["provider", "model"],
+            registry=registry,
+        )
+        self.budget_refused = Counter(
+            "gateway_budget_refused_requests",
+            "Requests refused because the key's budget for the period is spent, by period.",
+            ["period"],
             registry=registry,
         )
         self.active_streams = Gauge(
@@ -248,13 +262,37 @@ class Metrics:
             self._ttft_series[key] = series
         series.observe(seconds)
 
-    def record_tokens(self, provider: str, model: str, prompt: int, completion: int) -> None:
-        """Usage as the upstream reported it."""
+    def record_tokens(
+        self,
+        provider: str,
+        model: str,
+        prompt: int,
+        completion: int,
+        cached: int = 0,
+        reasoning: int = 0,
+    ) -> None:
+        """Usage as the upstream reported it (cached and reasoning are parts of the first two)."""
         label = self.models.label(provider, model)
         if prompt > 0:
             self._tokens_child(provider, label, "prompt").inc(prompt)
         if completion > 0:
             self._tokens_child(provider, label, "completion").inc(completion)
+        if cached > 0:
+            self._tokens_child(provider, label, "cached").inc(cached)
+        if reasoning > 0:
+            self._tokens_child(provider, label, "reasoning").inc(reasoning)
+
+    def record_cost(self, provider: str, model: str, usd: float) -> None:
+        """A priced request's cost."""
+        key = (provider, self.models.label(provider, model))
+        series = self._cost_series.get(key)
+        if series is None:
+            series = CounterTally(self._tallies, self.cost.labels(*key))
+            self._cost_series[key] = series
+        series.inc(usd)
+
+    def record_budget_refused(self, period: str) -> None:
+        self.budget_refused.labels(period).inc()
 
     def _tokens_child(self, provider: str, label: str, kind: str) -> CounterTally:
         key = (provider, label, kind)

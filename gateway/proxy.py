@@ -41,12 +41,13 @@ from gateway.errors import (
 )
 from gateway.http import HTTPClientError
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
+from gateway.middleware.auth import permitted
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, UpstreamUnreachable
-from gateway.usage import combined, on_usage
+from gateway.usage import FACTS, RequestFacts, combined, on_usage
 from gateway.validation import ChatParams
 
 logger = logging.getLogger("gateway.proxy")
@@ -124,20 +125,34 @@ def _usage_of(answer: JSON) -> StreamUsage:
 
 
 class _Attempts:
-    """Per-request bookkeeping of upstream attempts: metrics, upstream wait, passive health."""
+    """Per-request bookkeeping of upstream attempts: metrics, upstream wait, passive health.
 
-    __slots__ = ("health", "metrics", "request")
+    Also the request's RequestFacts, which the ledger reads when the answer is over.
+    """
 
-    def __init__(self, request: web.Request) -> None:
+    __slots__ = ("facts", "health", "metrics", "request")
+
+    def __init__(self, request: web.Request, *, streamed: bool = False) -> None:
         self.request = request
         self.metrics = request.app[METRICS]
         self.health = request.app[PROVIDER_HEALTH]
+        self.facts = request[FACTS] = RequestFacts(streamed=streamed)
+
+    def first_chunk(self, provider_id: str, model: str, started: float) -> None:
+        """The answer's first chunk is ready to go to the client: time to first token."""
+        seconds = time.perf_counter() - started
+        self.facts.ttft = seconds
+        self.metrics.observe_ttft(provider_id, model, seconds)
 
     def settle(
         self, provider_id: str, model: str, outcome: UpstreamOutcome, started: float
     ) -> None:
         """One attempt is over: its latency, its outcome, and what the breaker learns."""
         seconds = time.perf_counter() - started
+        facts = self.facts
+        facts.attempts += 1
+        facts.provider = provider_id
+        facts.model = model
         add_upstream_wait(self.request, seconds)
         self.metrics.record_upstream(provider_id, model, outcome, seconds)
         self.health.record_traffic(provider_id, outcome in HEALTHY_OUTCOMES)
@@ -191,6 +206,7 @@ async def complete(
     upstream = app[UPSTREAM]
     attempts = _Attempts(request)
     last: GatewayError | None = None
+    candidates = permitted(request, candidates)
     for candidate in candidates[: app[SETTINGS].routing.max_attempts]:
         provider = candidate.provider
         model = candidate.upstream_model
@@ -295,9 +311,10 @@ async def _stream(
 ) -> web.StreamResponse:
     app = request.app
     settings = app[SETTINGS]
-    attempts = _Attempts(request)
+    attempts = _Attempts(request, streamed=True)
     call = _Call(request, settings.upstream.keepalive_interval_s)
     last: GatewayError | None = None
+    candidates = permitted(request, candidates)
     for candidate in candidates[: settings.routing.max_attempts]:
         adapter = ADAPTERS.get(candidate.provider.adapter)
         if adapter is None:
@@ -433,7 +450,7 @@ async def _stream_from(
                 usage.append(_usage_of(answer))
                 served = True
                 sse = await call.commit(answer_headers(response.headers, provider.id))
-                attempts.metrics.observe_ttft(provider.id, model, time.perf_counter() - started)
+                attempts.first_chunk(provider.id, model, started)
                 if fmt is not None:
                     told = listed(completion_chunk_objects(answer, params.include_usage))
                     outcome = await _relay_events(sse, fmt.events(told, usage), fmt)
@@ -460,9 +477,7 @@ async def _stream_from(
                     served = True
                     sse = await call.commit(answer_headers(response.headers, provider.id))
                     if first is not None:
-                        attempts.metrics.observe_ttft(
-                            provider.id, model, time.perf_counter() - started
-                        )
+                        attempts.first_chunk(provider.id, model, started)
                     if fmt is None:
                         outcome = await _relay(sse, first, chunks)
                     elif native is not None:

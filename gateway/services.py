@@ -96,7 +96,14 @@ def token_metrics(metrics: Metrics) -> UsageHook:
     """Usage hook: prompt and completion tokens by provider and model."""
 
     def hook(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:
-        metrics.record_tokens(provider_id, model, usage.prompt_tokens, usage.completion_tokens)
+        metrics.record_tokens(
+            provider_id,
+            model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens,
+            usage.reasoning_tokens,
+        )
 
     return hook
 

@@ -163,6 +163,26 @@ class ResponsesSettings(Section):
     retention_s: float = Field(7 * 86_400, gt=0, le=366 * 86_400)
 
 
+class UsageSettings(Section):
+    """The usage ledger (gateway.ledger): what is kept, how often it is written, where it goes."""
+
+    enabled: bool = True
+    flush_interval_s: float = Field(2.0, gt=0, le=300)
+    """File backend: counted in memory, written this often (a crash loses at most this)."""
+    log_entries: int = Field(10_000, ge=0, le=1_000_000)
+    """The request log keeps this many newest entries (a capped stream with Redis)."""
+    log_path: str | None = None
+    """Also write every entry as a JSON line to this file, or ``-`` for stdout."""
+    log_max_bytes: int = Field(100 * MiB, ge=1024)
+    """The JSON-lines file is rotated (``.1``, ``.2``, ...) when it would grow past this."""
+    log_backups: int = Field(5, ge=0, le=1000)
+
+    @field_validator("log_path")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value if value else None
+
+
 class Settings(BaseSettings):
     """Everything the gateway is told, validated once."""
 
@@ -193,6 +213,7 @@ class Settings(BaseSettings):
     body_limits: BodyLimitSettings = BodyLimitSettings()
     security: SecuritySettings = SecuritySettings()
     responses: ResponsesSettings = ResponsesSettings()
+    usage: UsageSettings = UsageSettings()
 
     @field_validator("admin_key", "secret_key")
     @classmethod

@@ -1,12 +1,15 @@
-"""Where token usage goes once a request is over: metrics and tpm limits plug in here.
+"""Where token usage goes once a request is over: metrics, tpm limits and the ledger plug in.
 
 Hooks are plain functions called once per served request, also when the client
 went away mid-stream; they must not block (schedule async work themselves).
+The proxy also keeps a request's RequestFacts (attempts, provider, time to
+first token) on the request, for the ledger's entry once the answer is over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -16,6 +19,24 @@ UsageHook = Callable[[web.Request, str, str, StreamUsage], None]
 """hook(request, provider_id, model as the provider knows it, usage)."""
 
 USAGE_HOOKS = web.AppKey("usage_hooks", list[UsageHook])
+
+
+@dataclass(slots=True)
+class RequestFacts:
+    """What the proxy learnt about one request's upstream calls (plain fields: hot path)."""
+
+    attempts: int = 0
+    provider: str | None = None
+    """The provider of the last attempt (the one that answered, if any)."""
+    model: str | None = None
+    """The model as routed (the provider's name for it)."""
+    streamed: bool = False
+    ttft: float | None = None
+    """Seconds from sending the answering request to its first chunk (streams only)."""
+    usage: StreamUsage | None = None
+
+
+FACTS = web.RequestKey("usage_facts", RequestFacts)
 
 
 def combined(seen: Sequence[StreamUsage]) -> StreamUsage:

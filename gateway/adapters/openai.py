@@ -16,9 +16,11 @@ import orjson
 from gateway.adapters.base import JSON, ModelPage, StreamUsage, Target, UpstreamRequest
 from gateway.adapters.shapes import error_message, load_object, new_id
 from gateway.errors import UpstreamError
+from gateway.security.redaction import mask_secrets
 
 _NULL = b'"usage":null'
 _NULL_SPACED = b'"usage": null'
+_ERROR = b'"error"'
 
 
 def _with_model(body: JSON, raw: bytes, upstream_model: str) -> bytes:
@@ -68,6 +70,8 @@ class OpenAIAdapter:
                 return
             if b'"usage"' in data and _NULL not in data and _NULL_SPACED not in data:
                 self._record_usage(data, usage)
+            if _ERROR in data:  # an in-stream error event may echo the key: mask it
+                data = mask_secrets(data.decode("utf-8", "replace")).encode()
             yield b"data: " + data + b"\n\n"
 
     @staticmethod

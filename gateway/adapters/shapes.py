@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from gateway.adapters.base import JSON, StreamUsage
-from gateway.errors import InvalidRequest, UpstreamError
+from gateway.errors import InvalidRequest, UpstreamError, error_body
 
 
 def new_id(prefix: str) -> str:
@@ -65,9 +65,8 @@ class ChunkWriter:
 
 
 def error_event(message: str, type_: str = "upstream_error", code: str | None = None) -> bytes:
-    """A stream-ending error in OpenAI's error shape."""
-    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
-    return b"data: " + orjson.dumps(body) + b"\n\n"
+    """A stream-ending error in OpenAI's error shape (its message masked by ``error_body``)."""
+    return b"data: " + orjson.dumps(error_body(message, type_, None, code)) + b"\n\n"
 
 
 def load_object(payload: bytes, what: str) -> JSON:

@@ -8,7 +8,17 @@ from typing import Literal
 from aiohttp import web
 
 Scope = Literal["chat", "models", "admin"]
+BudgetPeriod = Literal["day", "month", "total"]
 ALL_SCOPES: frozenset[str] = frozenset({"chat", "models", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A key's spending limits within one period (UTC day, UTC month, or ever)."""
+
+    period: BudgetPeriod
+    usd: float | None = None
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,14 +30,28 @@ class Principal:
     name: str
     scopes: frozenset[str]
     models: frozenset[str] | None = None
-    """The models this key may use; None means every model."""
+    """The models this key may use (``provider/model``, ``provider/*`` or a bare model name
+    any provider may serve); None means every model."""
     rpm: int | None = None
     tpm: int | None = None
     expires_at: float | None = None
     """Unix time after which the key is refused."""
+    budget: Budget | None = None
+    """None: no budget or token limit (no check on the request path)."""
 
-    def allows_model(self, model: str) -> bool:
-        return self.models is None or model in self.models
+    def allows_route(self, provider_id: str, *names: str) -> bool:
+        """Whether this key may have ``provider_id`` serve a model known there by ``names``.
+
+        Checked against the provider actually routed, so X-Gateway-Provider cannot
+        move an allowed model name to another provider.
+        """
+        models = self.models
+        if models is None or f"{provider_id}/*" in models:
+            return True
+        return any(
+            f"{provider_id}/{name}" in models or ("/" not in name and name in models)
+            for name in names
+        )
 
 
 ANONYMOUS = Principal(key_id=None, name="anonymous", scopes=ALL_SCOPES)

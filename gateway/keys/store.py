@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.keys.principal import Principal
+from gateway.keys.principal import Budget, Principal
 from gateway.storage.base import Change, Collection, Document
 
 logger = logging.getLogger("gateway.keys")
@@ -36,8 +36,18 @@ def hash_key(key: str) -> str:
 
 
 def public_view(doc: Document) -> dict[str, Any]:
-    """A key's metadata as the API and CLI show it: never the hash."""
-    return {name: value for name, value in doc.items() if name != "hash"}
+    """A key's metadata as the API and CLI show it: never the hash (keys made before budgets
+    existed show none)."""
+    view: dict[str, Any] = {"budget_usd": None, "max_tokens": None, "budget_period": "month"}
+    view.update((name, value) for name, value in doc.items() if name != "hash")
+    return view
+
+
+def _budget(doc: Document) -> Budget | None:
+    usd, max_tokens = doc.get("budget_usd"), doc.get("max_tokens")
+    if usd is None and max_tokens is None:
+        return None
+    return Budget(period=doc.get("budget_period") or "month", usd=usd, max_tokens=max_tokens)
 
 
 def _principal(doc: Document) -> Principal:
@@ -50,6 +60,7 @@ def _principal(doc: Document) -> Principal:
         rpm=doc.get("rpm"),
         tpm=doc.get("tpm"),
         expires_at=datetime.fromisoformat(expires).timestamp() if expires else None,
+        budget=_budget(doc),
     )
 
 
@@ -95,6 +106,9 @@ class KeyStore:
         rpm: int | None = None,
         tpm: int | None = None,
         expires_at: datetime | None = None,
+        budget_usd: float | None = None,
+        max_tokens: int | None = None,
+        budget_period: str = "month",
     ) -> tuple[str, dict[str, Any]]:
         """A new key and its public metadata; the key itself is never stored."""
         key = generate_key()
@@ -108,6 +122,9 @@ class KeyStore:
             "rpm": rpm,
             "tpm": tpm,
             "expires_at": expires_at.astimezone(UTC).isoformat() if expires_at else None,
+            "budget_usd": budget_usd,
+            "max_tokens": max_tokens,
+            "budget_period": budget_period,
             "created_at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
         }
         await self.collection.create(doc["id"], doc)
@@ -121,6 +138,16 @@ class KeyStore:
     async def get(self, key_id: str) -> dict[str, Any] | None:
         doc = await self.collection.get(key_id)
         return public_view(doc) if doc is not None else None
+
+    async def update(self, key_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace some of a key's settings (never its id, hash or prefix); None when unknown."""
+        doc = await self.collection.get(key_id)
+        if doc is None:
+            return None
+        doc = {**doc, **changes}
+        await self.collection.replace(key_id, doc)
+        self._index(doc)
+        return public_view(doc)
 
     async def revoke(self, key_id: str) -> bool:
         """Delete a key; it is refused from the next request on. False when unknown."""

@@ -3,9 +3,11 @@
 1. request id (request_id), first: it must exist before anything logs.
 2. timing, with error mapping inside it (errors.error_for), so the access line
    shows the status the client got.
-3. admission: route lookup -> body size (body_limit) -> auth -> rate limit.
+3. admission: route lookup -> body size (body_limit) -> auth -> rate limit ->
+   budget (gateway.ledger, metered routes only).
 4. the handler.
-5. the access line and request metrics (access_log), when the answer is known.
+5. the access line and request metrics (access_log), when the answer is known;
+   for metered routes (group ``chat``) the ledger entry (gateway.ledger).
 
 Seven steps share one middleware frame because every coroutine frame costs on
 every request; the steps keep their modules and their order. Security headers
@@ -21,6 +23,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from gateway.ledger.service import check_budget, record_usage
 from gateway.logs import request_id_var
 from gateway.middleware.access_log import CLIENT_CLOSED, record_request
 from gateway.middleware.auth import auth_check
@@ -47,12 +50,16 @@ def gateway_middleware(settings: Settings) -> Middleware:
         started = time.perf_counter()
         status = 500
         response: web.StreamResponse | None = None
+        info = None
+        admitted = request
         try:
             try:
                 info = route_info(request)
                 admitted = body_limit(request, info)
                 await auth(admitted, info)
                 await rate_limit(admitted, info)
+                if info is not None and info.group == "chat":
+                    await check_budget(admitted)
                 response = await handler(admitted)
             except Exception as exc:
                 response = error_for(request, exc)
@@ -70,6 +77,8 @@ def gateway_middleware(settings: Settings) -> Middleware:
             elapsed = time.perf_counter() - started
             request_id_var.reset(token)  # before recording: the line carries the id itself
             record_request(request, status, elapsed, response, request_id)
+            if info is not None and info.group == "chat":
+                record_usage(admitted, info.path, status, elapsed)
 
     return gateway
 

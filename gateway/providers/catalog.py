@@ -20,6 +20,7 @@ from gateway.adapters.base import ModelPage, Target, UpstreamRequest
 from gateway.errors import GatewayError, NotFound, UpstreamError
 from gateway.metrics import CacheResult, Metrics
 from gateway.providers.live import LiveProvider, ProviderDirectory
+from gateway.security.redaction import mask_secrets
 from gateway.upstream import Upstream, UpstreamUnreachable
 
 Fetcher = Callable[[str], Awaitable[list[str]]]
@@ -190,6 +191,11 @@ def merge_models(provider: LiveProvider, upstream: Iterable[str]) -> list[str]:
     return [name for name in names if provider.allows(name)]
 
 
+def upstream_reason(adapter: ModelsAdapter, status: int, payload: bytes) -> str:
+    """An upstream error's message for an admin answer: secrets masked, then shortened."""
+    return mask_secrets(adapter.parse_error(status, payload))[:300]
+
+
 async def send_upstream(
     upstream: Upstream, request: UpstreamRequest, timeout_s: float
 ) -> tuple[int, bytes]:
@@ -243,7 +249,7 @@ def upstream_model_fetcher(
                 ) from None
             status, payload = await send_upstream(upstream, request, timeout_s)
             if status >= 400:
-                reason = adapter.parse_error(status, payload)[:300]
+                reason = upstream_reason(adapter, status, payload)
                 raise UpstreamError(
                     f"Provider {provider_id!r} answered {status} to the models list: {reason}",
                     code="upstream_models_failed",

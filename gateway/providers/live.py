@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.adapters.base import Target
+from gateway.ledger.pricing import NO_PRICES, PriceTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,8 @@ class LiveProvider:
     default_model: str | None = None
     health_checks: bool = True
     """False: the operator turned active health probes off for this provider."""
+    prices: PriceTable = NO_PRICES
+    """The provider's prices, then its template's (the ledger prices usage with them)."""
 
     def upstream_model(self, model: str) -> str:
         """The name the upstream knows ``model`` by."""

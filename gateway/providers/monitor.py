@@ -24,10 +24,11 @@ from aiohttp import web
 from gateway.adapters.base import Adapter, UpstreamRequest
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
-from gateway.providers.catalog import ModelsAdapter, send_upstream
+from gateway.providers.catalog import ModelsAdapter, send_upstream, upstream_reason
 from gateway.providers.health import HealthStatus, ProviderHealth
 from gateway.providers.live import LiveProvider, ProviderDirectory
 from gateway.providers.shared_probes import SharedProbes
+from gateway.security.redaction import mask_secrets
 from gateway.settings import HealthSettings
 from gateway.upstream import Upstream
 
@@ -138,10 +139,10 @@ async def _send_probe(
     try:
         status, payload = await send_upstream(upstream, request, timeout_s)
     except UpstreamError as exc:
-        return ProbeResult(False, _ms_since(started), None, exc.message)
+        return ProbeResult(False, _ms_since(started), None, mask_secrets(exc.message))
     latency_ms = _ms_since(started)
     if status >= 400:
-        reason = adapter.parse_error(status, payload)[:300] if adapter else f"HTTP {status}"
+        reason = upstream_reason(adapter, status, payload) if adapter else f"HTTP {status}"
         return ProbeResult(False, latency_ms, status, reason)
     return latency_ms, status, payload
 

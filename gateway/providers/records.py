@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from gateway.errors import InvalidRequest
 from gateway.fields import (
@@ -18,12 +18,18 @@ from gateway.fields import (
     HttpUrl,
     ModelName,
     ProviderId,
+    check_header_safe,
     slugify,
 )
+from gateway.ledger.pricing import Pricing
 from gateway.providers.templates import Templates
 
 Source = Literal["api", "file"]
-ApiKey = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
+ApiKey = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=4096),
+    AfterValidator(lambda key: SecretStr(check_header_safe(key.get_secret_value()))),
+]
 
 
 class ProviderFields(BaseModel):
@@ -48,6 +54,10 @@ class ProviderFields(BaseModel):
     weight: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     timeout_s: Annotated[float, Field(ge=1, le=600)] = 60.0
     health_checks: bool = Field(True, description="False turns active health probes off.")
+    pricing: Pricing = Field(
+        default_factory=dict,
+        description="Model name or glob -> USD per million tokens; before the template's.",
+    )
 
 
 class ProviderBody(ProviderFields):
@@ -74,6 +84,7 @@ class ProviderRecord(BaseModel):
     weight: int = 1
     timeout_s: float = 60.0
     health_checks: bool = True
+    pricing: Pricing = Field(default_factory=dict)
     created_at: int
     updated_at: int
     source: Source = "api"
@@ -85,12 +96,30 @@ class ProviderRecord(BaseModel):
     """The Fernet token; never leaves the server."""
 
     def public(self) -> dict[str, Any]:
-        """The view every response uses: no key material beyond the hint."""
-        return self.model_dump(mode="json", exclude={"api_key_encrypted"})
+        """The view every response uses: no key material beyond the hint, secret headers masked."""
+        view = self.model_dump(mode="json", exclude={"api_key_encrypted"})
+        view["headers"] = {
+            name: MASKED if is_secret_header(name) else value
+            for name, value in self.headers.items()
+        }
+        return view
 
     def writable(self) -> dict[str, Any]:
         """The operator-set fields, as a body would carry them."""
         return self.model_dump(include=set(ProviderFields.model_fields))
+
+
+MASKED = "***"
+"""How a secret header value is shown; sent back in an update, it keeps the stored value."""
+SEALED = "enc:"
+"""Prefix of a stored secret header value: the rest is its Fernet token."""
+_SECRET_WORDS = ("auth", "key", "token", "secret", "password", "signature", "cookie", "credential")
+
+
+def is_secret_header(name: str) -> bool:
+    """Headers whose name says they carry a credential are stored encrypted and shown masked."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 def key_hint(key: str) -> str:

@@ -19,11 +19,20 @@ from aiohttp import web
 
 from gateway.adapters.base import Target
 from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.ledger.pricing import PriceTable
 from gateway.providers.files import ProviderFolder
 from gateway.providers.live import LiveProvider
-from gateway.providers.records import ProviderRecord, parse_body, resolve
+from gateway.providers.records import (
+    MASKED,
+    SEALED,
+    ProviderRecord,
+    is_secret_header,
+    parse_body,
+    resolve,
+)
 from gateway.providers.store import COLLECTION, KEEP_KEY, KeepKey, ProviderStore
 from gateway.providers.templates import TEMPLATES, Template, Templates, load_templates
+from gateway.security.redaction import register_secret
 from gateway.security.ssrf import UnsafeUpstream, check_upstream_url
 from gateway.settings import Settings
 from gateway.state import SETTINGS, STORAGE
@@ -46,13 +55,23 @@ def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
-def build_live(record: ProviderRecord, api_key: str | None, template: Template) -> LiveProvider:
-    """Everything the hot path needs about one provider, assembled once."""
+def build_live(
+    record: ProviderRecord,
+    api_key: str | None,
+    template: Template,
+    headers: Mapping[str, str] | None = None,
+) -> LiveProvider:
+    """Everything the hot path needs about one provider, assembled once.
+
+    ``headers`` are the record's headers with secret values decrypted (default: as stored).
+    """
     auth = {template.auth.header: template.auth.header_value(api_key)} if api_key else {}
     target = Target(
         provider_id=record.id,
         base_url=record.base_url.rstrip("/"),
-        headers=merge_headers(auth, template.headers, record.headers),
+        headers=merge_headers(
+            auth, template.headers, record.headers if headers is None else headers
+        ),
         paths=template.paths.to_target_paths(),
         query=dict(template.query),
     )
@@ -71,6 +90,7 @@ def build_live(record: ProviderRecord, api_key: str | None, template: Template) 
         aliases=dict(record.aliases),
         default_model=record.default_model,
         health_checks=record.health_checks,
+        prices=PriceTable(record.pricing, template.pricing),
     )
 
 
@@ -147,6 +167,8 @@ class ProviderRegistry:
         return self._records.get(provider_id)
 
     async def create(self, data: Mapping[str, Any]) -> ProviderRecord:
+        if isinstance(data.get("headers"), Mapping):
+            _keep_sealed(data["headers"], {})
         body = parse_body(data)
         api_key = body.api_key.get_secret_value() if body.api_key is not None else None
         record = resolve(body, self.templates, now=int(time.time()), has_key=api_key is not None)
@@ -173,6 +195,8 @@ class ProviderRegistry:
             and stored.base_url == old_template.base_url
         ):
             merged["base_url"] = None  # follow the new template's default
+        if "headers" in data and isinstance(data["headers"], Mapping):
+            merged["headers"] = _keep_sealed(data["headers"], stored.headers)
         body = parse_body(merged)
         api_key: str | KeepKey | None = KEEP_KEY
         has_key = stored.has_api_key
@@ -219,9 +243,11 @@ class ProviderRegistry:
     def _rebuild(self) -> None:
         records: dict[str, ProviderRecord] = {}
         keys: dict[str, str | None] = {}
+        headers: dict[str, dict[str, str]] = {}
         for record in self._api.values():
             records[record.id] = record
             keys[record.id] = self._decrypt(record)
+            headers[record.id] = self._decrypt_headers(record)
         files: dict[str, Path] = {}
         folder_providers = self._folder.providers if self._folder is not None else {}
         for path, loaded in sorted(folder_providers.items()):
@@ -239,6 +265,13 @@ class ProviderRegistry:
             files[provider_id] = path
             records[provider_id] = loaded.record
             keys[provider_id] = loaded.api_key
+            headers[provider_id] = loaded.record.headers
+        for key in keys.values():
+            register_secret(key)  # an upstream that echoes it is masked (errors.error_body)
+        for provider_headers in headers.values():
+            for name, value in provider_headers.items():
+                if is_secret_header(name):
+                    register_secret(value)
         live: dict[str, LiveProvider] = {}
         for provider_id, record in sorted(records.items()):
             template = self.templates.get(record.template)
@@ -254,7 +287,9 @@ class ProviderRegistry:
             except UnsafeUpstream as exc:
                 logger.error("provider %r: %s Not routable.", provider_id, exc.message)
                 continue
-            live[provider_id] = build_live(record, keys[provider_id], template)
+            live[provider_id] = build_live(
+                record, keys[provider_id], template, headers.get(provider_id)
+            )
         changed = live != self._live or records != self._records
         self._records = dict(sorted(records.items()))
         self._live = live
@@ -284,6 +319,13 @@ class ProviderRegistry:
             logger.error("provider %r: %s; it is used without a key", record.id, exc)
             return None
 
+    def _decrypt_headers(self, record: ProviderRecord) -> dict[str, str]:
+        try:
+            return self.store.headers(record)
+        except MasterKeyError as exc:
+            logger.error("provider %r: %s; its secret headers are left out", record.id, exc)
+            return {n: v for n, v in record.headers.items() if not v.startswith(SEALED)}
+
     def _on_store_change(self, change: Change) -> None:
         task = asyncio.get_running_loop().create_task(self.refresh())
         self._tasks.add(task)
@@ -298,6 +340,23 @@ class ProviderRegistry:
                     self._rebuild()
             except Exception:
                 logger.exception("scanning %s failed", self._folder.folder)
+
+
+def _keep_sealed(given: Mapping[str, Any], stored: Mapping[str, str]) -> dict[str, Any]:
+    """Incoming headers, where the masked value of a stored secret keeps it; no sealed values."""
+    kept: dict[str, Any] = {}
+    for name, value in given.items():
+        if value == MASKED and stored.get(name, "").startswith(SEALED):
+            kept[name] = stored[name]
+        elif isinstance(value, str) and (value.startswith(SEALED) or value == MASKED):
+            raise InvalidRequest(
+                f"Header {name!r}: give its value ({value[:4]!r} is how a stored secret is shown).",
+                param="headers",
+                code="invalid_provider",
+            )
+        else:
+            kept[name] = value
+    return kept
 
 
 PROVIDERS = web.AppKey("providers", ProviderRegistry)

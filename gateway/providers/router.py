@@ -28,6 +28,8 @@ class Candidate:
 
     provider: LiveProvider
     upstream_model: str
+    model: str = ""
+    """The name asked for on this provider, before its aliases ("" when the same)."""
 
 
 class ModelCatalog(Protocol):
@@ -133,7 +135,7 @@ class Router:
         if default is not None:
             provider = self.directory.get(default)
             if provider is not None and provider.enabled and self.available(provider.id):
-                return [Candidate(provider, provider.upstream_model(model))]
+                return [Candidate(provider, provider.upstream_model(model), model)]
         if unavailable:
             raise ServiceUnavailable(
                 f"Every provider that serves '{model}' is unavailable right now "
@@ -167,7 +169,7 @@ class Router:
                 param="model",
                 code="model_not_found",
             )
-        return Candidate(provider, provider.upstream_model(model))
+        return Candidate(provider, provider.upstream_model(model), model)
 
     def _listed(self, model: str) -> tuple[list[Candidate], list[str]]:
         """The available providers that list ``model``, in order; and the unavailable ids."""
@@ -185,7 +187,7 @@ class Router:
             group_up, group_down = group.order(self.available)
             up.extend(group.providers[i] for i in group_up)
             down.extend(group.providers[i].id for i in group_down)
-        return [Candidate(p, p.upstream_model(model)) for p in up], down
+        return [Candidate(p, p.upstream_model(model), model) for p in up], down
 
     def _with_catalog(self, model: str, groups: list[_Group] | None) -> list[_Group] | None:
         assert self.catalog is not None

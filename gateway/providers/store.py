@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from gateway.errors import Conflict, NotFound
-from gateway.providers.records import ProviderRecord, key_hint
+from gateway.providers.records import SEALED, ProviderRecord, is_secret_header, key_hint
 from gateway.storage.base import AlreadyExists, Collection, DoesNotExist, Listener, StorageError
 from gateway.storage.crypto import Cipher, MasterKeyError
 
@@ -39,7 +39,7 @@ class ProviderStore:
         return None if doc is None else self._load(provider_id, doc)
 
     async def create(self, record: ProviderRecord, api_key: str | None) -> ProviderRecord:
-        stored = self._with_key(record, api_key)
+        stored = self._sealed(self._with_key(record, api_key))
         try:
             await self._collection.create(stored.id, self._dump(stored))
         except AlreadyExists:
@@ -50,6 +50,7 @@ class ProviderStore:
 
     async def update(self, record: ProviderRecord, api_key: str | KeepKey | None) -> ProviderRecord:
         stored = record if isinstance(api_key, KeepKey) else self._with_key(record, api_key)
+        stored = self._sealed(stored)
         try:
             await self._collection.replace(stored.id, self._dump(stored))
         except DoesNotExist:
@@ -67,6 +68,13 @@ class ProviderStore:
         if record.api_key_encrypted is None:
             return None
         return self._cipher.decrypt(record.api_key_encrypted)
+
+    def headers(self, record: ProviderRecord) -> dict[str, str]:
+        """The record's headers with secret values decrypted, for building upstream headers only."""
+        return {
+            name: self._cipher.decrypt(value[len(SEALED) :]) if value.startswith(SEALED) else value
+            for name, value in record.headers.items()
+        }
 
     async def verify(self) -> None:
         """Refuse to start when the master key does not decrypt every stored key."""
@@ -89,6 +97,15 @@ class ProviderStore:
             if token:
                 docs[doc_id] = {**doc, "api_key_encrypted": new_cipher.rotate(token)}
                 rotated += 1
+            headers = doc.get("headers")
+            if isinstance(headers, dict) and any(
+                isinstance(v, str) and v.startswith(SEALED) for v in headers.values()
+            ):
+                docs[doc_id] = {**docs[doc_id], "headers": {
+                    name: SEALED + new_cipher.rotate(value[len(SEALED) :])
+                    if isinstance(value, str) and value.startswith(SEALED) else value
+                    for name, value in headers.items()
+                }}  # fmt: skip
         await self._collection.replace_all(docs)
         self._cipher = new_cipher
         return rotated
@@ -104,6 +121,18 @@ class ProviderStore:
                 "api_key_encrypted": self._cipher.encrypt(api_key),
             }
         return record.model_copy(update=update)
+
+    def _sealed(self, record: ProviderRecord) -> ProviderRecord:
+        """Secret header values encrypted (values already sealed stay as they are)."""
+        if not any(is_secret_header(name) for name in record.headers):
+            return record
+        headers = {
+            name: SEALED + self._cipher.encrypt(value)
+            if is_secret_header(name) and not value.startswith(SEALED)
+            else value
+            for name, value in record.headers.items()
+        }
+        return record.model_copy(update={"headers": headers})
 
     @staticmethod
     def _dump(record: ProviderRecord) -> dict[str, object]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.adapters.base import TemplatePaths
 from gateway.fields import HeaderMap, HttpUrl, ProviderId, yaml_problem
+from gateway.ledger.pricing import Pricing
 
 logger = logging.getLogger("gateway.providers.templates")
 
@@ -78,6 +79,8 @@ class Template(Strict):
     docs_url: HttpUrl | None = None
     models: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     description: str | None = None
+    pricing: Pricing = Field(default_factory=dict)
+    """Model name or glob -> USD per million tokens (see gateway.ledger.pricing)."""
 
     @field_validator("query")
     @classmethod

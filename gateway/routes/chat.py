@@ -6,7 +6,6 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.middleware.auth import require_model
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete, stream
@@ -72,7 +71,6 @@ ERRORS: dict[int, str] = {
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body, raw = await read_json_object(request)
     params = validate_chat(body)
-    require_model(request, params.model)
     candidates = request.app[ROUTER].candidates(
         params.model, request.headers.get("X-Gateway-Provider")
     )

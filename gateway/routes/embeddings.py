@@ -6,7 +6,6 @@ from aiohttp import web
 
 from gateway.adapters import ADAPTERS
 from gateway.errors import InvalidRequest
-from gateway.middleware.auth import require_model
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete
@@ -29,7 +28,6 @@ EMBEDDINGS_REQUEST_SCHEMA = {
 async def embeddings(request: web.Request) -> web.Response:
     body, raw = await read_json_object(request)
     model = validate_embeddings(body)
-    require_model(request, model)
     candidates = [
         c
         for c in request.app[ROUTER].candidates(model, request.headers.get("X-Gateway-Provider"))

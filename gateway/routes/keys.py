@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.errors import InvalidRequest, NotFound
 from gateway.fields import DisplayName, ModelName
 from gateway.keys import KEYS
-from gateway.keys.principal import Scope
+from gateway.keys.principal import BudgetPeriod, Scope
+from gateway.ledger.service import LEDGER, SPEND_SCHEMA
 from gateway.routes.body import read_json_object
 from gateway.routes.table import Operation, add_route
 
@@ -32,6 +33,11 @@ class NewKey(BaseModel):
     rpm: int | None = Field(None, ge=1, le=10_000_000)
     tpm: int | None = Field(None, ge=1, le=1_000_000_000)
     expires_at: datetime | None = None
+    budget_usd: float | None = Field(None, ge=0, le=1_000_000_000)
+    """Spend allowed per budget period, in USD at the configured prices."""
+    max_tokens: int | None = Field(None, ge=1, le=10**15)
+    """Tokens (prompt + completion) allowed per budget period."""
+    budget_period: BudgetPeriod = "month"
 
     @field_validator("expires_at")
     @classmethod
@@ -43,6 +49,19 @@ class NewKey(BaseModel):
         if value <= datetime.now(UTC):
             raise ValueError("must be in the future")
         return value
+
+
+class KeyChanges(BaseModel):
+    """The body of PATCH /api/v1/keys/{key_id}: fields present replace, null removes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DisplayName | None = None
+    rpm: int | None = Field(None, ge=1, le=10_000_000)
+    tpm: int | None = Field(None, ge=1, le=1_000_000_000)
+    budget_usd: float | None = Field(None, ge=0, le=1_000_000_000)
+    max_tokens: int | None = Field(None, ge=1, le=10**15)
+    budget_period: BudgetPeriod | None = None
 
 
 KEY_SCHEMA: dict[str, Any] = {
@@ -58,6 +77,17 @@ KEY_SCHEMA: dict[str, Any] = {
         "tpm": {"type": ["integer", "null"]},
         "expires_at": {"type": ["string", "null"], "format": "date-time"},
         "created_at": {"type": "string", "format": "date-time"},
+        "budget_usd": {"type": ["number", "null"], "description": "USD per budget period"},
+        "max_tokens": {"type": ["integer", "null"], "description": "Tokens per budget period"},
+        "budget_period": {"enum": ["day", "month", "total"]},
+    },
+}
+USED_KEY_SCHEMA: dict[str, Any] = {
+    **KEY_SCHEMA,
+    "properties": {
+        **KEY_SCHEMA["properties"],
+        "spend": SPEND_SCHEMA,
+        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
 CREATED_SCHEMA: dict[str, Any] = {
@@ -69,6 +99,7 @@ CREATED_SCHEMA: dict[str, Any] = {
     },
 }
 NEW_KEY_SCHEMA = NewKey.model_json_schema()
+KEY_CHANGES_SCHEMA = KeyChanges.model_json_schema()
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:
@@ -91,19 +122,50 @@ async def create_key(request: web.Request) -> web.Response:
         rpm=spec.rpm,
         tpm=spec.tpm,
         expires_at=spec.expires_at,
+        budget_usd=spec.budget_usd,
+        max_tokens=spec.max_tokens,
+        budget_period=spec.budget_period,
     )
     return web.json_response({**meta, "key": key}, status=201)
 
 
+async def _with_usage(request: web.Request, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Key views with their spend this budget period and last use (when the ledger is on)."""
+    ledger = request.app.get(LEDGER)
+    if ledger is not None:
+        await ledger.key_views(keys)
+    return keys
+
+
 async def list_keys(request: web.Request) -> web.Response:
-    return web.json_response({"object": "list", "data": await request.app[KEYS].list()})
+    keys = await _with_usage(request, await request.app[KEYS].list())
+    return web.json_response({"object": "list", "data": keys})
 
 
 async def show_key(request: web.Request) -> web.Response:
     found = await request.app[KEYS].get(request.match_info["key_id"])
     if found is None:
         raise NotFound("No key has this id.", param="key_id")
-    return web.json_response(found)
+    (shown,) = await _with_usage(request, [found])
+    return web.json_response(shown)
+
+
+async def change_key(request: web.Request) -> web.Response:
+    data, _raw = await read_json_object(request)
+    try:
+        spec = KeyChanges.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    changes = spec.model_dump(include=spec.model_fields_set)
+    if changes.get("name", "") is None:
+        raise InvalidRequest("name: a key keeps a name", param="name")
+    if "budget_period" in changes and changes["budget_period"] is None:
+        changes["budget_period"] = "month"
+    found = await request.app[KEYS].update(request.match_info["key_id"], changes)
+    if found is None:
+        raise NotFound("No key has this id.", param="key_id")
+    (shown,) = await _with_usage(request, [found])
+    return web.json_response(shown)
 
 
 async def revoke_key(request: web.Request) -> web.Response:
@@ -141,7 +203,7 @@ def setup(app: web.Application) -> None:
                     "description": "Every key",
                     "schema": {
                         "type": "object",
-                        "properties": {"data": {"type": "array", "items": KEY_SCHEMA}},
+                        "properties": {"data": {"type": "array", "items": USED_KEY_SCHEMA}},
                     },
                 }
             },
@@ -154,9 +216,28 @@ def setup(app: web.Application) -> None:
         show_key,
         group="admin",
         operation=Operation(
-            summary="Show one key's metadata",
+            summary="Show one key's metadata, spend this budget period and last use",
             tag="keys",
-            responses={200: {"description": "The key", "schema": KEY_SCHEMA}, 404: "Unknown id"},
+            responses={
+                200: {"description": "The key", "schema": USED_KEY_SCHEMA},
+                404: "Unknown id",
+            },
+        ),
+    )
+    add_route(
+        app,
+        "PATCH",
+        "/api/v1/keys/{key_id}",
+        change_key,
+        group="admin",
+        operation=Operation(
+            summary="Change a key's name, limits or budget (fields present replace; null removes)",
+            tag="keys",
+            request_schema=KEY_CHANGES_SCHEMA,
+            responses={
+                200: {"description": "The key as changed", "schema": USED_KEY_SCHEMA},
+                404: "Unknown id",
+            },
         ),
     )
     add_route(

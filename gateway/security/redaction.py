@@ -1,9 +1,11 @@
-"""A logging filter that masks credentials before any handler formats a record.
+"""Masking credentials in text that leaves the gateway: error messages and log records.
 
-It catches what looks like a key (gateway ``gw-`` keys, ``sk-`` provider keys,
-Bearer tokens, ``x-api-key: ...`` pairs) and the exact values of configured
-secrets registered at start-up (the admin key, the metrics token), whose shape
-cannot be guessed.
+Two lines of defence. First, by value: every secret the gateway holds (provider
+keys, secret provider headers, the admin and master keys, the metrics token) is
+registered in ``SECRETS`` when it is loaded, because a key's shape cannot be
+guessed. Second, by shape: strings that look like a key (``gw-``, ``sk-``,
+``sk-ant-``, ``AIza``, ``Bearer ...``). Log records also mask ``name: value``
+pairs of credential headers.
 """
 
 from __future__ import annotations
@@ -12,48 +14,92 @@ import logging
 import re
 
 MASK = "***"
+MIN_SECRET_LENGTH = 6
+"""Shorter values are not registered: masking them would mangle ordinary words."""
 
-_PATTERNS = re.compile(
+_KEY_SHAPES = re.compile(
     r"gw-[A-Za-z0-9_\-]{8,}"
     r"|sk-[A-Za-z0-9_\-]{8,}"
-    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+"
+    r"|AIza[0-9A-Za-z_\-]{20,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"
+)
+
+_LOG_PATTERNS = re.compile(
+    _KEY_SHAPES.pattern + r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+"
     r"|(?i:(?:x-api-key|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)"
     r"(?i:(?:bearer|basic|token)\s+)?[^\s\"',;}]+"
 )
+_PAIR_NAME = re.compile(r"(?i)(?:x-api-key|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?")
 
-_registered: set[str] = set()
+
+class SecretRegistry:
+    """The exact values that must never leave the gateway, matched by one compiled pattern.
+
+    Values are only ever added (a replaced key stays masked); the pattern is
+    rebuilt lazily after a change, so masking costs nothing until an error occurs.
+    """
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, value: str | None) -> None:
+        """Mask this exact value from now on (ignored when empty or shorter than 6)."""
+        if value and len(value) >= MIN_SECRET_LENGTH and value not in self._values:
+            self._values.add(value)
+            self._pattern = None
+
+    def mask(self, text: str) -> str:
+        """``text`` with every registered value replaced by ``***``."""
+        return self._compiled().sub(MASK, text) if self._values else text
+
+    def found_in(self, text: str) -> bool:
+        return bool(self._values) and self._compiled().search(text) is not None
+
+    def _compiled(self) -> re.Pattern[str]:
+        pattern = self._pattern
+        if pattern is None:
+            longest_first = sorted(self._values, key=len, reverse=True)
+            pattern = self._pattern = re.compile("|".join(map(re.escape, longest_first)))
+        return pattern
+
+
+SECRETS = SecretRegistry()
+"""The process's registry: fed by settings, the provider registry and providers.d files."""
 
 
 def register_secret(value: str | None) -> None:
     """Mask this exact value wherever it appears (ignored when short or empty)."""
-    if value and len(value) >= 6:
-        _registered.add(value)
+    SECRETS.add(value)
+
+
+def mask_secrets(text: str) -> str:
+    """A message safe to send to a client: known secrets by value, then key-shaped strings."""
+    return _KEY_SHAPES.sub(_mask_match, SECRETS.mask(text))
 
 
 def redact(text: str) -> str:
-    """``text`` with every credential-looking part replaced by ``***``."""
-    for secret in _registered:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return _PATTERNS.sub(_mask_match, text)
+    """A log line safe to write: ``mask_secrets`` plus ``name: value`` credential pairs."""
+    return _LOG_PATTERNS.sub(_mask_match, SECRETS.mask(text))
 
 
 def looks_secret(text: str) -> bool:
     """Whether ``redact`` would change ``text``."""
-    return _PATTERNS.search(text) is not None or any(secret in text for secret in _registered)
+    return _LOG_PATTERNS.search(text) is not None or SECRETS.found_in(text)
 
 
 def _mask_match(match: re.Match[str]) -> str:
     found = match.group(0)
     lowered = found.lower()
-    if lowered.startswith("gw-"):
-        return "gw-" + MASK
-    if lowered.startswith("sk-"):
-        return "sk-" + MASK
+    for prefix in ("gw-", "sk-ant-", "sk-"):
+        if lowered.startswith(prefix):
+            return prefix + MASK
+    if lowered.startswith("aiza"):
+        return "AIza" + MASK
     if lowered.startswith("bearer"):
         return "Bearer " + MASK
     # "name: value" pairs: keep the name, mask the value.
-    split = re.match(r"(?i)(?:x-api-key|api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?", found)
+    split = _PAIR_NAME.match(found)
     return (split.group(0) if split else "") + MASK
 
 

@@ -77,7 +77,7 @@ class FakeAnthropic(FakeUpstream):
             return self.error(400, "max_tokens: Field required")
         if body.get("stream"):
             error = _event(
-                "error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}
+                "error", {"error": {"type": "overloaded_error", "message": self.said("Overloaded")}}
             )
             return await self.stream(request, self._events(body["model"]), error)
         reply = self.reply

@@ -62,6 +62,9 @@ class Fault:
     first_event_delay: float = 0.0
     """Seconds between a stream's headers and its first event."""
     chunk_delay: float = 0.0
+    echo_credentials: bool = False
+    """Error messages (answers and in-stream events) quote the credentials received, as
+    OpenAI's "Incorrect API key provided: sk-..." does."""
 
 
 @dataclass
@@ -85,6 +88,9 @@ ERROR_MESSAGES = {
     500: "Internal server error",
     503: "Service overloaded",
 }
+
+
+CREDENTIAL_HEADERS = ("Authorization", "x-api-key", "x-goog-api-key", "api-key")
 
 
 def split_text(text: str, pieces: int = 3) -> list[str]:
@@ -163,8 +169,16 @@ class FakeUpstream:
         return recorded
 
     def error(self, status: int, message: str | None = None) -> web.Response:
-        body = self.error_body(status, message or ERROR_MESSAGES.get(status, "error"))
+        body = self.error_body(status, self.said(message or ERROR_MESSAGES.get(status, "error")))
         return web.json_response(body, status=status)
+
+    def said(self, message: str) -> str:
+        """An error message, quoting the last request's credentials when the fault says so."""
+        if not self.fault.echo_credentials or not self.requests:
+            return message
+        headers = self.requests[-1].headers
+        sent = [f"{name}: {headers[name]}" for name in CREDENTIAL_HEADERS if name in headers]
+        return f"{message}. Incorrect API key provided: {self.api_key} ({'; '.join(sent)})"
 
     async def gate(self, request: web.Request) -> web.Response | None:
         """Record, delay, fail: the answer to send instead of the real one, if any."""

@@ -62,7 +62,7 @@ class FakeGemini(FakeUpstream):
         if method == "generateContent":
             return self.json(self._answer(self._parts(), final=True))
         if method == "streamGenerateContent" and request.query.get("alt") == "sse":
-            error = _data(self.error_body(503, "The model is overloaded"))
+            error = _data(self.error_body(503, self.said("The model is overloaded")))
             return await self.stream(request, self._events(), error)
         if method == "batchEmbedContents":
             embeddings = [{"values": [0.5, float(i), 0.25]} for i, _ in enumerate(body["requests"])]

@@ -91,7 +91,12 @@ class FakeOpenAI(FakeUpstream):
         if body.get("stream") and not self.ignores_stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             error = _data(
-                {"error": {"message": "upstream broke mid-stream", "type": "server_error"}}
+                {
+                    "error": {
+                        "message": self.said("upstream broke mid-stream"),
+                        "type": "server_error",
+                    }
+                }
             )
             return await self.stream(request, self._chunks(body["model"], include_usage), error)
         reply = self.reply

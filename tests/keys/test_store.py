@@ -60,7 +60,7 @@ async def test_only_the_hash_is_stored(make_storage: StorageFactory) -> None:
     principal = store.authenticate(key)
     assert principal is not None
     assert principal.key_id == meta["id"] and principal.rpm == 5
-    assert principal.allows_model("m") and not principal.allows_model("other")
+    assert principal.allows_route("p", "m") and not principal.allows_route("p", "other")
     assert store.authenticate(key + "x") is None
     assert store.authenticate("") is None
 

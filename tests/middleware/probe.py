@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.app import create_app
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, PermissionDenied
 from gateway.keys.principal import PRINCIPAL
-from gateway.middleware.auth import require_model
 from gateway.middleware.rate_limit import check_tokens_per_minute, record_tokens
 from gateway.routes.table import Operation, RouteGroup, add_route
 from gateway.settings import Settings
@@ -21,8 +20,11 @@ async def whoami(request: web.Request) -> web.Response:
 
 
 async def use_model(request: web.Request) -> web.Response:
-    require_model(request, request.query["model"])
-    return web.json_response({"model": request.query["model"]})
+    """The key's model list asked about ``model`` on ``provider`` (default: "p")."""
+    model, provider = request.query["model"], request.query.get("provider", "p")
+    if not request[PRINCIPAL].allows_route(provider, model):
+        raise PermissionDenied("model not allowed", param="model")
+    return web.json_response({"model": model})
 
 
 async def fail(request: web.Request) -> web.Response:

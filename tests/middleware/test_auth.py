@@ -106,6 +106,13 @@ async def test_model_allow_list(secured: Client) -> None:
     refused = await secured.get("/api/v1/test/model?model=gpt-4o", headers=bearer(key))
     assert refused.status == 403
     assert (await refused.json())["error"]["param"] == "model"
+    # provider/model and provider/* name the provider that actually serves the model.
+    scoped = (await new_key(secured, models=["p/exact", "q/*"]))["key"]
+    cases = {"provider=p&model=exact": 200, "provider=r&model=exact": 403,
+             "provider=q&model=any": 200, "provider=p&model=any": 403}  # fmt: skip
+    for query, status in cases.items():
+        response = await secured.get(f"/api/v1/test/model?{query}", headers=bearer(scoped))
+        assert response.status == status, query
     for unrestricted in ({}, {"models": []}):  # the console sends [] for "any model"
         free = (await new_key(secured, **unrestricted))["key"]
         response = await secured.get("/api/v1/test/model?model=x", headers=bearer(free))

@@ -177,6 +177,121 @@ export interface KeyCreate {
   tpm?: number | null;
   /** ISO 8601 date-time, or null for a key that never expires. */
   expires_at?: string | null;
+  /** USD allowed per budget period (at the configured prices); null: no budget. */
+  budget_usd?: number | null;
+  /** Tokens (prompt + completion) allowed per budget period; null: no limit. */
+  max_tokens?: number | null;
+  budget_period?: BudgetPeriod;
+}
+
+export type BudgetPeriod = "day" | "month" | "total";
+
+/** PATCH /api/v1/keys/{id}: fields present replace; null removes a limit. */
+export interface KeyUpdate {
+  name?: string;
+  rpm?: number | null;
+  tpm?: number | null;
+  budget_usd?: number | null;
+  max_tokens?: number | null;
+  budget_period?: BudgetPeriod | null;
+}
+
+/** Use within the current budget period (UTC calendar). */
+export interface Spend {
+  period: BudgetPeriod;
+  period_start: string | null;
+  resets_at: string | null;
+  /** Priced requests only. */
+  cost_usd: number;
+  tokens: number;
+  requests: number;
+}
+
+export type UsageDimension = "day" | "key" | "provider" | "model";
+
+export interface UsageQuery {
+  /** YYYY-MM-DD or ISO date-time; default: `to` minus 29 days. */
+  from?: string;
+  /** Inclusive; default: today (UTC). */
+  to?: string;
+  key_id?: string;
+  provider?: string;
+  model?: string;
+  /** Default: all four; empty: totals only. */
+  group_by?: UsageDimension[];
+}
+
+export interface UsageCounts {
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  /** null when no request of the group had a known price. */
+  cost_usd: number | null;
+  unpriced_requests: number;
+}
+
+export interface UsageRow extends UsageCounts {
+  day?: string;
+  key_id?: string;
+  provider?: string | null;
+  model?: string | null;
+}
+
+export interface UsageReport {
+  object: "usage";
+  from: string;
+  to: string;
+  group_by: UsageDimension[];
+  data: UsageRow[];
+  totals: UsageCounts;
+}
+
+export interface UsageLogQuery {
+  limit?: number;
+  /** An entry's id (next_before of the previous page): only older entries. */
+  before?: string;
+  key_id?: string;
+  /** "ok", "error" or one HTTP status code. */
+  status?: string;
+}
+
+export interface UsageLogEntry {
+  id: string;
+  time: string;
+  request_id: string;
+  key_id: string;
+  provider: string | null;
+  model: string | null;
+  route: string;
+  status: number;
+  streamed: boolean;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  cost_usd: number | null;
+  latency_ms: number;
+  ttft_ms: number | null;
+  attempts: number;
+}
+
+export interface UsageLogPage {
+  object: "list";
+  data: UsageLogEntry[];
+  next_before: string | null;
+}
+
+export interface MyUsage {
+  key_id: string;
+  name: string;
+  budget_usd: number | null;
+  max_tokens: number | null;
+  budget_period: BudgetPeriod;
+  spend: Spend;
+  last_used_at: string | null;
 }
 
 export interface KeyInfo {
@@ -191,6 +306,12 @@ export interface KeyInfo {
   tpm?: number | null;
   created_at: string | number;
   expires_at: string | number | null;
+  budget_usd?: number | null;
+  max_tokens?: number | null;
+  budget_period?: BudgetPeriod;
+  /** This budget period's use (when the usage ledger is on). */
+  spend?: Spend;
+  last_used_at?: string | null;
 }
 
 /** The answer to a key creation: the only time the secret is shown. */
@@ -340,6 +461,11 @@ export declare class GatewayClient {
   getKey(id: string, options?: RequestOptions): Promise<KeyInfo>;
   createKey(body: KeyCreate, options?: RequestOptions): Promise<CreatedKey>;
   revokeKey(id: string, options?: RequestOptions): Promise<void>;
+  updateKey(id: string, body: KeyUpdate, options?: RequestOptions): Promise<KeyInfo>;
+
+  getUsage(query?: UsageQuery, options?: RequestOptions): Promise<UsageReport>;
+  listUsageLogs(query?: UsageLogQuery, options?: RequestOptions): Promise<UsageLogPage>;
+  getMyUsage(options?: RequestOptions): Promise<MyUsage>;
 
   chatCompletion(body: ChatCompletionRequest, options?: RequestOptions): Promise<ChatResult>;
   createEmbeddings(body: EmbeddingsRequest, options?: RequestOptions): Promise<Embeddings>;

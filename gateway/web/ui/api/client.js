@@ -21,6 +21,12 @@
 /** @typedef {import("./client.js").KeyCreate} KeyCreate */
 /** @typedef {import("./client.js").KeyInfo} KeyInfo */
 /** @typedef {import("./client.js").CreatedKey} CreatedKey */
+/** @typedef {import("./client.js").KeyUpdate} KeyUpdate */
+/** @typedef {import("./client.js").UsageQuery} UsageQuery */
+/** @typedef {import("./client.js").UsageReport} UsageReport */
+/** @typedef {import("./client.js").UsageLogQuery} UsageLogQuery */
+/** @typedef {import("./client.js").UsageLogPage} UsageLogPage */
+/** @typedef {import("./client.js").MyUsage} MyUsage */
 /** @typedef {import("./client.js").ChatCompletionRequest} ChatCompletionRequest */
 /** @typedef {import("./client.js").ChatCompletion} ChatCompletion */
 /** @typedef {import("./client.js").ChatCompletionChunk} ChatCompletionChunk */
@@ -400,6 +406,44 @@ export class GatewayClient {
    */
   revokeKey(id, options) {
     return this.#delete(`/api/v1/keys/${encodeURIComponent(id)}`, options);
+  }
+
+  /**
+   * @param {string} id
+   * @param {KeyUpdate} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<KeyInfo>}
+   */
+  updateKey(id, body, options) {
+    return this.#json("PATCH", `/api/v1/keys/${encodeURIComponent(id)}`, body, options);
+  }
+
+  /**
+   * @param {UsageQuery} [query]
+   * @param {RequestOptions} [options]
+   * @returns {Promise<UsageReport>}
+   */
+  getUsage(query = {}, options) {
+    const { group_by: groupBy, ...rest } = query;
+    const text = queryString({ ...rest, group_by: groupBy?.join(",") });
+    return this.#json("GET", `/api/v1/usage${text}`, undefined, options);
+  }
+
+  /**
+   * @param {UsageLogQuery} [query]
+   * @param {RequestOptions} [options]
+   * @returns {Promise<UsageLogPage>}
+   */
+  listUsageLogs(query = {}, options) {
+    return this.#json("GET", `/api/v1/usage/logs${queryString({ ...query })}`, undefined, options);
+  }
+
+  /**
+   * @param {RequestOptions} [options]
+   * @returns {Promise<MyUsage>}
+   */
+  getMyUsage(options) {
+    return this.#json("GET", "/api/v1/usage/me", undefined, options);
   }
 
   /**

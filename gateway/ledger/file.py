@@ -1,0 +1,273 @@
+"""File backend of the ledger: counted in memory, flushed atomically every few seconds.
+
+Everything lives in ``<storage.path>/usage/ledger.json``: the aggregate rows,
+the last ``usage.log_entries`` log entries and each key's last use. A flush
+(every ``usage.flush_interval_s``, and at shutdown) takes the entries counted
+since the last one and, under an exclusive ``flock``, adds them to what the
+file holds (re-read when another worker process wrote it) and replaces the
+file atomically (temporary file, fsync, rename). So a crash loses at most the
+last interval's entries and never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.ledger.aggregates import COST, Rows, add_into, add_record, merge
+from gateway.ledger.record import UsageRecord, Window
+from gateway.ledger.store import LogPage, Spend, cursor_key, log_matches
+from gateway.storage.file import locked, write_atomically
+
+logger = logging.getLogger("gateway.ledger.file")
+
+FILE_NAME = "ledger.json"
+VERSION = 1
+
+
+class CorruptLedger(ValueError):
+    """The ledger file cannot be read back."""
+
+
+def read_ledger(path: Path) -> tuple[Rows, list[dict[str, Any]], dict[str, float]]:
+    """Rows, log entries (oldest first) and last uses from a ledger file; empty when absent."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, [], {}
+    try:
+        data = orjson.loads(raw)
+        rows: Rows = {tuple(item[:4]): list(item[4:]) for item in data["rows"]}
+        log = list(data["log"])
+        last_used = {str(k): float(v) for k, v in data["last_used"].items()}
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptLedger(f"{path}: {exc}") from None
+    return rows, log, last_used
+
+
+def encode_ledger(rows: Rows, log: Sequence[dict[str, Any]], last_used: dict[str, float]) -> bytes:
+    return orjson.dumps(
+        {
+            "version": VERSION,
+            "rows": [[*key, *counters] for key, counters in rows.items()],
+            "log": list(log),
+            "last_used": last_used,
+        }
+    )
+
+
+class FileLedger:
+    """The ledger of one process, shared with other workers through one file."""
+
+    def __init__(self, folder: Path, log_entries: int, flush_interval_s: float) -> None:
+        self.folder = folder
+        self.path = folder / FILE_NAME
+        self._lock_path = folder / f".{FILE_NAME}.lock"
+        self.log_entries = log_entries
+        self.flush_interval_s = flush_interval_s
+        self._base: Rows = {}
+        self._base_log: deque[dict[str, Any]] = deque(maxlen=log_entries)
+        self._last_used: dict[str, float] = {}
+        self._pending: Rows = {}
+        self._pending_log: list[UsageRecord] = []
+        self._flushing: Rows = {}
+        self._flushing_log: list[UsageRecord] = []
+        self._by_key_day: dict[str, dict[str, list[int]]] = {}
+        """key id -> day -> [cost, tokens, requests] of everything counted: budgets read it."""
+        self._stamp: tuple[int, int, int] | None = None
+        self._seq = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    # lifecycle -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.load)
+        self._task = asyncio.create_task(self._flush_forever(), name="ledger-flush")
+
+    def load(self) -> None:
+        """Read the file (and remove temporary files a killed flush left behind)."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with locked(self._lock_path):
+            for stale in self.folder.glob(f".{FILE_NAME}.*.tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+            try:
+                rows, log, last_used = read_ledger(self.path)
+            except CorruptLedger as exc:
+                aside = self.path.with_name(f"{FILE_NAME}.corrupt-{int(time.time())}")
+                logger.error(
+                    "usage ledger unreadable (%s); moved to %s, starting empty", exc, aside
+                )
+                os.replace(self.path, aside)
+                rows, log, last_used = {}, [], {}
+            self._adopt(rows, log, last_used)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            try:
+                await self.flush()
+            except OSError:
+                logger.exception("usage ledger flush failed; retrying next interval")
+
+    # hot path ------------------------------------------------------------------
+
+    def add(self, record: UsageRecord) -> None:
+        record.cursor = f"{int(record.time * 1000)}-{next(self._seq)}"
+        add_record(self._pending, record)
+        self._count_spend(record.key_id, record.day, record.cost or 0, record.tokens, 1)
+        self._pending_log.append(record)
+        if len(self._pending_log) > self.log_entries:
+            del self._pending_log[: -self.log_entries]
+        last = self._last_used.get(record.key_id, 0.0)
+        if record.time > last:
+            self._last_used[record.key_id] = record.time
+
+    # flushing ------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Write what was counted since the last flush (one flush at a time)."""
+        async with self._lock:
+            if not self._pending and not self._pending_log:
+                return
+            self._take()
+            try:
+                result = await asyncio.to_thread(self._write)
+            except BaseException:
+                self._give_back()
+                raise
+            self._adopt(*result)
+
+    def flush_sync(self) -> None:
+        """``flush`` without an event loop (tests, and the crash test's writer)."""
+        if not self._pending and not self._pending_log:
+            return
+        self._take()
+        try:
+            result = self._write()
+        except BaseException:
+            self._give_back()
+            raise
+        self._adopt(*result)
+
+    def _take(self) -> None:
+        self._flushing, self._pending = self._pending, {}
+        self._flushing_log, self._pending_log = self._pending_log, []
+
+    def _give_back(self) -> None:
+        self._pending = merge(self._flushing, self._pending)
+        self._pending_log = self._flushing_log + self._pending_log
+        self._flushing, self._flushing_log = {}, []
+
+    def _write(self) -> tuple[Rows, list[dict[str, Any]], dict[str, float]]:
+        """Add the entries being flushed to the file's content and replace the file."""
+        with locked(self._lock_path):
+            if self._file_stamp() != self._stamp:  # another worker wrote since
+                rows, log, last_used = read_ledger(self.path)
+            else:
+                rows, log, last_used = dict(self._base), list(self._base_log), {}
+            rows = merge(rows, self._flushing)
+            log.extend(record.as_json() for record in self._flushing_log)
+            log = log[-self.log_entries :] if self.log_entries else []
+            for key_id, when in self._last_used.items():
+                if when > last_used.get(key_id, 0.0):
+                    last_used[key_id] = when
+            write_atomically(self.path, encode_ledger(rows, log, last_used))
+            self._stamp = self._file_stamp()
+            return rows, log, last_used
+
+    def _adopt(self, rows: Rows, log: list[dict[str, Any]], last_used: dict[str, float]) -> None:
+        self._base = rows
+        self._base_log = deque(log, maxlen=self.log_entries)
+        for key_id, when in last_used.items():
+            if when > self._last_used.get(key_id, 0.0):
+                self._last_used[key_id] = when
+        self._flushing, self._flushing_log = {}, []
+        if self._stamp is None:
+            self._stamp = self._file_stamp()
+        self._by_key_day = {}
+        for part in (self._base, self._pending):
+            for (day, key_id, _provider, _model), counters in part.items():
+                self._count_spend(
+                    key_id, day, counters[COST], counters[2] + counters[3], counters[0]
+                )
+
+    def _count_spend(self, key_id: str, day: str, cost: int, tokens: int, requests: int) -> None:
+        days = self._by_key_day.get(key_id)
+        if days is None:
+            days = self._by_key_day[key_id] = {}
+        spent = days.get(day)
+        if spent is None:
+            days[day] = [cost, tokens, requests]
+        else:
+            spent[0] += cost
+            spent[1] += tokens
+            spent[2] += requests
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    # queries -------------------------------------------------------------------
+
+    def _all_rows(self) -> list[Rows]:
+        return [self._base, self._flushing, self._pending]
+
+    async def rows(self, first_day: str, last_day: str) -> Rows:
+        out: Rows = {}
+        for part in self._all_rows():
+            for key, counters in part.items():
+                if first_day <= key[0] <= last_day:
+                    add_into(out, key, counters)
+        return out
+
+    async def logs(
+        self, limit: int, before: str | None, key_id: str | None, status: str | None
+    ) -> LogPage:
+        bound = cursor_key(before) if before else None
+        found: list[dict[str, Any]] = []
+        recent = [r.as_json() for r in (*self._flushing_log, *self._pending_log)]
+        for entry in itertools.chain(reversed(recent), reversed(self._base_log)):
+            if bound is not None and cursor_key(entry["id"]) >= bound:
+                continue
+            if log_matches(entry, key_id, status):
+                found.append(entry)
+                if len(found) >= limit:
+                    break
+        return LogPage(found)
+
+    async def spend(self, key_ids: Sequence[str], windows: Sequence[Window]) -> list[Spend]:
+        return [self.spend_now(k, w) for k, w in zip(key_ids, windows, strict=True)]
+
+    def spend_now(self, key_id: str, win: Window) -> Spend:
+        """One key's use in one window, from memory."""
+        out = Spend()
+        for day, (cost, tokens, requests) in self._by_key_day.get(key_id, {}).items():
+            if win.covers(day):
+                out.add(cost, tokens, requests)
+        return out
+
+    async def last_used(self, key_ids: Sequence[str]) -> dict[str, float]:
+        return {k: self._last_used[k] for k in key_ids if k in self._last_used}

@@ -1,0 +1,120 @@
+"""One request's ledger entry, and the UTC calendar the ledger counts in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from gateway.ledger.pricing import usd
+
+Period = Literal["day", "month", "total"]
+PERIODS: tuple[Period, ...] = ("day", "month", "total")
+UNKNOWN = ""
+"""Provider or model of a request that never reached a provider (stored as "", shown as null)."""
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """What one request on a metered route used: counts and timings, never content."""
+
+    time: float
+    """Unix seconds when the answer was over."""
+    request_id: str
+    key_id: str
+    """The gateway key's id, ``admin`` or ``anonymous``."""
+    provider: str
+    model: str
+    route: str
+    status: int
+    streamed: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    cost: int | None
+    """pico-USD; None when the model has no known price."""
+    latency_ms: float
+    ttft_ms: float | None
+    attempts: int
+    cursor: str = ""
+    """Where this entry sits in the request log (``before=`` pages by it)."""
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def day(self) -> str:
+        return day_of(self.time)
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as the log API, the storage backends and the JSON-lines sink show it."""
+        return {
+            "id": self.cursor,
+            "time": iso(self.time),
+            "request_id": self.request_id,
+            "key_id": self.key_id,
+            "provider": self.provider or None,
+            "model": self.model or None,
+            "route": self.route,
+            "status": self.status,
+            "streamed": self.streamed,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cost_usd": usd(self.cost) if self.cost is not None else None,
+            "latency_ms": round(self.latency_ms, 3),
+            "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
+            "attempts": self.attempts,
+        }
+
+
+def iso(unix: float) -> str:
+    """UTC ISO 8601 with milliseconds and a ``Z``."""
+    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+_day_cache: dict[int, str] = {}
+
+
+def day_of(unix: float) -> str:
+    """The UTC day ``YYYY-MM-DD`` (remembered per day number: called per request)."""
+    number = int(unix // 86400)
+    day = _day_cache.get(number)
+    if day is None:
+        day = datetime.fromtimestamp(number * 86400, UTC).strftime("%Y-%m-%d")
+        if len(_day_cache) > 1000:
+            _day_cache.clear()
+        _day_cache[number] = day
+    return day
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The current budget period: its id, the days it covers and when it resets."""
+
+    period: Period
+    id: str
+    """``YYYY-MM-DD``, ``YYYY-MM`` or ``total``."""
+    start: float | None
+    resets_at: float | None
+    """None for ``total``: it never resets."""
+
+    def covers(self, day: str) -> bool:
+        return self.period == "total" or day.startswith(self.id)
+
+
+def window(period: Period, now: float) -> Window:
+    """The period of kind ``period`` that contains ``now`` (UTC calendar)."""
+    moment = datetime.fromtimestamp(now, UTC)
+    if period == "day":
+        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + timedelta(days=1)
+        return Window(period, start.strftime("%Y-%m-%d"), start.timestamp(), end.timestamp())
+    if period == "month":
+        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+        return Window(period, start.strftime("%Y-%m"), start.timestamp(), end.timestamp())
+    return Window(period, "total", None, None)

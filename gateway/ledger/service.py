@@ -1,0 +1,255 @@
+"""The ledger on the request path: one entry per metered request, budgets, key views.
+
+``record`` runs in the middleware frame once a request on a ``chat``-group
+route (chat, embeddings, and the routes built on the proxy) is over, also when
+it failed: it reads the facts the proxy gathered (provider, model, usage,
+attempts, time to first token), prices the usage with the provider's
+PriceTable and hands the entry to the backend, which only counts it in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from gateway.adapters.base import StreamUsage
+from gateway.errors import QuotaExceeded
+from gateway.keys.principal import PRINCIPAL, Budget, BudgetPeriod, Principal
+from gateway.ledger.file import FileLedger
+from gateway.ledger.pricing import PICO_PER_USD, usd
+from gateway.ledger.record import UsageRecord, Window, iso, window
+from gateway.ledger.sink import JsonLinesSink
+from gateway.ledger.store import LedgerStore, Spend
+from gateway.metrics import METRICS, Metrics
+from gateway.providers.live import ProviderDirectory
+from gateway.providers.registry import PROVIDERS
+from gateway.state import REQUEST_ID, SETTINGS
+from gateway.usage import FACTS, USAGE_HOOKS
+
+Clock = Callable[[], float]
+
+
+class Ledger:
+    """Records metered requests into a backend (and a JSON-lines sink), checks budgets."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        directory: ProviderDirectory,
+        metrics: Metrics,
+        sink: JsonLinesSink | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.metrics = metrics
+        self.sink = sink
+        self.clock = clock
+        """Wall time; tests replace it to move between budget periods."""
+
+    def record(self, request: web.Request, route: str, status: int, elapsed: float) -> None:
+        """One metered request is over (``status`` as the client got it)."""
+        principal = request.get(PRINCIPAL)
+        if principal is None:  # refused before authentication: nobody to charge
+            return
+        facts = request.get(FACTS)
+        provider = model = ""
+        usage: StreamUsage | None = None
+        if facts is not None:
+            provider = facts.provider or ""
+            model = facts.model or ""
+            usage = facts.usage
+        prompt = completion = cached = reasoning = 0
+        if usage is not None:
+            prompt = usage.prompt_tokens
+            completion = usage.completion_tokens
+            cached = usage.cached_tokens
+            reasoning = usage.reasoning_tokens
+        cost = self._cost(provider, model, prompt, completion, cached)
+        ttft = facts.ttft if facts is not None else None
+        record = UsageRecord(
+            time=self.clock(),
+            request_id=request.get(REQUEST_ID, ""),
+            key_id=principal.key_id or "anonymous",
+            provider=provider,
+            model=model,
+            route=route,
+            status=status,
+            streamed=facts.streamed if facts is not None else False,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_tokens=cached,
+            reasoning_tokens=reasoning,
+            cost=cost,
+            latency_ms=elapsed * 1000.0,
+            ttft_ms=ttft * 1000.0 if ttft is not None else None,
+            attempts=facts.attempts if facts is not None else 0,
+        )
+        self.store.add(record)
+        if self.sink is not None:
+            entry = record.as_json()
+            del entry["id"]
+            self.sink.add(orjson.dumps(entry))
+        if cost:
+            self.metrics.record_cost(provider, model, usd(cost))
+
+    def _cost(
+        self, provider: str, model: str, prompt: int, completion: int, cached: int
+    ) -> int | None:
+        """pico-USD; 0 when nothing was used; None when tokens were used at an unknown price."""
+        if not (prompt or completion):
+            return 0
+        live = self.directory.get(provider) if provider else None
+        rate = live.prices.rate(model) if live is not None else None
+        return rate.cost(prompt, completion, cached) if rate is not None else None
+
+    # budgets -----------------------------------------------------------------
+
+    async def check_budget(self, principal: Principal, budget: Budget) -> None:
+        """Raise QuotaExceeded once the key's use this period reached its budget."""
+        win = window(budget.period, self.clock())
+        (spent,) = await self.store.spend([principal.key_id or "anonymous"], [win])
+        if budget.usd is not None and spent.cost >= round(budget.usd * PICO_PER_USD):
+            what = f"budget of ${budget.usd:,.2f}"
+        elif budget.max_tokens is not None and spent.tokens >= budget.max_tokens:
+            what = f"token limit of {budget.max_tokens:,} tokens"
+        else:
+            return
+        self.metrics.record_budget_refused(budget.period)
+        label = {"day": "daily", "month": "monthly", "total": "total"}[budget.period]
+        headers: dict[str, str] = {}
+        if win.resets_at is None:
+            when = "it does not reset; an admin can raise it"
+        else:
+            when = f"it resets at {iso(win.resets_at)}"
+            headers["Retry-After"] = str(max(1, int(win.resets_at - self.clock()) + 1))
+        raise QuotaExceeded(f"This key's {label} {what} is used up; {when}.", headers=headers)
+
+    # views -------------------------------------------------------------------
+
+    async def key_views(self, keys: Sequence[dict[str, Any]]) -> None:
+        """Add ``spend`` (this budget period) and ``last_used_at`` to key views, in place."""
+        now = self.clock()
+        ids = [key["id"] for key in keys]
+        windows = [window(key.get("budget_period") or "month", now) for key in keys]
+        spent = await self.store.spend(ids, windows)
+        last = await self.store.last_used(ids)
+        for key, win, used in zip(keys, windows, spent, strict=True):
+            key["spend"] = spend_view(win, used)
+            key["last_used_at"] = iso(last[key["id"]]) if key["id"] in last else None
+
+    async def me(self, principal: Principal) -> dict[str, Any]:
+        """The caller's own limits, spend this period and last use."""
+        budget = principal.budget
+        period: BudgetPeriod = budget.period if budget is not None else "month"
+        key_id = principal.key_id or "anonymous"
+        view: dict[str, Any] = {
+            "key_id": key_id,
+            "name": principal.name,
+            "budget_usd": budget.usd if budget is not None else None,
+            "max_tokens": budget.max_tokens if budget is not None else None,
+            "budget_period": period,
+        }
+        win = window(period, self.clock())
+        (spent,) = await self.store.spend([key_id], [win])
+        last = await self.store.last_used([key_id])
+        view["spend"] = spend_view(win, spent)
+        view["last_used_at"] = iso(last[key_id]) if key_id in last else None
+        return view
+
+
+def spend_view(win: Window, spent: Spend) -> dict[str, Any]:
+    return {
+        "period": win.period,
+        "period_start": iso(win.start) if win.start is not None else None,
+        "resets_at": iso(win.resets_at) if win.resets_at is not None else None,
+        "cost_usd": usd(spent.cost),
+        "tokens": spent.tokens,
+        "requests": spent.requests,
+    }
+
+
+SPEND_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Use within the current budget period (UTC calendar)",
+    "required": ["period", "period_start", "resets_at", "cost_usd", "tokens", "requests"],
+    "properties": {
+        "period": {"enum": ["day", "month", "total"]},
+        "period_start": {"type": ["string", "null"], "format": "date-time"},
+        "resets_at": {"type": ["string", "null"], "format": "date-time"},
+        "cost_usd": {"type": "number", "description": "Priced requests only"},
+        "tokens": {"type": "integer"},
+        "requests": {"type": "integer"},
+    },
+}
+
+LEDGER = web.AppKey("ledger", Ledger)
+
+
+def record_usage(request: web.Request, route: str, status: int, elapsed: float) -> None:
+    """The middleware's call once a metered request is over (nothing when the ledger is off)."""
+    ledger = request.app.get(LEDGER)
+    if ledger is not None:
+        ledger.record(request, route, status, elapsed)
+
+
+async def check_budget(request: web.Request) -> None:
+    """The admission step for metered routes: 429 insufficient_quota once the budget is spent."""
+    principal = request.get(PRINCIPAL)
+    if principal is None or principal.budget is None:
+        return
+    ledger = request.app.get(LEDGER)
+    if ledger is not None:
+        await ledger.check_budget(principal, principal.budget)
+
+
+def _keep_usage(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:
+    """Usage hook: the usage goes onto the request's facts, for ``record``."""
+    facts = request.get(FACTS)
+    if facts is not None:
+        facts.usage = usage
+
+
+def create_store(app: web.Application) -> LedgerStore:
+    settings = app[SETTINGS]
+    if settings.storage.backend == "redis":
+        from gateway.ledger.redis import RedisLedger
+        from gateway.shared.client import redis_client
+
+        return RedisLedger(
+            redis_client(settings.storage),
+            settings.storage.redis_timeout_s,
+            settings.usage.log_entries,
+        )
+    return FileLedger(
+        settings.storage.path / "usage",
+        settings.usage.log_entries,
+        settings.usage.flush_interval_s,
+    )
+
+
+def setup(app: web.Application) -> None:
+    """Install the ledger (unless ``usage.enabled`` is false); after ``services.setup``."""
+    config = app[SETTINGS].usage
+    if not config.enabled:
+        return
+    sink = None
+    if config.log_path is not None:
+        sink = JsonLinesSink(config.log_path, config.log_max_bytes, config.log_backups)
+    app[LEDGER] = Ledger(create_store(app), app[PROVIDERS], app[METRICS], sink)
+    app[USAGE_HOOKS].append(_keep_usage)
+    app.cleanup_ctx.append(_ledger_context)
+
+
+async def _ledger_context(app: web.Application) -> AsyncIterator[None]:
+    """Open the backend before serving; write what is pending after the last request."""
+    ledger = app[LEDGER]
+    await ledger.store.open()
+    yield
+    await ledger.store.close()
+    if ledger.sink is not None:
+        ledger.sink.close()

@@ -1,0 +1,69 @@
+"""Shared by the ledger tests: a gateway in front of the three fake upstreams, exact prices."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.base import API_KEY
+from tests.fakes.gemini_upstream import FakeGemini
+from tests.fakes.openai_upstream import FakeOpenAI
+
+Client = TestClient[web.Request, web.Application]
+ADMIN_KEY = "admin-ledger-test-key-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+HELLO = [{"role": "user", "content": "hi"}]
+
+# The built-in templates' published prices (USD per million: input, output).
+TEMPLATE_PRICES = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+    "claude-sonnet-4-5": (Decimal("3.00"), Decimal("15.00")),
+    "gemini-2.5-flash": (Decimal("0.30"), Decimal("2.50")),
+}
+MODEL_OF = {"oa": "gpt-4o-mini", "an": "claude-sonnet-4-5", "ge": "gemini-2.5-flash"}
+
+
+def providers(
+    openai: FakeOpenAI, anthropic: FakeAnthropic, gemini: FakeGemini
+) -> list[dict[str, Any]]:
+    """providers.d entries (tests/providers_d.py) for the three fakes, priced by their templates."""
+    return [
+        {"provider_id": "oa", "base_url": openai.url, "api_key": API_KEY},
+        {
+            "provider_id": "an",
+            "base_url": anthropic.url.removesuffix("/v1"),
+            "template": "anthropic",
+            "api_key": API_KEY,
+        },
+        {"provider_id": "ge", "base_url": gemini.url, "template": "gemini", "api_key": API_KEY},
+    ]
+
+
+def expected_cost(model: str, prompt: int, completion: int) -> float:
+    """Exact decimal arithmetic, then one rounding to float (as the ledger reports)."""
+    price_in, price_out = TEMPLATE_PRICES[model]
+    return float((prompt * price_in + completion * price_out) / 1_000_000)
+
+
+async def chat(client: Client, model: str, *, stream: bool = False, headers: Any = None) -> Any:
+    """One chat completion; the JSON body, or the raw SSE bytes of a stream."""
+    body: dict[str, Any] = {"model": model, "messages": HELLO}
+    if stream:
+        body.update(stream=True, stream_options={"include_usage": True})
+    response = await client.post("/v1/chat/completions", json=body, headers=headers or ADMIN)
+    assert response.status == 200, await response.text()
+    return await (response.read() if stream else response.json())
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 3.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
