@@ -17,7 +17,6 @@ from aiohttp import web
 from gateway.adapters.base import JSON
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.keys.principal import ADMIN, PRINCIPAL
-from gateway.middleware.auth import require_model
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete_as, stream_as
@@ -82,7 +81,6 @@ async def _stored(request: web.Request, response_id: str, param: str | None) -> 
 async def create_response(request: web.Request) -> web.StreamResponse:
     body, raw = await read_json_object(request)
     parsed = parse_request(body, raw)
-    require_model(request, parsed.model)
     store = request.app.get(RESPONSE_STORE)
     history: list[JSON] | None = []
     inline = False
