@@ -37,6 +37,16 @@ def usage_of(response: JSON) -> StreamUsage:
     )
 
 
+def portable(items: list[JSON]) -> list[JSON]:
+    """Stored items as input for another upstream: without the gateway's item ids and
+    reasoning items (an upstream knows only its own)."""
+    return [
+        {k: v for k, v in item.items() if k not in ("id", "status")}
+        for item in items
+        if item.get("type") != "reasoning"
+    ]
+
+
 class ResponsesFormat:
     """Serves one ``POST /v1/responses`` through the proxy (see gateway/client_format.py)."""
 
@@ -70,7 +80,7 @@ class ResponsesFormat:
         body = self.request.body
         if self.inline_history and self.history is not None:
             body = {k: v for k, v in body.items() if k != "previous_response_id"}
-            body["input"] = self.history + self.request.input
+            body["input"] = portable(self.history) + self.request.input
         elif body.get("model") == upstream_model:
             return self.request.raw
         return orjson.dumps({**body, "model": upstream_model})

@@ -56,7 +56,7 @@ class Draft:
             "temperature": body.get("temperature", 1.0),
             "text": {"format": {"type": "text"}, **(text or {})},
             "tool_choice": body.get("tool_choice", "auto"),
-            "tools": body.get("tools") or [],
+            "tools": [_echoed(tool) for tool in body.get("tools") or ()],
             "top_p": body.get("top_p", 1.0),
             "truncation": "disabled",
         }
@@ -91,6 +91,13 @@ class Draft:
         if usage is not None:  # absent, not null, until there is one (as OpenAI sends it)
             response["usage"] = response_usage(usage)
         return response
+
+
+def _echoed(tool: Any) -> Any:
+    """A function tool as OpenAI echoes it: ``strict`` and ``parameters`` always present."""
+    if isinstance(tool, dict) and tool.get("type") == "function":
+        return {"strict": None, "parameters": None, **tool}
+    return tool
 
 
 def output_items(message: JSON) -> list[JSON]:

@@ -261,18 +261,17 @@ def _response_format(text: Any) -> JSON | None:
 
 
 def _messages(items: list[JSON], where: str) -> list[JSON]:
-    """Items -> chat messages; function calls join the assistant turn they belong to."""
+    """Items -> chat messages; function calls join the assistant turn they belong to.
+
+    Reasoning items are accepted and left out: chat upstreams take no reasoning back
+    (some refuse it), and a summary cannot stand in for a provider's signed thinking.
+    """
     out: list[JSON] = []
-    reasoning: list[str] = []
     for i, item in enumerate(items):
         kind = item.get("type", "message")
         param = f"{where}[{i}]"
         if kind == "message":
-            message = _message(item, param)
-            if message["role"] == "assistant" and reasoning:
-                message["reasoning_content"] = "".join(reasoning)
-                reasoning = []
-            out.append(message)
+            out.append(_message(item, param))
         elif kind == "function_call":
             call = {
                 "id": item["call_id"],
@@ -283,21 +282,11 @@ def _messages(items: list[JSON], where: str) -> list[JSON]:
             if last is not None and last["role"] == "assistant":
                 last.setdefault("tool_calls", []).append(call)
             else:
-                turn: JSON = {"role": "assistant", "content": None, "tool_calls": [call]}
-                if reasoning:
-                    turn["reasoning_content"] = "".join(reasoning)
-                    reasoning = []
-                out.append(turn)
+                out.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind == "function_call_output":
             output = item["output"]
             content = output if isinstance(output, str) else _text_parts(output, param)
             out.append({"role": "tool", "tool_call_id": item["call_id"], "content": content})
-        elif kind == "reasoning":
-            reasoning += [
-                str(part.get("text", ""))
-                for part in item.get("summary") or ()
-                if isinstance(part, dict)
-            ]
     return out
 
 

@@ -194,3 +194,16 @@ async def test_errors_name_the_field(sdk: openai.AsyncOpenAI) -> None:
     assert isinstance(unknown.value.body, dict) and unknown.value.body["param"] == "input[0].type"
     with pytest.raises(openai.NotFoundError):
         await sdk.responses.create(model="claude", input="hi", previous_response_id="resp_nope")
+
+
+async def test_a_translated_chain_continues_on_a_native_provider(
+    sdk: openai.AsyncOpenAI, fakes: Fakes
+) -> None:
+    loose_tool: Any = {"type": "function", "name": "noop", "parameters": {"type": "object"}}
+    first = await sdk.responses.create(model="claude", input="My name is Ada.", tools=[loose_tool])
+    assert valid(first)["tools"][0]["strict"] is None  # echoed as OpenAI does, null when unset
+    await sdk.responses.create(model="native", input="Name?", previous_response_id=first.id)
+    body = sent(fakes, "native")
+    assert "previous_response_id" not in body  # the native upstream never saw that id
+    assert [item.get("role") for item in body["input"]] == ["user", "assistant", "user"]
+    assert all("id" not in item for item in body["input"])
