@@ -36,6 +36,10 @@ async () => {
     getMyUsage: () => gw.getMyUsage(),
     chatCompletion: () => gw.chatCompletion(chat),
     createEmbeddings: () => gw.createEmbeddings({ model: "e", input: "x" }),
+    createResponse: () => gw.createResponse({ model: "p/m", input: "hi" }),
+    getResponse: () => gw.getResponse("ID"),
+    deleteResponse: () => gw.deleteResponse("ID"),
+    listResponseInputItems: () => gw.listResponseInputItems("ID"),
     streamChat: async () => {
       for await (const _ of await gw.streamChat(chat)) {
         // drain
