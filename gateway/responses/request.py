@@ -122,7 +122,7 @@ def _item(item: Any, param: str) -> JSON:
     kind = item.get("type", "message" if "role" in item else None)
     if kind == "message":
         role = item.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             allowed = ", ".join(sorted(ROLES))
             raise _invalid(f"'role' must be one of {allowed}.", f"{param}.role")
         content = item.get("content")
@@ -161,10 +161,9 @@ _PART_TYPES: Final = frozenset(
 
 
 def _part(part: Any, param: str) -> None:
-    if not isinstance(part, dict) or part.get("type") not in _PART_TYPES:
-        kind = part.get("type") if isinstance(part, dict) else None
+    kind = part.get("type") if isinstance(part, dict) else None
+    if not isinstance(kind, str) or kind not in _PART_TYPES:
         raise _invalid(f"Content part type {kind!r} is not supported.", f"{param}.type")
-    kind = part["type"]
     if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
         raise _invalid("A text part needs a string 'text'.", f"{param}.text")
 
@@ -227,7 +226,7 @@ def _tool(tool: JSON, i: int) -> JSON:
 
 
 def _tool_choice(choice: Any) -> Any:
-    if choice in TOOL_CHOICES:
+    if isinstance(choice, str) and choice in TOOL_CHOICES:
         return choice
     if (
         isinstance(choice, dict)
