@@ -80,6 +80,14 @@ def _valid(response_id: str) -> bool:
     return ID_PATTERN.match(response_id) is not None
 
 
+def _id_of(record: StoredResponse) -> str:
+    """The response's id, which names its file or key; ValueError if it cannot."""
+    response_id = record.response.get("id")
+    if not isinstance(response_id, str) or not _valid(response_id):
+        raise ValueError("the response id cannot name a stored response")
+    return response_id
+
+
 class FileResponses:
     """One encrypted file per response; files older than the retention are gone."""
 
@@ -90,8 +98,9 @@ class FileResponses:
         self._next_sweep = 0.0
 
     async def save(self, record: StoredResponse) -> None:
+        response_id = _id_of(record)
         token = self.cipher.encrypt(record.to_json().decode()).encode()
-        await asyncio.to_thread(self._write, str(record.response["id"]), token)
+        await asyncio.to_thread(self._write, response_id, token)
 
     def _write(self, response_id: str, token: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -145,8 +154,8 @@ class RedisResponses:
         self.timeout_s = timeout_s
 
     async def save(self, record: StoredResponse) -> None:
+        key = REDIS_PREFIX + _id_of(record)
         token = self.cipher.encrypt(record.to_json().decode())
-        key = REDIS_PREFIX + str(record.response["id"])
         try:
             await bounded(
                 self.client.set(key, token, px=int(self.retention_s * 1000)), self.timeout_s

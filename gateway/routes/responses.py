@@ -120,7 +120,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         )
         try:
             await store.save(record)
-        except (GatewayError, OSError) as exc:
+        except (GatewayError, OSError, ValueError) as exc:
             logger.warning("response %s was not stored: %s", result.get("id"), exc)
     return answer
 

@@ -12,7 +12,9 @@ import orjson
 import pytest
 
 from gateway.adapters.base import StreamUsage
+from gateway.responses.store import FileResponses, StoredResponse
 from gateway.settings import Settings
+from gateway.storage.crypto import Cipher
 from gateway.usage import USAGE_HOOKS
 from tests.conftest import TEST_SECRET_KEY, AppClient
 from tests.fakes.base import Fault
@@ -178,3 +180,10 @@ async def test_usage_reaches_the_usage_hooks(gateway: Client, stream: bool) -> N
         assert response.status == 200
         await response.read()
     assert seen == [("oa", StreamUsage(12, 7, 2, 1)), ("an", StreamUsage(12, 7, 0, 0))]
+
+
+async def test_an_id_that_cannot_name_a_file_is_not_stored(tmp_path: Path) -> None:
+    store = FileResponses(tmp_path / "responses", Cipher([TEST_SECRET_KEY], "test"), 60)
+    with pytest.raises(ValueError):
+        await store.save(StoredResponse(None, True, [], [], {"id": "../escape"}))
+    assert not (tmp_path / "escape").exists() and await store.get("../escape") is None
