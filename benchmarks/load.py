@@ -50,6 +50,21 @@ def responses_body(model: str) -> bytes:
     return orjson.dumps(body)
 
 
+def messages_body(model: str) -> bytes:
+    """A streamed Anthropic Messages request (the /v1/messages ingress)."""
+    body = {
+        "model": model,
+        "max_tokens": 32,
+        "messages": [{"role": "user", "content": "Write one short sentence."}],
+        "temperature": 0.7,
+        "stream": True,
+    }
+    return orjson.dumps(body)
+
+
+MESSAGES_DONE = b'"message_stop"'
+"""What the last event of a whole Anthropic stream carries."""
+
 HEADERS = {"Content-Type": "application/json"}
 
 

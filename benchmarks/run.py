@@ -6,8 +6,10 @@ subprocesses; the gateway and the reference are pinned to core 0, the load and
 the fake upstream to core 1. Measures non-streaming throughput (wrk, 32
 connections), added latency at a fixed 200 req/s (open loop), streaming
 (500 concurrent streams: chunks/s, time to first chunk; OpenAI and Anthropic
-upstreams; the Responses API translated from the Anthropic one), and the
-gateway's memory. Prints a table and writes
+upstreams; Anthropic's Messages API as the ingress, translated to the OpenAI
+upstream and passed through to the Anthropic one, in events/s as a ratio of the
+chat stream's; the Responses API translated from the Anthropic upstream), and
+the gateway's memory. Prints a table and writes
 benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
 """
 
@@ -44,6 +46,11 @@ OPENAI_MODEL = "bench/bench-model"
 ANTHROPIC_MODEL = "bench-anthropic/claude-bench"
 CHAT = "/v1/chat/completions"
 RESPONSES = "/v1/responses"
+MESSAGES = "/v1/messages"
+MESSAGES_ROWS = {
+    "gateway_messages": OPENAI_MODEL,  # Anthropic ingress, translated to an OpenAI upstream
+    "gateway_messages_native": ANTHROPIC_MODEL,  # Anthropic ingress, passed through
+}
 GATEWAY_ARGV = ("-m", "gateway", "serve", "--host", "127.0.0.1", "--port")
 
 WRK_SCRIPT = """
@@ -239,6 +246,9 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
             f"  streaming gateway (responses api): {report['streaming']['gateway_responses']}",
             flush=True,
         )
+        for row, model in MESSAGES_ROWS.items():
+            report["streaming"][row] = await messages_streams(url, model, STREAMS)
+            print(f"  streaming {row}: {report['streaming'][row]}", flush=True)
         held = body("gateway", streamed, OPENAI_MODEL + "-long")
         report["memory"]["held_streams"] = await held_streams_rss(url, held, gateway_pid)
         rounds = []
@@ -250,6 +260,29 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
         report["memory"]["rss_after_rounds_mb"] = rounds
         print(f"  memory: {report['memory']}", flush=True)
     return report
+
+
+async def messages_streams(chat_url: str, model: str, count: int) -> dict[str, float]:
+    """``count`` concurrent /v1/messages streams; events counted by their ``data:`` lines."""
+    url = chat_url.replace(CHAT, MESSAGES)
+    result = await load.streams(
+        url, load.messages_body(model), count, expect_done=load.MESSAGES_DONE
+    )
+    return stream_summary(result)
+
+
+def messages_rows(st: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """The Messages ingress rows: events/s as a ratio of the gateway's chat stream."""
+    chat_cps = st["gateway"]["chunks_per_s"]
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for name in MESSAGES_ROWS:
+        eps, errors = st[name]["chunks_per_s"], st[name]["errors"]
+        ratio = eps / chat_cps if chat_cps else 0.0
+        label = (
+            f"{eps:.0f} ({ratio:.2f}x chat, {errors} errors, ttfc p50 {st[name]['ttfc_p50_ms']} ms)"
+        )
+        rows.append((f"{name} events/s, 500 streams", label, "vs chat stream", None))
+    return rows
 
 
 def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
@@ -300,6 +333,7 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         f" ttfc p50 {responses['ttfc_p50_ms']} ms)"
     )
     rows.append(("Responses API events/s, 500 streams (anthropic)", label, "-", None))
+    rows.extend(messages_rows(st))
     rows.append(
         ("gateway idle RSS (MB)", f"{mem['idle_rss_mb']}", "<= 80", mem["idle_rss_mb"] <= 80)
     )

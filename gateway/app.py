@@ -24,6 +24,7 @@ from gateway.routes import (
     embeddings,
     health,
     keys,
+    messages,
     metrics,
     models,
     openapi,
@@ -75,6 +76,7 @@ def create_app(settings: Settings) -> web.Application:
     provider_checks.setup(app)
     templates.setup(app)
     chat.setup(app)
+    messages.setup(app)
     embeddings.setup(app)
     responses.setup(app)
     models.setup(app)

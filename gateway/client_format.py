@@ -18,7 +18,7 @@ The plain chat route passes no format and pays nothing for this.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Protocol
 
 import orjson
@@ -33,6 +33,9 @@ class ClientFormat(Protocol):
 
     def native_path(self, paths: TemplatePaths) -> str | None:
         """The provider's template path that speaks this format itself, or None to translate."""
+
+    def native_headers(self) -> Mapping[str, str]:
+        """Client headers a native upstream gets too (over the template's); usually none."""
 
     def native_body(self, upstream_model: str) -> bytes:
         """The client's body for a native upstream, with ``model`` set to ``upstream_model``."""

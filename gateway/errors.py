@@ -1,8 +1,12 @@
-"""One error hierarchy, mapped to OpenAI's error JSON in one place (secrets masked there).
+"""One error hierarchy, mapped to OpenAI's error JSON (or Anthropic's, per route) in one place.
+
+Known secrets are masked where messages are put into bodies (``error_body``,
+``anthropic_body``).
 
 OpenAI SDKs pick their exception class from the HTTP status, and show
 ``error.message``; ``param`` names the offending field and ``code`` is a
-stable machine-readable reason.
+stable machine-readable reason. Routes of Anthropic's Messages API answer the
+same errors in Anthropic's shape (``anthropic_body``), with the same status.
 """
 
 from __future__ import annotations
@@ -157,11 +161,47 @@ def error_body(
     }
 
 
-def error_response(error: GatewayError) -> web.Response:
-    """The one place a GatewayError becomes an HTTP answer."""
+ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+"""Anthropic's error type for a status; other 4xx are invalid requests, other 5xx api errors."""
+
+RETRY_STATUSES = frozenset({429, 503, 529})
+DEFAULT_RETRY_AFTER = "1"
+"""Seconds, for an Anthropic client whose retryable error carries no hint of its own."""
+
+
+def anthropic_type(status: int) -> str:
+    return ANTHROPIC_TYPES.get(status) or ("invalid_request_error" if status < 500 else "api_error")
+
+
+def anthropic_body(message: str, status: int, param: str | None = None) -> dict[str, Any]:
+    """Anthropic's error object; its messages name the field first (``messages.0.role: ...``)."""
+    if param and not message.startswith(param):
+        message = f"{param}: {message}"
+    return {
+        "type": "error",
+        "error": {"type": anthropic_type(status), "message": mask_secrets(message)},
+    }
+
+
+def error_response(error: GatewayError, *, anthropic: bool = False) -> web.Response:
+    """The one place a GatewayError becomes an HTTP answer (Anthropic's shape when asked)."""
+    status = error.http_status
+    if not anthropic:
+        body, headers = error.body(), error.headers
+    else:
+        body = anthropic_body(error.message, status, error.param)
+        headers = error.headers
+        if status in RETRY_STATUSES and not any(k.lower() == "retry-after" for k in headers):
+            headers = {**headers, "retry-after": DEFAULT_RETRY_AFTER}
     return web.Response(
-        body=orjson.dumps(error.body()),
-        status=error.http_status,
-        content_type="application/json",
-        headers=error.headers,
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
     )

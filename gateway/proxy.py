@@ -162,9 +162,13 @@ def _unreachable_outcome(exc: UpstreamUnreachable) -> UpstreamOutcome:
     return "timeout" if exc.timed_out else "connection_error"
 
 
-def _native_request(target: Target, path: str, body: bytes, model: str) -> UpstreamRequest:
-    """A format's body for a provider that speaks the format itself."""
-    return UpstreamRequest("POST", target.url(path, model), target.json_headers, body, target.query)
+def _native_request(target: Target, path: str, fmt: ClientFormat, model: str) -> UpstreamRequest:
+    """A format's body (and client headers it forwards) for a provider that speaks it itself."""
+    extra = fmt.native_headers()
+    headers = {**target.json_headers, **extra} if extra else target.json_headers
+    return UpstreamRequest(
+        "POST", target.url(path, model), headers, fmt.native_body(model), target.query
+    )
 
 
 def _chat_of(fmt: ClientFormat | None) -> ChatRequest:
@@ -218,8 +222,7 @@ async def complete(
         if native is None:
             outgoing = build(adapter, candidate)
         else:
-            body = _format(fmt).native_body(model)
-            outgoing = _native_request(provider.target, native, body, model)
+            outgoing = _native_request(provider.target, native, _format(fmt), model)
         started = time.perf_counter()
         try:
             response = await upstream.send(outgoing, provider.timeout_s)
@@ -412,7 +415,7 @@ async def _stream_from(
         body, raw, params = chat if chat is not None else _chat_of(fmt)
         outgoing = adapter.build_chat(provider.target, body, raw, model, True)
     else:
-        outgoing = _native_request(provider.target, native, _format(fmt).native_body(model), model)
+        outgoing = _native_request(provider.target, native, _format(fmt), model)
     usage: list[StreamUsage] = []
     served = False
     outcome: UpstreamOutcome = "cancelled"

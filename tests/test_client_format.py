@@ -41,6 +41,9 @@ class Said:
     def native_path(self, paths: TemplatePaths) -> str | None:
         return paths.responses
 
+    def native_headers(self) -> dict[str, str]:
+        return {}
+
     def native_body(self, upstream_model: str) -> bytes:
         return orjson.dumps({**self.body, "model": upstream_model})
 

@@ -1,4 +1,4 @@
-"""Turn every failure, ours or aiohttp's, into OpenAI's error shape."""
+"""Turn every failure, ours or aiohttp's, into OpenAI's error shape (Anthropic's on its routes)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gateway.errors import (
     error_class_for,
     error_response,
 )
+from gateway.routes.table import anthropic_errors
 from gateway.state import REQUEST_ID
 from gateway.storage.base import StorageUnavailable
 
@@ -43,20 +44,27 @@ def storage_unavailable(exc: StorageUnavailable) -> GatewayError:
 
 
 def error_for(request: web.Request, exc: Exception) -> web.Response | None:
-    """The OpenAI-shaped answer for a failure; None for what must propagate (a redirect, a reset).
+    """The answer for a failure; None for what must propagate (a redirect, a reset).
 
-    Call it from an ``except`` block: unexpected errors are logged with their traceback.
+    OpenAI's shape, or Anthropic's on the routes of its API (auth and limit
+    errors included). Call it from an ``except`` block: unexpected errors are
+    logged with their traceback.
     """
+    error: GatewayError
     if isinstance(exc, GatewayError):
-        return error_response(exc)
-    if isinstance(exc, StorageUnavailable):
-        return error_response(storage_unavailable(exc))
-    if isinstance(exc, web.HTTPException):
-        return error_response(from_http_exception(exc)) if exc.status >= 400 else None
-    if isinstance(exc, ConnectionResetError):
+        error = exc
+    elif isinstance(exc, StorageUnavailable):
+        error = storage_unavailable(exc)
+    elif isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            return None
+        error = from_http_exception(exc)
+    elif isinstance(exc, ConnectionResetError):
         return None
-    request_id = request.get(REQUEST_ID, "-")
-    logger.exception("unhandled error in %s %s", request.method, request.path)
-    return error_response(
-        GatewayError(f"Internal server error (request id {request_id}).", code="internal_error")
-    )
+    else:
+        request_id = request.get(REQUEST_ID, "-")
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        error = GatewayError(
+            f"Internal server error (request id {request_id}).", code="internal_error"
+        )
+    return error_response(error, anthropic=anthropic_errors(request))

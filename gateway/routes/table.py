@@ -15,6 +15,9 @@ from aiohttp.web_urldispatcher import AbstractResource
 
 RouteGroup = Literal["public", "chat", "models", "admin", "metrics", "default"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorShape = Literal["openai", "anthropic", "negotiated"]
+"""How a route's errors look: OpenAI's, Anthropic's, or Anthropic's for requests that
+carry an ``anthropic-version`` header (routes both kinds of client share)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class RouteInfo:
     group: RouteGroup
     path: str
     operations: dict[str, Operation] = field(default_factory=dict)
+    errors: ErrorShape = "openai"
 
 
 ROUTES = web.AppKey("routes", dict[AbstractResource, RouteInfo])
@@ -51,6 +55,7 @@ def add_route(
     group: RouteGroup,
     operation: Operation,
     also_v1: bool = False,
+    errors: ErrorShape = "openai",
 ) -> None:
     """Register ``handler`` with its group and OpenAPI operation (and under /v1 when asked)."""
     paths = [path]
@@ -62,7 +67,7 @@ def add_route(
         assert route.resource is not None
         info = table.get(route.resource)
         if info is None:
-            info = RouteInfo(group=group, path=one_path)
+            info = RouteInfo(group=group, path=one_path, errors=errors)
             table[route.resource] = info
         info.operations[method.lower()] = operation
 
@@ -73,3 +78,11 @@ def route_info(request: web.Request) -> RouteInfo | None:
     if resource is None:
         return None
     return request.app[ROUTES].get(resource)
+
+
+def anthropic_errors(request: web.Request) -> bool:
+    """Whether this request's errors are answered in Anthropic's shape."""
+    info = route_info(request)
+    if info is None or info.errors == "openai":
+        return False
+    return info.errors == "anthropic" or "anthropic-version" in request.headers

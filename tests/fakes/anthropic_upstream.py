@@ -1,7 +1,8 @@
 """A fake Anthropic Messages API: POST /v1/messages (plain and SSE with named events,
-thinking, text and tool_use blocks), GET /v1/models paginated with after_id /
-has_more / last_id. Auth: ``x-api-key`` plus ``anthropic-version``. See
-tests/fakes/base.py for usage."""
+thinking, text and tool_use blocks), POST /v1/messages/count_tokens (answers the
+reply's ``prompt_tokens``), GET /v1/models paginated with after_id / has_more /
+last_id. Auth: ``x-api-key`` plus ``anthropic-version``. See tests/fakes/base.py
+for usage."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class FakeAnthropic(FakeUpstream):
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
         app.router.add_get("/v1/models", self.models)
 
     def auth_ok(self, request: web.Request) -> bool:
@@ -96,6 +98,15 @@ class FakeAnthropic(FakeUpstream):
                 },
             }
         )
+
+    async def count_tokens(self, request: web.Request) -> web.Response:
+        refusal = await self.gate(request)
+        if refusal is not None:
+            return refusal
+        body = orjson.loads(await request.read())
+        if "messages" not in body or "model" not in body:
+            return self.error(400, "messages: Field required")
+        return self.json({"input_tokens": self.reply.prompt_tokens})
 
     def _events(self, model: str) -> Iterator[bytes]:
         reply = self.reply

@@ -102,6 +102,8 @@ class FakeOpenAI(FakeUpstream):
         reply = self.reply
         calls = self._tool_calls()
         message: dict[str, Any] = {"role": "assistant", "content": None if calls else reply.text}
+        if reply.reasoning:
+            message["reasoning_content"] = reply.reasoning
         if calls:
             message["tool_calls"] = calls
         return self.json(
@@ -141,6 +143,8 @@ class FakeOpenAI(FakeUpstream):
             return _data({**head, "choices": [choice], **extra})
 
         yield chunk({"role": "assistant", "content": ""})
+        for piece in split_text(reply.reasoning) if reply.reasoning else ():
+            yield chunk({"reasoning_content": piece})  # as DeepSeek and vLLM stream reasoning
         calls = self._tool_calls()
         if not calls:
             for piece in split_text(reply.text):

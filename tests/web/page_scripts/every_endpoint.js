@@ -40,6 +40,8 @@ async () => {
     getResponse: () => gw.getResponse("ID"),
     deleteResponse: () => gw.deleteResponse("ID"),
     listResponseInputItems: () => gw.listResponseInputItems("ID"),
+    createMessage: () => gw.createMessage({ model: "m", max_tokens: 8, messages: chat.messages }),
+    countMessageTokens: () => gw.countMessageTokens({ model: "m", messages: chat.messages }),
     streamChat: async () => {
       for await (const _ of await gw.streamChat(chat)) {
         // drain

@@ -446,6 +446,40 @@ export interface ResponseItemList {
   has_more: boolean;
 }
 
+/** Anthropic's Messages API request (POST /api/v1/messages). */
+export interface MessagesRequest {
+  model: string;
+  max_tokens: number;
+  messages: Array<{
+    role: "user" | "assistant";
+    content: string | Array<{ type: string; [field: string]: unknown }>;
+  }>;
+  system?: string | Array<{ type: "text"; text: string }>;
+  /** Anthropic's other parameters (tools, thinking, stop_sequences, ...). */
+  [field: string]: unknown;
+}
+
+/** Anthropic's Message: content blocks (text, thinking, tool_use, ...). */
+export interface Message {
+  id: string;
+  type: "message";
+  role: "assistant";
+  model: string;
+  content: Array<{ type: string; [field: string]: unknown }>;
+  stop_reason: string | null;
+  stop_sequence: string | null;
+  usage: {
+    input_tokens: number;
+    output_tokens: number;
+    cache_read_input_tokens?: number;
+    cache_creation_input_tokens?: number;
+  };
+}
+
+export interface MessageTokenCount {
+  input_tokens: number;
+}
+
 /** A non-streamed answer with the response metadata the console shows. */
 export interface ChatResult {
   completion: ChatCompletion;
@@ -505,6 +539,11 @@ export declare class GatewayClient {
   getResponse(id: string, options?: RequestOptions): Promise<ResponseObject>;
   deleteResponse(id: string, options?: RequestOptions): Promise<void>;
   listResponseInputItems(id: string, options?: RequestOptions): Promise<ResponseItemList>;
+  createMessage(body: MessagesRequest, options?: RequestOptions): Promise<Message>;
+  countMessageTokens(
+    body: Omit<MessagesRequest, "max_tokens">,
+    options?: RequestOptions,
+  ): Promise<MessageTokenCount>;
   /**
    * Start a streamed completion. Resolves once the response headers arrived
    * (rejects with GatewayError before that); aborting `signal` ends the stream.

@@ -37,6 +37,9 @@
 /** @typedef {import("./client.js").ResponseRequest} ResponseRequest */
 /** @typedef {import("./client.js").ResponseObject} ResponseObject */
 /** @typedef {import("./client.js").ResponseItemList} ResponseItemList */
+/** @typedef {import("./client.js").MessagesRequest} MessagesRequest */
+/** @typedef {import("./client.js").Message} Message */
+/** @typedef {import("./client.js").MessageTokenCount} MessageTokenCount */
 /**
  * @template T
  * @typedef {import("./client.js").ListResponse<T>} ListResponse
@@ -513,6 +516,26 @@ export class GatewayClient {
   listResponseInputItems(id, options) {
     const path = `/api/v1/responses/${encodeURIComponent(id)}/input_items`;
     return this.#json("GET", path, undefined, options);
+  }
+
+  /**
+   * Anthropic's Messages API, answered whole (Anthropic's SDKs stream it themselves).
+   * @param {MessagesRequest} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Message>}
+   */
+  createMessage(body, options) {
+    return this.#json("POST", "/api/v1/messages", { ...body, stream: false }, options);
+  }
+
+  /**
+   * Input tokens of a Messages request: exact from Anthropic providers, else an estimate.
+   * @param {Omit<MessagesRequest, "max_tokens">} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<MessageTokenCount>}
+   */
+  countMessageTokens(body, options) {
+    return this.#json("POST", "/api/v1/messages/count_tokens", body, options);
   }
 
   /**
