@@ -6,7 +6,7 @@ One instance serves one request and keeps the finished response object in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Final
 
 import orjson
@@ -74,6 +74,9 @@ class ResponsesFormat:
 
     def native_path(self, paths: TemplatePaths) -> str | None:
         return paths.responses
+
+    def native_headers(self) -> Mapping[str, str]:
+        return {}
 
     def native_body(self, upstream_model: str) -> bytes:
         self.native = True
