@@ -17,7 +17,7 @@ from gateway.settings import Settings
 from gateway.storage.crypto import Cipher
 from gateway.usage import USAGE_HOOKS
 from tests.conftest import TEST_SECRET_KEY, AppClient
-from tests.fakes.base import Fault
+from tests.fakes.base import Fault, Reply
 from tests.openai_schema import assert_valid
 from tests.providers_d import QUIET, SERVER_KWARGS
 from tests.responses.conftest import Client, Fakes, make_gateway
@@ -187,3 +187,33 @@ async def test_an_id_that_cannot_name_a_file_is_not_stored(tmp_path: Path) -> No
     with pytest.raises(ValueError):
         await store.save(StoredResponse(None, True, [], [], {"id": "../escape"}))
     assert not (tmp_path / "escape").exists() and await store.get("../escape") is None
+
+
+@pytest.mark.parametrize("model", ["native", "compat", "claude", "gem"])
+async def test_raw_stream_events_are_valid(gateway: Client, fakes: Fakes, model: str) -> None:
+    fakes.of(model).reply = Reply(reasoning="Hmm.", tool_calls=[("f", {"a": 1}), ("g", {})])
+    response = await gateway.post(
+        "/v1/responses", json={"model": model, "input": "hi", "stream": True}
+    )
+    events = events_of(await response.read())
+    for name, data in events:
+        assert data["type"] == name
+        assert_valid("ResponseStreamEvent", data)
+    assert events[-1][0] == "response.completed"
+    output = events[-1][1]["response"]["output"]
+    assert [item["name"] for item in output if item["type"] == "function_call"] == ["f", "g"]
+
+
+async def test_a_length_stop_is_incomplete(gateway: Client, fakes: Fakes) -> None:
+    fakes.compat.reply = Reply(finish="length")
+    answer = await (
+        await gateway.post("/v1/responses", json={"model": "compat", "input": "hi"})
+    ).json()
+    assert_valid("Response", answer)
+    assert answer["status"] == "incomplete"
+    assert answer["incomplete_details"] == {"reason": "max_output_tokens"}
+    response = await gateway.post(
+        "/v1/responses", json={"model": "compat", "input": "hi", "stream": True}
+    )
+    name, last = events_of(await response.read())[-1]
+    assert name == "response.incomplete" and last["response"]["status"] == "incomplete"
