@@ -50,6 +50,7 @@ build: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.json_bounds
 
 clean:
 	rm -rf $(VENV) node_modules dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,9 @@
 
 One ``Metrics`` per app (``app[METRICS]``). Label values stay bounded: routes
 are templates, methods and outcomes come from fixed sets, and a model label is
-kept only when the provider lists that model (``register_known_models``) or is
-among the first few unlisted names seen for it; the rest become ``"other"``.
+kept only when the provider lists that model (``register_known_models``) or
+served it (among the first few unlisted names it served); any other name a
+client chose becomes ``"other"``.
 
 With ``--workers N`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` (read by
 prometheus-client when it is first imported) and ``metrics.multiprocess_dir``
@@ -35,7 +36,7 @@ CacheResult = Literal["hit", "miss", "stale"]
 
 OTHER = "other"
 MAX_UNLISTED_MODELS = 50
-"""Per provider: distinct model names not in its catalog that still get their own label."""
+"""Per provider: distinct model names not in its catalog, served by it, that get their own label."""
 MAX_KNOWN_MODELS = 2000
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 CIRCUIT_VALUES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
@@ -67,7 +68,12 @@ class ModelLabels:
 
     def __init__(self) -> None:
         self._known: dict[str, frozenset[str]] = {}
+        self._configured: dict[str, frozenset[str]] = {}
         self._unlisted: dict[str, set[str]] = {}
+
+    def configure(self, provider: str, models: Iterable[str]) -> None:
+        """The models a provider's configuration names (static list, aliases, allow-list)."""
+        self._configured[provider] = frozenset(list(models)[:MAX_KNOWN_MODELS])
 
     def register(self, provider: str, models: Iterable[str]) -> None:
         """The models a provider lists (catalog, static list, aliases) keep their own label."""
@@ -78,13 +84,14 @@ class ModelLabels:
             known.append(model)
         self._known[provider] = frozenset(known)
 
-    def label(self, provider: str, model: str) -> str:
-        if model in self._known.get(provider, ()):
+    def label(self, provider: str, model: str, served: bool) -> str:
+        """``model``, when the provider lists it or has served it; else ``"other"``."""
+        if model in self._known.get(provider, ()) or model in self._configured.get(provider, ()):
             return model
         unlisted = self._unlisted.setdefault(provider, set())
         if model in unlisted:
             return model
-        if len(unlisted) < MAX_UNLISTED_MODELS:
+        if served and len(unlisted) < MAX_UNLISTED_MODELS:
             unlisted.add(model)
             return model
         return OTHER
@@ -239,11 +246,14 @@ class Metrics:
     def register_known_models(self, provider: str, models: Iterable[str]) -> None:
         self.models.register(provider, models)
 
+    def register_configured_models(self, provider: str, models: Iterable[str]) -> None:
+        self.models.configure(provider, models)
+
     def record_upstream(
         self, provider: str, model: str, outcome: UpstreamOutcome, seconds: float
     ) -> None:
         """One upstream attempt, however it ended."""
-        key = (provider, self.models.label(provider, model), outcome)
+        key = (provider, self.models.label(provider, model, outcome == "ok"), outcome)
         series = self._upstream_series.get(key)
         if series is None:
             series = HistogramTally(
@@ -255,7 +265,7 @@ class Metrics:
         series.observe(seconds)
 
     def observe_ttft(self, provider: str, model: str, seconds: float) -> None:
-        key = (provider, self.models.label(provider, model))
+        key = (provider, self.models.label(provider, model, True))
         series = self._ttft_series.get(key)
         if series is None:
             series = HistogramTally(self._tallies, self.ttft_seconds.labels(*key))
@@ -272,7 +282,7 @@ class Metrics:
         reasoning: int = 0,
     ) -> None:
         """Usage as the upstream reported it (cached and reasoning are parts of the first two)."""
-        label = self.models.label(provider, model)
+        label = self.models.label(provider, model, True)  # usage: the upstream served it
         if prompt > 0:
             self._tokens_child(provider, label, "prompt").inc(prompt)
         if completion > 0:
@@ -284,7 +294,7 @@ class Metrics:
 
     def record_cost(self, provider: str, model: str, usd: float) -> None:
         """A priced request's cost."""
-        key = (provider, self.models.label(provider, model))
+        key = (provider, self.models.label(provider, model, True))  # priced: it was served
         series = self._cost_series.get(key)
         if series is None:
             series = CounterTally(self._tallies, self.cost.labels(*key))

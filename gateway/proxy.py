@@ -45,6 +45,7 @@ from gateway.middleware.auth import permitted
 from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
+from gateway.security.redaction import mask_secrets
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, UpstreamUnreachable
 from gateway.usage import FACTS, RequestFacts, combined, on_usage
@@ -53,6 +54,8 @@ from gateway.validation import ChatParams
 logger = logging.getLogger("gateway.proxy")
 
 KEEPALIVE: Final = b": keep-alive\n\n"
+_ERROR: Final = b"error"
+"""In a native event (``event: error`` or an ``"error"`` field): worth masking."""
 DONE_EVENT: Final = b"data: [DONE]\n\n"
 PASSED_PREFIXES: Final = ("x-ratelimit-", "anthropic-ratelimit-")
 PASSED_NAMES: Final = frozenset({"retry-after", "retry-after-ms"})
@@ -506,10 +509,13 @@ async def _stream_from(
 async def _watched(
     events: AsyncIterator[bytes], fmt: ClientFormat, usage: list[StreamUsage]
 ) -> AsyncIterator[bytes]:
-    """A native stream's events, shown to the format (for usage) before they are relayed."""
+    """A native stream's events, shown to the format (for usage) before they are relayed.
+
+    An error event may echo the provider key: it is masked like every error message.
+    """
     async for block in events:
         fmt.watch_native(block, usage)
-        yield block
+        yield mask_secrets(block.decode("utf-8", "replace")).encode() if _ERROR in block else block
 
 
 async def _with_first(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

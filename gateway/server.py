@@ -10,6 +10,7 @@ import signal
 from aiohttp import web
 
 from gateway.app import create_app
+from gateway.connections import GatewayRunner
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE
 
@@ -32,8 +33,9 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(
+    runner = GatewayRunner(
         app,
+        settings,
         handle_signals=False,
         access_log=None,
         shutdown_timeout=settings.server.shutdown_timeout,

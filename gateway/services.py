@@ -22,9 +22,10 @@ from gateway.metrics import METRICS, Metrics
 from gateway.middleware.rate_limit import record_tokens
 from gateway.providers.catalog import MODEL_CATALOG, Fetcher, ModelCatalog, upstream_model_fetcher
 from gateway.providers.health import PROVIDER_HEALTH, ProviderHealth
+from gateway.providers.live import ProviderDirectory
 from gateway.providers.monitor import HealthMonitor, monitor_context
 from gateway.providers.registry import PROVIDERS, ProviderRegistry
-from gateway.providers.router import ROUTER, Router
+from gateway.providers.router import ROUTER, Router, known_models
 from gateway.providers.shared_catalog import SharedCatalog
 from gateway.providers.shared_probes import SHARED_PROBES, SharedProbes
 from gateway.security.ssrf import GuardedResolver
@@ -74,6 +75,7 @@ def setup(app: web.Application) -> None:
         app[SHARED_PROBES] = SharedProbes(health, records, fresh_s=interval_s / 2)
     catalog = app[MODEL_CATALOG] = ModelCatalog(fetch, settings.catalog.ttl_s, metrics=metrics)
     directory.subscribe(catalog.invalidate)
+    directory.subscribe(lambda _id: configured_model_labels(directory, metrics))
     app[ROUTER] = Router(directory, settings.routing, catalog=catalog, available=health.available)
     app[USAGE_HOOKS] = [
         token_metrics(metrics),
@@ -83,6 +85,13 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(upstream_context)  # the pool the monitor and catalog use
     app.cleanup_ctx.append(monitor_context(_build_monitor))
     app.cleanup_ctx.append(_catalog_context)
+
+
+def configured_model_labels(directory: ProviderDirectory, metrics: Metrics) -> None:
+    """Models a provider's configuration names keep their own metric label (see ModelLabels)."""
+    for provider in directory.all():
+        names = [*known_models(provider), *provider.aliases.values()]
+        metrics.register_configured_models(provider.id, names)
 
 
 async def forget_shared_models(app: web.Application, provider_id: str) -> None:

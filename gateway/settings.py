@@ -29,6 +29,14 @@ Environment = Literal["development", "production", "test"]
 
 ENV_PREFIX = "GATEWAY_"
 SECRET_FIELDS = ("admin_key", "secret_key")
+PRODUCTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "logging": {"format": "json"},
+    "server": {"hsts": True},
+    "auth": {"enabled": True},
+    "security": {"allow_private_upstreams": False},
+}
+"""Built in, so production is safe without any configuration file (files and the
+environment may still set these keys)."""
 MiB = 1024 * 1024
 
 
@@ -46,6 +54,12 @@ class ServerSettings(Section):
     shutdown_timeout: float = Field(30.0, gt=0, le=3600)
     hsts: bool = False
     reuse_port: bool = False
+    request_timeout_s: float = Field(30.0, gt=0, le=3600)
+    """From a request's first byte until its head and body are in; slower clients are cut."""
+    keepalive_timeout_s: float = Field(75.0, gt=0, le=3600)
+    """An idle connection (before its first request or between requests) is closed after this."""
+    max_connections_per_client: int = Field(256, ge=1, le=1_000_000)
+    """Open connections per client address (rate_limit.trusted_proxies are exempt)."""
 
 
 class LoggingSettings(Section):
@@ -137,7 +151,8 @@ class RateLimitSettings(Section):
 
 class CorsSettings(Section):
     origins: list[str] | None = None
-    """None: the web UI's development origin and the gateway's own (see allowed_origins)."""
+    """None: the web UI's development origin and the gateway's own (see allowed_origins);
+    in production, no origin."""
     max_age_s: int = Field(600, ge=0, le=86_400)
 
 
@@ -151,6 +166,11 @@ class SecuritySettings(Section):
     allow_private_upstreams: bool | None = None
     """None: allowed in development and test, refused in production."""
     max_json_depth: int = Field(64, ge=2, le=1000)
+    max_json_containers: int = Field(100_000, ge=16)
+    """Objects and arrays in one body: bounds the parse and the walk (a long agent
+    conversation has a few per message)."""
+    max_json_items: int = Field(1_000_000, ge=16)
+    """Array elements and object members in one body (token-id arrays count one per token)."""
     max_string_length: int = Field(20 * MiB, ge=1024)
     """As large as a chat body may be: one base64 image can be most of it."""
 
@@ -215,6 +235,20 @@ class Settings(BaseSettings):
     responses: ResponsesSettings = ResponsesSettings()
     usage: UsageSettings = UsageSettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _production_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("env") != "production":
+            return data
+        merged = dict(data)
+        for section, defaults in PRODUCTION_DEFAULTS.items():
+            given = merged.get(section)
+            if given is None:
+                merged[section] = dict(defaults)
+            elif isinstance(given, Mapping):
+                merged[section] = {**defaults, **given}
+        return merged
+
     @field_validator("admin_key", "secret_key")
     @classmethod
     def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
@@ -238,9 +272,12 @@ class Settings(BaseSettings):
 
     @property
     def allowed_origins(self) -> list[str]:
-        """Configured CORS origins, or the web UI's dev server and the gateway's own origin."""
+        """Configured CORS origins; else none in production, the web UI's dev server and the
+        gateway's own origin elsewhere."""
         if self.cors.origins is not None:
             return self.cors.origins
+        if self.is_production:
+            return []
         port = self.server.port
         return ["http://localhost:5173", f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 

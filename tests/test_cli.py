@@ -36,7 +36,11 @@ def test_serve_refuses_a_corrupt_store_naming_the_file(tmp_path: Path) -> None:
 
 def test_production_without_master_key_refuses(tmp_path: Path) -> None:
     result = run_cli(
-        "serve", "--port", str(free_port()), cwd=tmp_path, env={"GATEWAY_ENV": "production"}
+        "serve",
+        "--port",
+        str(free_port()),
+        cwd=tmp_path,
+        env={"GATEWAY_ENV": "production", "GATEWAY_ADMIN_KEY": "a" * 40},
     )
     assert result.returncode == 1
     assert "GATEWAY_SECRET_KEY is not set" in result.stderr

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import time
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
@@ -53,8 +53,23 @@ def auth_enabled(settings: Settings) -> bool:
     )
 
 
+MIN_PRODUCTION_ADMIN_KEY = 32
+MAKE_ADMIN_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
 def check_auth_config(settings: Settings) -> None:
-    """Refuse to serve without auth on an address other machines can reach."""
+    """Refuse to serve without auth on an address other machines can reach, or in production
+    without a strong admin key."""
+    if settings.is_production and auth_enabled(settings):
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else ""
+        if len(admin_key) < MIN_PRODUCTION_ADMIN_KEY:
+            problem = f"is {len(admin_key)} characters long" if admin_key else "is not set"
+            raise ConfigError(
+                [
+                    f"GATEWAY_ADMIN_KEY {problem}: production needs one of at least "
+                    f"{MIN_PRODUCTION_ADMIN_KEY} characters; make one with {MAKE_ADMIN_KEY}"
+                ]
+            )
     if auth_enabled(settings) or is_loopback(settings.server.host):
         return
     if not settings.auth.allow_insecure:
@@ -110,9 +125,21 @@ def permitted(request: web.Request, candidates: list[Candidate]) -> list[Candida
     return allowed
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine (``localhost``, ``127.0.0.1``, ``[::1]``)."""
+    name = host.lower()
+    name = name[: name.find("]") + 1] if name.startswith("[") else name.partition(":")[0]
+    return name in LOOPBACK_NAMES
+
+
 def auth_check(settings: Settings) -> Check:
     """The auth step: sets the request's principal, or raises 401/403."""
     enabled = auth_enabled(settings)
+    # Without auth on loopback, a DNS-rebinding page could reach us under its own name.
+    loopback_only = not enabled and is_loopback(settings.server.host)
     admin_digest = _digest(settings.admin_key.get_secret_value()) if settings.admin_key else None
     metrics_token = settings.metrics.token
     metrics_digest = _digest(metrics_token.get_secret_value()) if metrics_token else None
@@ -132,6 +159,12 @@ def auth_check(settings: Settings) -> Check:
         return principal
 
     async def auth(request: web.Request, info: RouteInfo | None) -> None:
+        if loopback_only and not loopback_host(request.headers.get(hdrs.HOST, "")):
+            raise PermissionDenied(
+                "Authentication is off, so only loopback host names (localhost, 127.0.0.1, "
+                "[::1]) are answered; turn auth on to serve other names.",
+                code="host_not_allowed",
+            )
         if info is None or info.group == "public" or request.method == "OPTIONS":
             return
         if info.group == "metrics":

@@ -30,6 +30,8 @@ def setup(app: web.Application) -> None:
         for stamp in stamps:
             stamp(request, response)
         if origin_hooks and hdrs.ORIGIN in request.headers:
+            # The answer depends on the Origin: caches must not give it to another origin.
+            response.headers.add(hdrs.VARY, hdrs.ORIGIN)
             for hook in origin_hooks:
                 await hook(request, response)
 

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.errors import InvalidRequest, UnsupportedMediaType
-from gateway.security.json_body import parse_json_body
+from gateway.security.json_body import read_json_body
 from gateway.state import SETTINGS
 
 
@@ -21,7 +21,7 @@ async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]
     if mime != "application/json" and not mime.endswith("+json"):
         raise UnsupportedMediaType(f"Content-Type must be application/json, not {mime!r}.")
     raw = await request.read()
-    data = parse_json_body(raw, request.app[SETTINGS])
+    data = await read_json_body(raw, request.app[SETTINGS])
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     return data, raw

@@ -67,7 +67,7 @@ async def test_miss_then_hit_then_ttl(
     assert (expired.cached, expired.models) == (False, ("gpt-5",))
     assert upstream.calls == 2
     assert cache_counts(metrics) == {"hit": 2, "miss": 2}
-    assert metrics.models.label("p", "gpt-5") == "gpt-5"  # the catalog feeds model labels
+    assert metrics.models.label("p", "gpt-5", False) == "gpt-5"  # the catalog feeds labels
 
 
 async def test_single_flight(

@@ -111,3 +111,30 @@ async def test_control_characters_are_refused_in_admin_bodies(
     assert key.status == 400
     assert (await key.json())["error"]["param"] == "name"
     assert (await (await client.get("/api/v1/providers")).json())["data"] == []
+
+
+def test_structure_is_counted_before_parsing(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(security={"max_json_containers": 100, "max_json_items": 1000})
+    many = orjson.dumps({"messages": [{} for _ in range(101)]})
+    items = orjson.dumps({"input": list(range(1001))})
+    for raw in (many, items, b"[" + b"{}," * 5000):  # the last is not even valid JSON
+        with pytest.raises(InvalidRequest) as caught:
+            parse_json_body(raw, settings)
+        assert caught.value.code == "json_too_complex"
+    # Brackets and commas inside strings are text, not structure.
+    text = {"content": "{[,]}" * 10_000, "list": list(range(800)), "objects": [{}] * 97}
+    assert parse_json_body(orjson.dumps(text), settings) == text
+    escaped = {"content": '\\"{[' * 1000 + '"'}
+    assert parse_json_body(orjson.dumps(escaped), settings) == escaped
+
+
+async def test_a_large_complex_body_is_refused_on_the_chat_route(
+    aiohttp_client: AppClient, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    raw = b'{"model":"m","messages":[' + b"{}," * 400_000 + b"{}]}"  # over 1 MiB: off the loop
+    answer = await client.post(
+        "/v1/chat/completions", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status == 400
+    assert (await answer.json())["error"]["code"] == "json_too_complex"
