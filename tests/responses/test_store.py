@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,9 +12,10 @@ from typing import Any
 import openai
 import orjson
 import pytest
+import redis.asyncio
 
 from gateway.adapters.base import StreamUsage
-from gateway.responses.store import FileResponses, StoredResponse
+from gateway.responses.store import FileResponses, RedisResponses, StoredResponse
 from gateway.settings import Settings
 from gateway.storage.crypto import Cipher
 from gateway.usage import USAGE_HOOKS
@@ -217,3 +220,23 @@ async def test_a_length_stop_is_incomplete(gateway: Client, fakes: Fakes) -> Non
     )
     name, last = events_of(await response.read())[-1]
     assert name == "response.incomplete" and last["response"]["status"] == "incomplete"
+
+
+async def test_a_response_older_than_the_retention_is_gone(tmp_path: Path) -> None:
+    store = FileResponses(tmp_path / "responses", Cipher([TEST_SECRET_KEY], "test"), 3600)
+    await store.save(StoredResponse("k1", False, [], [], {"id": "resp_old"}))
+    record = await store.get("resp_old")
+    assert record is not None and record.owner == "k1"
+    hours_ago = time.time() - 7200
+    os.utime(tmp_path / "responses" / "resp_old", (hours_ago, hours_ago))
+    assert await store.get("resp_old") is None
+    assert not (tmp_path / "responses" / "resp_old").exists()
+
+
+async def test_redis_keeps_a_response_for_the_retention(redis_url: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    store = RedisResponses(client, Cipher([TEST_SECRET_KEY], "test"), 3600, 1.0)
+    await store.save(StoredResponse(None, False, [], [], {"id": "resp_ttl"}))
+    assert 3_500_000 < await client.pttl("gw:responses:resp_ttl") <= 3_600_000
+    assert await store.delete("resp_ttl") and await store.get("resp_ttl") is None
+    await client.aclose()
