@@ -62,6 +62,7 @@ class ResponsesFormat:
         self.draft = Draft(request)
         self.writer = EventStream(self.draft)
         self.native = False
+        """Whether the provider that answered speaks the Responses API itself."""
         self._result: JSON | None = None
         self._chat: tuple[JSON, bytes, ChatParams] | None = None
 
@@ -129,10 +130,12 @@ class ResponsesFormat:
         return self._chat
 
     def answer(self, completion: JSON) -> JSON:
+        self.native = False  # a native candidate may have failed before this one answered
         self._result = from_completion(self.draft, completion)
         return self._result
 
     def events(self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]) -> AsyncIterator[bytes]:
+        self.native = False
         return self.writer.events(chunks, usage)
 
     def error_event(self, error: JSON) -> bytes:

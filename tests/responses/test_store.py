@@ -20,9 +20,9 @@ from gateway.settings import Settings
 from gateway.storage.crypto import Cipher
 from gateway.usage import USAGE_HOOKS
 from tests.conftest import TEST_SECRET_KEY, AppClient
-from tests.fakes.base import Fault, Reply
+from tests.fakes.base import API_KEY, Fault, Reply
 from tests.openai_schema import assert_valid
-from tests.providers_d import QUIET, SERVER_KWARGS
+from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 from tests.responses.conftest import Client, Fakes, make_gateway
 
 ADMIN_KEY = "admin-key-for-responses-tests-0123456789"
@@ -240,3 +240,25 @@ async def test_redis_keeps_a_response_for_the_retention(redis_url: str) -> None:
     assert 3_500_000 < await client.pttl("gw:responses:resp_ttl") <= 3_600_000
     assert await store.delete("resp_ttl") and await store.get("resp_ttl") is None
     await client.aclose()
+
+
+async def test_a_fallback_from_native_to_translated_is_stored_as_translated(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], fakes: Fakes
+) -> None:
+    app = gateway_app(
+        make_settings(**QUIET),
+        {"provider_id": "oa", "base_url": fakes.native.url, "serves": ("both",),
+         "api_key": API_KEY, "priority": 2},
+        {"provider_id": "vl", "base_url": fakes.compat.url, "serves": ("both",),
+         "api_key": API_KEY, "priority": 1, "template": "vllm"},
+    )  # fmt: skip
+    client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
+    fakes.native.fault = Fault(status=503)
+    made = await client.post("/v1/responses", json={"model": "both", "input": "My name is Ada."})
+    assert made.headers["X-Gateway-Provider"] == "vl"
+    fakes.native.fault = Fault()
+    follow = {"model": "both", "input": "Name?", "previous_response_id": (await made.json())["id"]}
+    assert (await client.post("/v1/responses", json=follow)).status == 200
+    body = fakes.native.requests[-1].json
+    assert "previous_response_id" not in body  # the id is the gateway's, not OpenAI's
+    assert body["input"][0]["content"][0]["text"] == "My name is Ada."
