@@ -1,6 +1,7 @@
 """Gemini generateContent / streamGenerateContent <-> OpenAI chat completions.
 
-Request rules: system/developer messages -> ``systemInstruction``; assistant ->
+Request rules: system/developer messages -> ``systemInstruction``; image and file
+parts with data URLs (a PDF, say) -> ``inlineData``; assistant ->
 role ``model`` with ``functionCall`` parts; tool messages -> ``functionResponse``
 parts (the function name is looked up from the earlier assistant tool call with
 that id), consecutive ones in one user turn. ``generationConfig`` takes
@@ -85,12 +86,26 @@ def _parts(content: Any, param: str) -> list[JSON]:
             parts.append({"text": str(part.get("text", ""))})
         elif kind == "image_url":
             parts.append(_image(part, f"{param}[{j}]"))
+        elif kind == "file":
+            parts.append(_file(part, f"{param}[{j}]"))
         else:
             raise InvalidRequest(
                 f"content part type {kind!r} is not supported by this provider",
                 param=f"{param}[{j}].type",
             )
     return parts
+
+
+def _file(part: JSON, param: str) -> JSON:
+    """A file part with inline data (a PDF, say) -> inlineData; file ids mean nothing here."""
+    file = part.get("file")
+    data = file.get("file_data") if isinstance(file, dict) else None
+    if not isinstance(data, str) or not data.startswith("data:"):
+        raise InvalidRequest(
+            "this provider takes files as base64 data URLs in file.file_data", param=f"{param}.file"
+        )
+    mime, encoded = shapes.parse_data_url(data, f"{param}.file.file_data")
+    return {"inlineData": {"mimeType": mime, "data": encoded}}
 
 
 def _function_response(content: Any, param: str) -> JSON:

@@ -19,6 +19,7 @@ import orjson
 
 from gateway.adapters.base import JSON, StreamUsage
 from gateway.adapters.shapes import new_id
+from gateway.messages import ids
 
 logger = logging.getLogger("gateway.messages")
 
@@ -118,7 +119,7 @@ def to_message(completion: JSON, model: str, stop_sequences: tuple[str, ...]) ->
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id") or new_id("toolu_"),
+                "id": ids.tool_use_id(call.get("id") or new_id("toolu_"), ids.signature_of(call)),
                 "name": function.get("name") or "",
                 "input": tool_input(function.get("arguments")),
             }

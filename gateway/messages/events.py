@@ -24,6 +24,7 @@ import orjson
 
 from gateway.adapters.base import JSON, StreamUsage
 from gateway.adapters.shapes import new_id
+from gateway.messages import ids
 from gateway.messages.answer import message_id, stop_reason, usage
 
 logger = logging.getLogger("gateway.messages")
@@ -167,7 +168,8 @@ class Blocks:
         call = self.calls.get(position)
         out = b""
         if call is None:
-            call = _Call(delta.get("id") or new_id("toolu_"), function.get("name") or "")
+            call_id = ids.tool_use_id(delta.get("id") or new_id("toolu_"), ids.signature_of(delta))
+            call = _Call(call_id, function.get("name") or "")
             self.calls[position] = call
             current = self.open_call
             if current is None:

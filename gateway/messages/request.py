@@ -10,7 +10,8 @@ and judges the rest itself. ``to_chat`` translates the whole body:
   (its text; ``is_error`` prefixes ``Error: ``; its images follow in a user
   message, since tool messages carry only text). Tool messages come first, as
   chat requires them right after the assistant's tool calls.
-- assistant blocks: text -> content; ``tool_use`` -> ``tool_calls``; ``thinking``
+- assistant blocks: text -> content; ``tool_use`` -> ``tool_calls`` (a Gemini
+  thought signature riding in the id goes back as ``extra_content``, see ids); ``thinking``
   and ``redacted_thinking`` are dropped: their signatures mean something only to
   Anthropic (served natively), and OpenAI-compatible servers refuse fields they
   do not know in a message.
@@ -35,6 +36,7 @@ import orjson
 
 from gateway.adapters.base import JSON
 from gateway.errors import InvalidRequest
+from gateway.messages import ids
 from gateway.validation import ChatParams
 
 ERROR_PREFIX = "Error: "
@@ -166,7 +168,7 @@ def _content(parts: list[JSON]) -> str | list[JSON]:
 
 def _tool_result(block: JSON, param: str) -> tuple[JSON, list[JSON]]:
     """A tool_result -> (the tool message, image parts for a user message after it)."""
-    call_id = block.get("tool_use_id")
+    call_id, _ = ids.split(block.get("tool_use_id"))
     if not isinstance(call_id, str) or not call_id:
         raise _invalid("a tool_result needs its 'tool_use_id'", f"{param}.tool_use_id")
     content = block.get("content")
@@ -225,11 +227,11 @@ def _assistant(content: Any, param: str) -> JSON:
 
 
 def _tool_call(block: JSON, param: str) -> JSON:
-    call_id, name = block.get("id"), block.get("name")
+    (call_id, signature), name = ids.split(block.get("id")), block.get("name")
     if not isinstance(call_id, str) or not isinstance(name, str):
         raise _invalid("a tool_use block needs 'id' and 'name'", param)
     arguments = block.get("input")
-    return {
+    call: JSON = {
         "id": call_id,
         "type": "function",
         "function": {
@@ -237,6 +239,9 @@ def _tool_call(block: JSON, param: str) -> JSON:
             "arguments": orjson.dumps(arguments if arguments is not None else {}).decode(),
         },
     }
+    if signature is not None:
+        call["extra_content"] = {"google": {"thought_signature": signature}}
+    return call
 
 
 def _messages(body: JSON) -> list[JSON]:

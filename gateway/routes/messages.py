@@ -108,6 +108,7 @@ ERRORS: dict[int, dict[str, Any]] = {
         403: "permission_error: the key may not use this model",
         404: "not_found_error: no provider serves this model",
         413: "request_too_large",
+        415: "invalid_request_error: the body is not JSON",
         429: "rate_limit_error (retry-after says when)",
         502: "api_error: the provider failed",
         503: "overloaded_error: no provider available (retry-after says when)",

@@ -33,6 +33,8 @@ def _data(payload: Any) -> bytes:
 class FakeGemini(FakeUpstream):
     prefix = "/v1beta"
     model_ids = ("gemini-a", "gemini-b", "embedding-a")
+    thought_signature = ""
+    """When set, function-call parts carry it as ``thoughtSignature`` (as Gemini 3 does)."""
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1beta/models/{call}", self.call)
@@ -76,8 +78,14 @@ class FakeGemini(FakeUpstream):
             parts.append({"text": reply.reasoning, "thought": True})
         if reply.text:
             parts.append({"text": reply.text})
-        parts += [{"functionCall": {"name": n, "args": a}} for n, a in reply.tool_calls]
+        parts += self._calls()
         return parts
+
+    def _calls(self) -> list[dict[str, Any]]:
+        signed = {"thoughtSignature": self.thought_signature} if self.thought_signature else {}
+        return [
+            {"functionCall": {"name": n, "args": a}, **signed} for n, a in self.reply.tool_calls
+        ]
 
     def _answer(self, parts: list[dict[str, Any]], final: bool) -> dict[str, Any]:
         reply = self.reply
@@ -105,8 +113,7 @@ class FakeGemini(FakeUpstream):
         pieces = split_text(reply.text) if reply.text else []
         for piece in pieces:
             yield _data(self._answer([{"text": piece}], final=False))
-        calls = [{"functionCall": {"name": n, "args": a}} for n, a in reply.tool_calls]
-        yield _data(self._answer(calls, final=True))
+        yield _data(self._answer(self._calls(), final=True))
 
     async def models(self, request: web.Request) -> web.Response:
         refusal = await self.gate(request)

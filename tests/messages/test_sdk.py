@@ -170,6 +170,40 @@ async def test_tool_round_trip(
         assert sent["model"] == "claude-a"
 
 
+async def test_gemini_thought_signature_survives_the_round_trip(
+    sdk: anthropic.AsyncAnthropic, upstreams: Upstreams
+) -> None:
+    """Gemini 3 wants its thought signature back with each call: it rides in the tool_use id."""
+    signature = "Q2lqQ/+xZTBhbg=="
+    upstreams.gem.thought_signature = signature
+    upstreams.gem.reply = Reply(text="", tool_calls=[("get_weather", {"city": "Oslo"})])
+    question: Any = {"role": "user", "content": "Weather in Oslo?"}
+    async with sdk.messages.stream(
+        model=f"gem/{CLAUDE}", max_tokens=64, messages=[question], tools=[WEATHER_TOOL]
+    ) as stream:
+        first = await stream.get_final_message()
+    (call,) = first.content
+    assert call.type == "tool_use" and call.id.replace("-", "").replace("_", "").isalnum()
+    upstreams.gem.reply = Reply(text="Cold.")
+    result: Any = {"type": "tool_result", "tool_use_id": call.id, "content": "-3 C"}
+    await sdk.messages.create(
+        model=f"gem/{CLAUDE}",
+        max_tokens=64,
+        messages=[
+            question,
+            {"role": "assistant", "content": first.content},
+            {"role": "user", "content": [result]},
+        ],
+        tools=[WEATHER_TOOL],
+    )
+    model_turn, answer_turn = upstreams.gem.requests[-1].json["contents"][1:]
+    assert model_turn["parts"] == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}},
+         "thoughtSignature": signature}
+    ]  # fmt: skip
+    assert answer_turn["parts"][0]["functionResponse"]["name"] == "get_weather"
+
+
 @PROVIDERS
 async def test_several_tool_calls_in_one_streamed_answer(
     sdk: anthropic.AsyncAnthropic, upstreams: Upstreams, provider: str
@@ -214,6 +248,31 @@ async def test_image_reaches_the_provider(
         assert part == {"inlineData": {"mimeType": "image/png", "data": PNG}}
     else:
         assert sent["messages"][0]["content"][0] == image
+
+
+@PROVIDERS
+async def test_pdf_document(
+    sdk: anthropic.AsyncAnthropic, upstreams: Upstreams, provider: str
+) -> None:
+    pdf = "JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZSAvUGFnZT4+CmVuZG9iagolJUVPRgo="
+    document: Any = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": pdf},
+    }
+    await sdk.messages.create(
+        model=f"{provider}/{CLAUDE}",
+        max_tokens=64,
+        messages=[{"role": "user", "content": [document, {"type": "text", "text": "Sum up."}]}],
+    )
+    sent = upstreams.named(provider).requests[-1].json
+    if provider == "oai":
+        part = sent["messages"][0]["content"][0]
+        assert part["file"]["file_data"] == f"data:application/pdf;base64,{pdf}"
+    elif provider == "gem":
+        part = sent["contents"][0]["parts"][0]
+        assert part == {"inlineData": {"mimeType": "application/pdf", "data": pdf}}
+    else:
+        assert sent["messages"][0]["content"][0] == document
 
 
 @PROVIDERS
