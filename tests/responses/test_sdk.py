@@ -80,7 +80,7 @@ async def test_function_tool_round_trip(sdk: openai.AsyncOpenAI, fakes: Fakes, m
         assert calls[0].call_id in upstream or calls[0].call_id.removeprefix("call_") in upstream
 
 
-@pytest.mark.parametrize("model", ["native", "compat", "gem"])
+@pytest.mark.parametrize("model", MODELS)
 async def test_json_schema_format(sdk: openai.AsyncOpenAI, fakes: Fakes, model: str) -> None:
     fakes.of(model).reply = Reply(text='{"city": "Paris"}')
     schema = {

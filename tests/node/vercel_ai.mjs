@@ -1,5 +1,5 @@
 // The Vercel AI SDK's default OpenAI provider (Responses API) against the gateway.
-// Usage: node vercel_ai.mjs BASE_URL MODEL...; prints one JSON object: what it saw per model.
+// Usage (tests/node/runner.py): node vercel_ai.mjs BASE_URL MODEL...; prints one JSON object: what it saw per model.
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, jsonSchema, stepCountIs, streamText, tool } from "ai";
 
