@@ -5,6 +5,7 @@ on); the fake upstream and a raw keep-alive load client run as child
 processes, so only the gateway's own work is measured here. Modes:
 
     python -m benchmarks.profile_chat cpu 3000          # CPU µs/request (noisy)
+    python -m benchmarks.profile_chat ledger 3000 [rounds]  # the same, usage ledger on vs off
     python -m benchmarks.profile_chat profile 3000 [out.pstats]  # cProfile, top functions
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         python -m benchmarks.profile_chat quiet 300     # instructions (Ir), see below
@@ -66,8 +67,14 @@ def start_upstream() -> tuple[subprocess.Popen[bytes], int]:
 
 
 async def serve_and_load(
-    workdir: Path, upstream_port: int, mode: str, requests: int, dump: str | None
-) -> None:
+    workdir: Path,
+    upstream_port: int,
+    mode: str,
+    requests: int,
+    dump: str | None,
+    ledger: bool = True,
+) -> float:
+    """Serve ``requests`` chat calls; the CPU seconds they took."""
     from gateway.app import create_app
     from gateway.logs import configure_logging
     from gateway.settings import Settings
@@ -80,6 +87,7 @@ async def serve_and_load(
         storage={"path": str(workdir / "data")},  # type: ignore[arg-type]
         upstream={"pool_size": 4096},  # type: ignore[arg-type]
         rate_limit={"chat_rpm": 100_000_000},  # type: ignore[arg-type]
+        usage={"enabled": ledger},  # type: ignore[arg-type]
     )
     configure_logging(settings.logging)
     runner = web.AppRunner(create_app(settings), access_log=None, handler_cancellation=True)
@@ -114,6 +122,22 @@ async def serve_and_load(
         if dump:
             stats.dump_stats(dump)
         stats.sort_stats("tottime").print_stats(45)
+    return cpu
+
+
+async def ledger_rounds(workdir: Path, upstream_port: int, requests: int, rounds: int) -> None:
+    """CPU µs per request with the usage ledger on and off, alternating; medians and ratio."""
+    import statistics
+
+    runs: dict[bool, list[float]] = {True: [], False: []}
+    for n in range(rounds):
+        for on in (True, False):
+            folder = workdir / f"{n}-{on}"
+            folder.mkdir()
+            cpu = await serve_and_load(folder, upstream_port, "ledger", requests, None, on)
+            runs[on].append(cpu / requests * 1e6)
+    on, off = statistics.median(runs[True]), statistics.median(runs[False])
+    print(f"ledger on {on:.1f} µs, off {off:.1f} µs per request: {on / off:.3f}x ({rounds} rounds)")
 
 
 def main() -> None:
@@ -126,13 +150,17 @@ def main() -> None:
     import uvloop
 
     requests = int(rest[0]) if rest else 2000
-    dump = os.path.abspath(rest[1]) if len(rest) > 1 else None
+    dump = os.path.abspath(rest[1]) if len(rest) > 1 and mode == "profile" else None
     upstream, upstream_port = start_upstream()
     os.environ["BENCH_KEY"] = "bench-key"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             os.chdir(tmp)
-            uvloop.run(serve_and_load(Path(tmp), upstream_port, mode, requests, dump))
+            if mode == "ledger":
+                rounds = int(rest[1]) if len(rest) > 1 else 5
+                uvloop.run(ledger_rounds(Path(tmp), upstream_port, requests, rounds))
+            else:
+                uvloop.run(serve_and_load(Path(tmp), upstream_port, mode, requests, dump))
     finally:
         upstream.terminate()
         upstream.wait()

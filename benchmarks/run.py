@@ -8,7 +8,9 @@ connections), added latency at a fixed 200 req/s (open loop), streaming
 (500 concurrent streams: chunks/s, time to first chunk; OpenAI and Anthropic
 upstreams; Anthropic's Messages API as the ingress, translated to the OpenAI
 upstream and passed through to the Anthropic one, in events/s as a ratio of the
-chat stream's), and the gateway's memory. Prints a table and writes
+chat stream's), the gateway's memory, and what the usage ledger costs (CPU per
+request against a second gateway with ``usage.enabled: false``, alternating
+rounds). Prints a table and writes
 benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
 """
 
@@ -21,6 +23,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +43,7 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 WRK_SECONDS = 6
 LATENCY_RATE, LATENCY_SECONDS = 200, 5
 STREAMS, HELD_STREAMS, ROUNDS = 500, 2000, 5
+LEDGER_ROUNDS, LEDGER_SECONDS = 3, 2
 
 OPENAI_MODEL = "bench/bench-model"
 ANTHROPIC_MODEL = "bench-anthropic/claude-bench"
@@ -202,6 +206,7 @@ async def held_streams_rss(url: str, body: bytes, pid: int) -> dict[str, float]:
 
 async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, Any]:
     report: dict[str, Any] = {"throughput": {}, "latency": {}, "streaming": {}, "memory": {}}
+    bare = targets.pop("no_ledger", None)
     plain = load.chat_body("bench-model", stream=False)
     streamed = load.chat_body("bench-model", stream=True, include_usage=True)
 
@@ -248,7 +253,23 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
             rounds.append(round(rss_mb(gateway_pid), 1))
         report["memory"]["rss_after_rounds_mb"] = rounds
         print(f"  memory: {report['memory']}", flush=True)
+    if gateway_pid is not None and bare is not None:
+        urls = {"gateway": targets["gateway"], "no_ledger": bare}
+        report["ledger"] = ledger_cost(urls, pids, body("gateway", plain))
+        print(f"  ledger: {report['ledger']}", flush=True)
     return report
+
+
+def ledger_cost(urls: dict[str, str], pids: dict[str, int], body: bytes) -> dict[str, float]:
+    """CPU µs per chat request with the ledger on and off: medians of alternating wrk rounds."""
+    runs: dict[str, list[float]] = {"gateway": [], "no_ledger": []}
+    wrk(urls["no_ledger"], body, seconds=1)  # warm up (the other has served the whole run)
+    for _ in range(LEDGER_ROUNDS):
+        for name, samples in runs.items():
+            result = wrk(urls[name], body, seconds=LEDGER_SECONDS, pid=pids[name])
+            samples.append(result["cpu_us_per_request"])
+    on, off = statistics.median(runs["gateway"]), statistics.median(runs["no_ledger"])
+    return {"on_cpu_us": on, "off_cpu_us": off, "ratio": round(on / off, 3) if off else 0.0}
 
 
 async def messages_streams(chat_url: str, model: str, count: int) -> dict[str, float]:
@@ -323,6 +344,17 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     measured = f"{held['rss_mb']} ({held['errors']} errors)"
     label = f"gateway RSS, {held['streams']} streams (MB)"
     rows.append((label, measured, "<= 300", held["rss_mb"] <= 300))
+    if "ledger" in report:
+        ledger = report["ledger"]
+        measured = f"{ledger['on_cpu_us']} vs {ledger['off_cpu_us']} ({ledger['ratio']:.3f}x)"
+        rows.append(
+            (
+                "ledger CPU per request, on vs off (us)",
+                measured,
+                "<= 1.05x",
+                ledger["ratio"] <= 1.05,
+            )
+        )
     first, last = mem["rss_after_rounds_mb"][0], mem["rss_after_rounds_mb"][-1]
     rows.append(
         (f"RSS after {ROUNDS} rounds vs first (MB)", f"{last} vs {first}", "within 10 %",
@@ -368,19 +400,35 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
             cwd=workdir,
             stderr=subprocess.DEVNULL,
         )
+        bare_port = free_port()  # the same gateway with the usage ledger off
+        bare_env = {
+            **env,
+            "GATEWAY_USAGE__ENABLED": "false",
+            "GATEWAY_STORAGE__PATH": str(workdir / "data-no-ledger"),
+        }
+        bare_pid = procs.start(
+            pinned(SERVER_CORE, python, *GATEWAY_ARGV, str(bare_port)),
+            env=bare_env,
+            cwd=workdir,
+            stderr=subprocess.DEVNULL,
+        )
         targets = {
             "direct": upstream + CHAT,
             "reference": f"http://127.0.0.1:{ref_port}{CHAT}",
         }
         gateway = f"http://127.0.0.1:{gw_port}"
+        bare = f"http://127.0.0.1:{bare_port}"
         asyncio.run(wait_http(gateway + "/api/v1/health"))
+        asyncio.run(wait_http(bare + "/api/v1/health"))
         time.sleep(1.5)  # providers.d is read and watched
         problem = asyncio.run(probe(gateway + CHAT, load.chat_body(OPENAI_MODEL, stream=False)))
         if problem is None:
             targets["gateway"] = gateway + CHAT
+            targets["no_ledger"] = bare + CHAT  # measured apart (see measure)
         pids = {"direct": up_pid, "reference": ref_pid}
         if problem is None:
             pids["gateway"] = gw_pid
+            pids["no_ledger"] = bare_pid
         yield targets, pids, problem
     finally:
         procs.stop()

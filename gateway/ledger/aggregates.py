@@ -45,10 +45,6 @@ def counters_of(record: UsageRecord) -> list[int]:
     ]
 
 
-def group_key(record: UsageRecord) -> GroupKey:
-    return (record.day, record.key_id, record.provider, record.model)
-
-
 def add_into(rows: dict[K, list[int]], key: K, counters: Iterable[int]) -> None:
     row = rows.get(key)
     if row is None:

@@ -39,8 +39,12 @@ class CorruptLedger(ValueError):
     """The ledger file cannot be read back."""
 
 
-def read_ledger(path: Path) -> tuple[Rows, list[dict[str, Any]], dict[str, float]]:
-    """Rows, log entries (oldest first) and last uses from a ledger file; empty when absent."""
+Log = list[bytes]
+"""Log entries, oldest first, each one ``UsageRecord.row()`` as JSON."""
+
+
+def read_ledger(path: Path) -> tuple[Rows, Log, dict[str, float]]:
+    """Rows, log entries and last uses from a ledger file; empty when absent."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -48,22 +52,23 @@ def read_ledger(path: Path) -> tuple[Rows, list[dict[str, Any]], dict[str, float
     try:
         data = orjson.loads(raw)
         rows: Rows = {tuple(item[:4]): list(item[4:]) for item in data["rows"]}
-        log = list(data["log"])
+        log = [orjson.dumps(entry) for entry in data["log"]]
         last_used = {str(k): float(v) for k, v in data["last_used"].items()}
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CorruptLedger(f"{path}: {exc}") from None
     return rows, log, last_used
 
 
-def encode_ledger(rows: Rows, log: Sequence[dict[str, Any]], last_used: dict[str, float]) -> bytes:
-    return orjson.dumps(
+def encode_ledger(rows: Rows, log: Sequence[bytes], last_used: dict[str, float]) -> bytes:
+    """The file's bytes; log entries are spliced in as they are (encoded once each)."""
+    head = orjson.dumps(
         {
             "version": VERSION,
             "rows": [[*key, *counters] for key, counters in rows.items()],
-            "log": list(log),
             "last_used": last_used,
         }
     )
+    return head[:-1] + b',"log":[' + b",".join(log) + b"]}"
 
 
 class FileLedger:
@@ -76,14 +81,15 @@ class FileLedger:
         self.log_entries = log_entries
         self.flush_interval_s = flush_interval_s
         self._base: Rows = {}
-        self._base_log: deque[dict[str, Any]] = deque(maxlen=log_entries)
+        self._base_log: deque[bytes] = deque(maxlen=log_entries)
         self._last_used: dict[str, float] = {}
         self._pending: Rows = {}
         self._pending_log: list[UsageRecord] = []
         self._flushing: Rows = {}
         self._flushing_log: list[UsageRecord] = []
+        self._flushing_last_used: dict[str, float] = {}
         self._by_key_day: dict[str, dict[str, list[int]]] = {}
-        """key id -> day -> [cost, tokens, requests] of everything counted: budgets read it."""
+        """key id -> day -> [cost, tokens, requests] of the file's rows: budgets read it."""
         self._stamp: tuple[int, int, int] | None = None
         self._seq = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
@@ -132,15 +138,12 @@ class FileLedger:
     # hot path ------------------------------------------------------------------
 
     def add(self, record: UsageRecord) -> None:
-        record.cursor = f"{int(record.time * 1000)}-{next(self._seq)}"
+        record.seq = next(self._seq)
         add_record(self._pending, record)
-        self._count_spend(record.key_id, record.day, record.cost or 0, record.tokens, 1)
         self._pending_log.append(record)
         if len(self._pending_log) > self.log_entries:
             del self._pending_log[: -self.log_entries]
-        last = self._last_used.get(record.key_id, 0.0)
-        if record.time > last:
-            self._last_used[record.key_id] = record.time
+        self._last_used[record.key_id] = record.time
 
     # flushing ------------------------------------------------------------------
 
@@ -170,15 +173,17 @@ class FileLedger:
         self._adopt(*result)
 
     def _take(self) -> None:
+        """On the loop: hand what was counted to the flush (which may run in a thread)."""
         self._flushing, self._pending = self._pending, {}
         self._flushing_log, self._pending_log = self._pending_log, []
+        self._flushing_last_used = dict(self._last_used)
 
     def _give_back(self) -> None:
         self._pending = merge(self._flushing, self._pending)
         self._pending_log = self._flushing_log + self._pending_log
         self._flushing, self._flushing_log = {}, []
 
-    def _write(self) -> tuple[Rows, list[dict[str, Any]], dict[str, float]]:
+    def _write(self) -> tuple[Rows, Log, dict[str, float]]:
         """Add the entries being flushed to the file's content and replace the file."""
         with locked(self._lock_path):
             if self._file_stamp() != self._stamp:  # another worker wrote since
@@ -186,16 +191,16 @@ class FileLedger:
             else:
                 rows, log, last_used = dict(self._base), list(self._base_log), {}
             rows = merge(rows, self._flushing)
-            log.extend(record.as_json() for record in self._flushing_log)
+            log.extend(orjson.dumps(record.row()) for record in self._flushing_log)
             log = log[-self.log_entries :] if self.log_entries else []
-            for key_id, when in self._last_used.items():
+            for key_id, when in self._flushing_last_used.items():
                 if when > last_used.get(key_id, 0.0):
                     last_used[key_id] = when
             write_atomically(self.path, encode_ledger(rows, log, last_used))
             self._stamp = self._file_stamp()
             return rows, log, last_used
 
-    def _adopt(self, rows: Rows, log: list[dict[str, Any]], last_used: dict[str, float]) -> None:
+    def _adopt(self, rows: Rows, log: Log, last_used: dict[str, float]) -> None:
         self._base = rows
         self._base_log = deque(log, maxlen=self.log_entries)
         for key_id, when in last_used.items():
@@ -204,24 +209,13 @@ class FileLedger:
         self._flushing, self._flushing_log = {}, []
         if self._stamp is None:
             self._stamp = self._file_stamp()
-        self._by_key_day = {}
-        for part in (self._base, self._pending):
-            for (day, key_id, _provider, _model), counters in part.items():
-                self._count_spend(
-                    key_id, day, counters[COST], counters[2] + counters[3], counters[0]
-                )
-
-    def _count_spend(self, key_id: str, day: str, cost: int, tokens: int, requests: int) -> None:
-        days = self._by_key_day.get(key_id)
-        if days is None:
-            days = self._by_key_day[key_id] = {}
-        spent = days.get(day)
-        if spent is None:
-            days[day] = [cost, tokens, requests]
-        else:
-            spent[0] += cost
-            spent[1] += tokens
-            spent[2] += requests
+        by_key_day: dict[str, dict[str, list[int]]] = {}
+        for (day, key_id, _provider, _model), counters in rows.items():
+            spent = by_key_day.setdefault(key_id, {}).setdefault(day, [0, 0, 0])
+            spent[0] += counters[COST]
+            spent[1] += counters[2] + counters[3]
+            spent[2] += counters[0]
+        self._by_key_day = by_key_day
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -248,10 +242,12 @@ class FileLedger:
     ) -> LogPage:
         bound = cursor_key(before) if before else None
         found: list[dict[str, Any]] = []
-        recent = [r.as_json() for r in (*self._flushing_log, *self._pending_log)]
-        for entry in itertools.chain(reversed(recent), reversed(self._base_log)):
-            if bound is not None and cursor_key(entry["id"]) >= bound:
+        stored = (UsageRecord.from_row(orjson.loads(line)) for line in reversed(self._base_log))
+        recent = reversed([*self._flushing_log, *self._pending_log])
+        for record in itertools.chain(recent, stored):
+            if bound is not None and (int(record.time * 1000), record.seq) >= bound:
                 continue
+            entry = record.as_json(record.cursor)
             if log_matches(entry, key_id, status):
                 found.append(entry)
                 if len(found) >= limit:
@@ -262,11 +258,15 @@ class FileLedger:
         return [self.spend_now(k, w) for k, w in zip(key_ids, windows, strict=True)]
 
     def spend_now(self, key_id: str, win: Window) -> Spend:
-        """One key's use in one window, from memory."""
+        """One key's use in one window, from memory (the file's rows, then what is unwritten)."""
         out = Spend()
         for day, (cost, tokens, requests) in self._by_key_day.get(key_id, {}).items():
             if win.covers(day):
                 out.add(cost, tokens, requests)
+        for part in (self._flushing, self._pending):  # a few seconds' worth of groups
+            for (day, row_key, _provider, _model), counters in part.items():
+                if row_key == key_id and win.covers(day):
+                    out.add(counters[COST], counters[2] + counters[3], counters[0])
         return out
 
     async def last_used(self, key_ids: Sequence[str]) -> dict[str, float]:

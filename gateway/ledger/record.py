@@ -16,10 +16,15 @@ UNKNOWN = ""
 
 @dataclass(slots=True)
 class UsageRecord:
-    """What one request on a metered route used: counts and timings, never content."""
+    """What one request on a metered route used: counts and timings, never content.
+
+    Built positionally on the request path (keyword arguments cost more).
+    """
 
     time: float
     """Unix seconds when the answer was over."""
+    day: str
+    """``time``'s UTC day, YYYY-MM-DD."""
     request_id: str
     key_id: str
     """The gateway key's id, ``admin`` or ``anonymous``."""
@@ -37,43 +42,82 @@ class UsageRecord:
     latency_ms: float
     ttft_ms: float | None
     attempts: int
-    cursor: str = ""
-    """Where this entry sits in the request log (``before=`` pages by it)."""
+    seq: int = 0
+    """Set by the file backend: with the time in ms, this entry's place in the log."""
 
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     @property
-    def day(self) -> str:
-        return day_of(self.time)
+    def cursor(self) -> str:
+        """Where this entry sits in the file backend's log (``<ms>-<seq>``, as stream ids)."""
+        return f"{int(self.time * 1000)}-{self.seq}"
 
-    def as_json(self) -> dict[str, Any]:
-        """The entry as the log API, the storage backends and the JSON-lines sink show it."""
-        return {
-            "id": self.cursor,
-            "time": iso(self.time),
-            "request_id": self.request_id,
-            "key_id": self.key_id,
-            "provider": self.provider or None,
-            "model": self.model or None,
-            "route": self.route,
-            "status": self.status,
-            "streamed": self.streamed,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cached_tokens": self.cached_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "cost_usd": usd(self.cost) if self.cost is not None else None,
-            "latency_ms": round(self.latency_ms, 3),
-            "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
-            "attempts": self.attempts,
-        }
+    def row(self) -> list[Any]:
+        """The compact form the backends store (a JSON array, in field order)."""
+        return [
+            self.time,
+            self.day,
+            self.request_id,
+            self.key_id,
+            self.provider,
+            self.model,
+            self.route,
+            self.status,
+            self.streamed,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.cached_tokens,
+            self.reasoning_tokens,
+            self.cost,
+            self.latency_ms,
+            self.ttft_ms,
+            self.attempts,
+            self.seq,
+        ]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> UsageRecord:
+        return cls(*row)
+
+    def as_json(self, cursor: str | None = None) -> dict[str, Any]:
+        """The entry as the log API and the JSON-lines sink show it (``id`` when ``cursor``)."""
+        entry: dict[str, Any] = {} if cursor is None else {"id": cursor}
+        entry.update(
+            time=iso(self.time),
+            request_id=self.request_id,
+            key_id=self.key_id,
+            provider=self.provider or None,
+            model=self.model or None,
+            route=self.route,
+            status=self.status,
+            streamed=self.streamed,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cached_tokens=self.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+            cost_usd=usd(self.cost) if self.cost is not None else None,
+            latency_ms=round(self.latency_ms, 3),
+            ttft_ms=round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
+            attempts=self.attempts,
+        )
+        return entry
+
+
+_second_cache: dict[int, str] = {}
 
 
 def iso(unix: float) -> str:
-    """UTC ISO 8601 with milliseconds and a ``Z``."""
-    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    """UTC ISO 8601 with milliseconds and a ``Z`` (the seconds part remembered: sink path)."""
+    second = int(unix // 1)
+    head = _second_cache.get(second)
+    if head is None:
+        head = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        if len(_second_cache) > 100:
+            _second_cache.clear()
+        _second_cache[second] = head
+    return f"{head}.{int((unix - second) * 1000):03d}Z"
 
 
 _day_cache: dict[int, str] = {}

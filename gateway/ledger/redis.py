@@ -1,6 +1,6 @@
 """Redis backend of the ledger: shared by every instance, written off the response path.
 
-``add`` only counts into memory; within ``WRITE_DELAY_S`` one pipeline adds
+``add`` only counts into memory; as soon as the loop is free one pipeline adds
 the counts since the last write (HINCRBY, so instances add up exactly) and
 appends the log entries to a capped stream:
 
@@ -8,7 +8,8 @@ appends the log entries to a capped stream:
 - ``gw:usage:spend:<key>:<window>``: hash ``cost``/``tokens``/``requests`` per budget
   window (``YYYY-MM-DD``, ``YYYY-MM``, ``total``), read by budget checks
 - ``gw:usage:last_used``: hash key id -> unix time
-- ``gw:usage:log``: stream (MAXLEN ~ ``usage.log_entries``), one ``e`` field of JSON
+- ``gw:usage:log``: stream (MAXLEN ~ ``usage.log_entries``), one ``e`` field holding
+  ``UsageRecord.row()`` as JSON (the stream id is the entry's cursor)
 
 Until a write is confirmed its counts are added to what Redis answers, so this
 instance's budget checks never miss its own requests. When Redis cannot be
@@ -40,7 +41,8 @@ SPEND = PREFIX + "spend:"
 LAST_USED = PREFIX + "last_used"
 LOG = PREFIX + "log"
 SEP = "\x1f"
-WRITE_DELAY_S = 0.05
+WRITE_DELAY_S = 0.0
+"""Write as soon as the loop is free: requests finishing meanwhile share the pipeline."""
 RETRY_MAX_S = 5.0
 ROWS_TTL_S = 400 * 86400
 WINDOW_TTL_S = {"day": 3 * 86400, "month": 40 * 86400}
@@ -104,9 +106,7 @@ class RedisLedger:
             _count(self._spend, (key_id, kind, window_id), cost, tokens)
             _count(self._unconfirmed, (key_id, window_id), cost, tokens)
         self._last_used[key_id] = record.time
-        entry = record.as_json()
-        del entry["id"]  # the stream assigns it
-        self._log.append(orjson.dumps(entry))
+        self._log.append(orjson.dumps(record.row()))
         if len(self._log) > max(self.log_entries, 1):
             del self._log[: -max(self.log_entries, 1)]
         self._schedule(WRITE_DELAY_S)
@@ -227,8 +227,8 @@ class RedisLedger:
                 ),
             )
             for stream_id, fields in batch:
-                entry = orjson.loads(fields[b"e"])
-                entry = {"id": stream_id.decode(), **entry}
+                record = UsageRecord.from_row(orjson.loads(fields[b"e"]))
+                entry = record.as_json(stream_id.decode())
                 if log_matches(entry, key_id, status):
                     found.append(entry)
                     if len(found) >= limit:

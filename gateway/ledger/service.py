@@ -21,7 +21,7 @@ from gateway.errors import QuotaExceeded
 from gateway.keys.principal import PRINCIPAL, Budget, BudgetPeriod, Principal
 from gateway.ledger.file import FileLedger
 from gateway.ledger.pricing import PICO_PER_USD, usd
-from gateway.ledger.record import UsageRecord, Window, iso, window
+from gateway.ledger.record import UsageRecord, Window, day_of, iso, window
 from gateway.ledger.sink import JsonLinesSink
 from gateway.ledger.store import LedgerStore, Spend
 from gateway.metrics import METRICS, Metrics
@@ -70,30 +70,30 @@ class Ledger:
             cached = usage.cached_tokens
             reasoning = usage.reasoning_tokens
         cost = self._cost(provider, model, prompt, completion, cached)
+        now = self.clock()
         ttft = facts.ttft if facts is not None else None
         record = UsageRecord(
-            time=self.clock(),
-            request_id=request.get(REQUEST_ID, ""),
-            key_id=principal.key_id or "anonymous",
-            provider=provider,
-            model=model,
-            route=route,
-            status=status,
-            streamed=facts.streamed if facts is not None else False,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cached_tokens=cached,
-            reasoning_tokens=reasoning,
-            cost=cost,
-            latency_ms=elapsed * 1000.0,
-            ttft_ms=ttft * 1000.0 if ttft is not None else None,
-            attempts=facts.attempts if facts is not None else 0,
+            now,
+            day_of(now),
+            request.get(REQUEST_ID, ""),
+            principal.key_id or "anonymous",
+            provider,
+            model,
+            route,
+            status,
+            facts.streamed if facts is not None else False,
+            prompt,
+            completion,
+            cached,
+            reasoning,
+            cost,
+            elapsed * 1000.0,
+            ttft * 1000.0 if ttft is not None else None,
+            facts.attempts if facts is not None else 0,
         )
         self.store.add(record)
         if self.sink is not None:
-            entry = record.as_json()
-            del entry["id"]
-            self.sink.add(orjson.dumps(entry))
+            self.sink.add(orjson.dumps(record.as_json()))
         if cost:
             self.metrics.record_cost(provider, model, usd(cost))
 
@@ -197,13 +197,17 @@ def record_usage(request: web.Request, route: str, status: int, elapsed: float) 
         ledger.record(request, route, status, elapsed)
 
 
+def has_budget(request: web.Request) -> bool:
+    """Whether the caller's key has a budget or token limit (no coroutine for those without)."""
+    principal = request.get(PRINCIPAL)
+    return principal is not None and principal.budget is not None
+
+
 async def check_budget(request: web.Request) -> None:
     """The admission step for metered routes: 429 insufficient_quota once the budget is spent."""
-    principal = request.get(PRINCIPAL)
-    if principal is None or principal.budget is None:
-        return
+    principal = request[PRINCIPAL]
     ledger = request.app.get(LEDGER)
-    if ledger is not None:
+    if ledger is not None and principal.budget is not None:
         await ledger.check_budget(principal, principal.budget)
 
 

@@ -61,13 +61,12 @@ class JsonLinesSink:
         """Write every queued line now."""
         if not self._buffer:
             return
-        batch = b"\n".join(self._buffer) + b"\n"
         if self.stdout:
             out: IO[bytes] = sys.stdout.buffer
-            out.write(batch)
+            out.write(b"".join(line + b"\n" for line in self._buffer))
             out.flush()
         else:
-            self._write(batch)
+            self._write(self._buffer)
         self._buffer.clear()
 
     def close(self) -> None:
@@ -79,21 +78,26 @@ class JsonLinesSink:
             os.close(self._fd)
             self._fd = None
 
-    def _write(self, batch: bytes) -> None:
-        lock = os.open(
-            self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, FILE_MODE
-        )
+    def _write(self, lines: list[bytes]) -> None:
+        """Append ``lines``, rotating before a line that would take the file past max_bytes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             fd = self._current()
             size = os.fstat(fd).st_size
-            if size and size + len(batch) > self.max_bytes:
-                self._rotate()
-                fd = self._current()
-            view = memoryview(batch)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            chunk: list[bytes] = []
+            for line in lines:
+                if size and size + len(line) + 1 > self.max_bytes:
+                    _write_all(fd, b"".join(chunk))
+                    chunk.clear()
+                    self._rotate()
+                    fd = self._current()
+                    size = 0
+                chunk.append(line + b"\n")
+                size += len(line) + 1
+            _write_all(fd, b"".join(chunk))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
             os.close(lock)
@@ -107,7 +111,6 @@ class JsonLinesSink:
         if self._fd is None or inode != self._inode:
             if self._fd is not None:
                 os.close(self._fd)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
             self._inode = os.fstat(self._fd).st_ino
         return self._fd
@@ -124,3 +127,9 @@ class JsonLinesSink:
 
     def _numbered(self, n: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{n}")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

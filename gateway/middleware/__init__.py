@@ -23,7 +23,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.ledger.service import check_budget, record_usage
+from gateway.ledger.service import check_budget, has_budget, record_usage
 from gateway.logs import request_id_var
 from gateway.middleware.access_log import CLIENT_CLOSED, record_request
 from gateway.middleware.auth import auth_check
@@ -58,7 +58,7 @@ def gateway_middleware(settings: Settings) -> Middleware:
                 admitted = body_limit(request, info)
                 await auth(admitted, info)
                 await rate_limit(admitted, info)
-                if info is not None and info.group == "chat":
+                if info is not None and info.group == "chat" and has_budget(admitted):
                     await check_budget(admitted)
                 response = await handler(admitted)
             except Exception as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from jsonschema import Draft202012Validator
 
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.base import API_KEY
@@ -67,3 +68,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], within_s: float = 3.0
     while not await check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def assert_documented(client: Client, path: str, method: str, answer: Any) -> None:
+    """``answer`` matches the 200 schema /api/v1/openapi.json gives for ``method path``."""
+    document = await (await client.get("/api/v1/openapi.json")).json()
+    operation = document["paths"][path][method]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    errors = [error.message for error in Draft202012Validator(schema).iter_errors(answer)]
+    assert not errors, errors

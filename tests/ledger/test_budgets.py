@@ -18,7 +18,15 @@ from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.base import Reply
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.ledger.helpers import ADMIN, ADMIN_KEY, Client, chat, expected_cost, providers
+from tests.ledger.helpers import (
+    ADMIN,
+    ADMIN_KEY,
+    Client,
+    assert_documented,
+    chat,
+    expected_cost,
+    providers,
+)
 from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 from tests.test_app import assert_openai_error
 
@@ -102,6 +110,9 @@ async def test_budget_refuses_after_the_crossing_request_until_the_next_day(
     assert [k["spend"]["tokens"] for k in listed["data"]] == [3000]
     me = await (await client.get("/api/v1/usage/me", headers=auth)).json()
     assert me["key_id"] == key_id and me["spend"] == shown["spend"]
+    await assert_documented(client, "/api/v1/keys/{key_id}", "get", shown)
+    await assert_documented(client, "/api/v1/keys", "get", listed)
+    await assert_documented(client, "/api/v1/usage/me", "get", me)
     metrics = await (await client.get("/metrics")).text()
     assert 'gateway_budget_refused_requests_total{period="day"} 1.0' in metrics
 
@@ -135,6 +146,7 @@ async def test_token_limit_per_month_and_a_total_budget_that_never_resets(
     # An admin raises the budget: allowed again at once.
     raised = await client.patch(f"/api/v1/keys/{key_id}", json={"budget_usd": 1.0}, headers=ADMIN)
     assert raised.status == 200 and (await raised.json())["budget_usd"] == 1.0
+    await assert_documented(client, "/api/v1/keys/{key_id}", "patch", await raised.json())
     await chat(client, MODEL, headers={"Authorization": f"Bearer {total}"})
 
 

@@ -24,6 +24,7 @@ from tests.ledger.helpers import (
     ADMIN_KEY,
     MODEL_OF,
     Client,
+    assert_documented,
     chat,
     eventually,
     expected_cost,
@@ -83,11 +84,13 @@ async def test_spend_adds_up_exactly_for_every_adapter_streamed_or_not(gateway: 
         assert row["cost_usd"] == expected_cost(model, 2 * prompt, 2 * completion)
         total += expected_cost(model, 2 * prompt, 2 * completion)
     assert usage["totals"]["requests"] == 6
+    await assert_documented(gateway, "/api/v1/usage", "get", usage)
     assert usage["totals"]["cost_usd"] == pytest.approx(total, rel=1e-12)
 
     logs = await (await gateway.get("/api/v1/usage/logs", headers=ADMIN)).json()
     entries = logs["data"]
     assert len(entries) == 6 and logs["next_before"] is None
+    await assert_documented(gateway, "/api/v1/usage/logs", "get", logs)
     for entry in entries:  # newest first: (stream, plain) per provider, in reverse order
         prompt, completion = COUNTS[entry["provider"]]
         assert entry["key_id"] == "admin"
@@ -178,3 +181,30 @@ async def test_failures_count_as_errors_and_a_cancelled_stream_pays_for_what_it_
     assert [e["id"] for e in only_400["data"]] == [invalid_entry["id"], upstream_400["id"]]
     totals = (await (await gateway.get("/api/v1/usage", headers=ADMIN)).json())["totals"]
     assert (totals["requests"], totals["errors"]) == (3, 3)
+
+
+async def test_a_price_set_over_the_api_applies_from_then_on(gateway: Client, fakes: Fakes) -> None:
+    created = await gateway.post(
+        "/api/v1/providers",
+        json={
+            "id": "api",
+            "name": "api",
+            "template": "openai",
+            "base_url": fakes[0].url,
+            "api_key": API_KEY,
+            "pricing": {"house-*": {"input": 1.0, "output": 1.0}},
+        },
+        headers=ADMIN,
+    )
+    assert created.status == 201, await created.text()
+    await chat(gateway, "api/house-model")
+    changed = await gateway.patch(
+        "/api/v1/providers/api",
+        json={"pricing": {"house-model": {"input": 2.0, "output": 2.0}}},
+        headers=ADMIN,
+    )
+    assert changed.status == 200, await changed.text()
+    await chat(gateway, "api/house-model")
+    log = (await (await gateway.get("/api/v1/usage/logs", headers=ADMIN)).json())["data"]
+    tokens = sum(COUNTS["oa"])
+    assert [e["cost_usd"] for e in log] == [2 * tokens / 1e6, tokens / 1e6]

@@ -1,0 +1,84 @@
+"""A SIGKILL while the file ledger flushes never leaves a corrupt or half-counted file.
+
+A forked child adds entries and flushes in a tight loop (each flush rewrites a
+file of ~2000 log entries); the parent kills it at a random moment, 50 times.
+Every time, the file reads back and holds whole flushes only; some kills land
+mid-flush (a temporary file is left behind, and cleaned up on the next load).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+from gateway.ledger.file import FILE_NAME, FileLedger, read_ledger
+from gateway.ledger.record import UsageRecord, day_of
+
+BATCH = 200
+LOG_ENTRIES = 2000
+
+
+def record(n: int) -> UsageRecord:
+    return UsageRecord(
+        time=1_790_000_000.0 + n,
+        day=day_of(1_790_000_000.0 + n),
+        request_id=f"req-{n}",
+        key_id=f"key_{n % 7}",
+        provider="oa",
+        model="gpt-4o-mini",
+        route="/v1/chat/completions",
+        status=200,
+        streamed=bool(n % 2),
+        prompt_tokens=10,
+        completion_tokens=5,
+        cached_tokens=0,
+        reasoning_tokens=0,
+        cost=4_500_000,
+        latency_ms=1.5,
+        ttft_ms=None,
+        attempts=1,
+    )
+
+
+def flush_forever(folder: Path) -> None:
+    """The child: load, then add a batch and flush, until killed."""
+    ledger = FileLedger(folder, LOG_ENTRIES, flush_interval_s=60)
+    ledger.load()
+    n = 0
+    while True:
+        for _ in range(BATCH):
+            ledger.add(record(n))
+            n += 1
+        ledger.flush_sync()
+
+
+def test_sigkill_during_flushes_never_corrupts_the_file(tmp_path: Path) -> None:
+    folder = tmp_path / "usage"
+    mid_flush = 0
+    previous = 0
+    rng = random.Random(18)
+    for _ in range(50):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns
+            try:
+                flush_forever(folder)
+            finally:
+                os._exit(1)
+        time.sleep(rng.uniform(0.002, 0.03))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if list(folder.glob(f".{FILE_NAME}.*.tmp")):
+            mid_flush += 1
+        rows, log, _ = read_ledger(folder / FILE_NAME)  # raises when corrupt
+        requests = sum(counters[0] for counters in rows.values())
+        assert requests % BATCH == 0 and requests >= previous  # whole flushes, none undone
+        assert len(log) == min(requests, LOG_ENTRIES)
+        assert sum(counters[6] for counters in rows.values()) == requests * 4_500_000
+        previous = requests
+    assert previous > 0, "no flush ever completed"
+    assert mid_flush > 0, "no kill landed during a flush"
+    FileLedger(folder, LOG_ENTRIES, 60).load()
+    assert not list(folder.glob(f".{FILE_NAME}.*.tmp"))  # the next start cleans up
