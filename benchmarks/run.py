@@ -392,6 +392,7 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
             "GATEWAY_STORAGE__PATH": str(workdir / "data"),
             "GATEWAY_UPSTREAM__POOL_SIZE": "4096",
             "GATEWAY_RATE_LIMIT__CHAT_RPM": "100000000",
+            "GATEWAY_SERVER__MAX_CONNECTIONS_PER_CLIENT": "100000",  # all load is from 127.0.0.1
             "BENCH_KEY": "bench-key",
         }
         gw_pid = procs.start(

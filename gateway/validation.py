@@ -80,7 +80,7 @@ def _message(message: Any, i: int) -> None:
     if not isinstance(message, dict):
         raise _invalid("Each message must be an object.", path)
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         allowed = ", ".join(sorted(ROLES))
         raise _invalid(f"'role' must be one of {allowed}.", f"{path}.role")
     content = message.get("content")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from gateway.errors import InvalidRequest, NotFound
 from gateway.fields import DisplayName, ModelName
@@ -15,6 +15,11 @@ from gateway.keys.principal import BudgetPeriod, Scope
 from gateway.ledger.service import LEDGER, SPEND_SCHEMA
 from gateway.routes.body import read_json_object
 from gateway.routes.table import Operation, add_route
+
+Whole = Annotated[int, Strict()]
+"""An integer, never a boolean (``true`` is not 1)."""
+Number = Annotated[float, Strict()]
+"""A number (an integer will do), never a boolean."""
 
 
 def _chat_only() -> list[Scope]:
@@ -30,12 +35,12 @@ class NewKey(BaseModel):
     scopes: list[Scope] = Field(default_factory=_chat_only, min_length=1, max_length=3)
     models: list[ModelName] | None = Field(None, max_length=1000)
     """The models the key may use; empty or absent means every model."""
-    rpm: int | None = Field(None, ge=1, le=10_000_000)
-    tpm: int | None = Field(None, ge=1, le=1_000_000_000)
+    rpm: Whole | None = Field(None, ge=1, le=10_000_000)
+    tpm: Whole | None = Field(None, ge=1, le=1_000_000_000)
     expires_at: datetime | None = None
-    budget_usd: float | None = Field(None, ge=0, le=1_000_000_000)
+    budget_usd: Number | None = Field(None, ge=0, le=1_000_000_000)
     """Spend allowed per budget period, in USD at the configured prices."""
-    max_tokens: int | None = Field(None, ge=1, le=10**15)
+    max_tokens: Whole | None = Field(None, ge=1, le=10**15)
     """Tokens (prompt + completion) allowed per budget period."""
     budget_period: BudgetPeriod = "month"
 
@@ -57,10 +62,10 @@ class KeyChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DisplayName | None = None
-    rpm: int | None = Field(None, ge=1, le=10_000_000)
-    tpm: int | None = Field(None, ge=1, le=1_000_000_000)
-    budget_usd: float | None = Field(None, ge=0, le=1_000_000_000)
-    max_tokens: int | None = Field(None, ge=1, le=10**15)
+    rpm: Whole | None = Field(None, ge=1, le=10_000_000)
+    tpm: Whole | None = Field(None, ge=1, le=1_000_000_000)
+    budget_usd: Number | None = Field(None, ge=0, le=1_000_000_000)
+    max_tokens: Whole | None = Field(None, ge=1, le=10**15)
     budget_period: BudgetPeriod | None = None
 
 

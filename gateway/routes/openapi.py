@@ -70,6 +70,8 @@ def _operation(op: Operation, path: str) -> dict[str, Any]:
     responses = {status: spec for status, spec in op.responses.items()}
     for status, description in COMMON_ERRORS.items():
         responses.setdefault(status, description)
+    if op.request_schema is not None:
+        responses.setdefault(415, "The body is not JSON (Content-Type)")
     out["responses"] = {str(s): _response(s, spec) for s, spec in sorted(responses.items())}
     return out
 

@@ -11,7 +11,11 @@ from gateway.providers.templates import TEMPLATES, Template
 from gateway.routes.body import inline_refs
 from gateway.routes.table import Operation, add_route
 
-TEMPLATE_SCHEMA = inline_refs(Template.model_json_schema())
+_FIELDS = inline_refs(Template.model_json_schema())
+TEMPLATE_SCHEMA: dict[str, Any] = {
+    **_FIELDS,
+    "properties": {"object": {"const": "template"}, **_FIELDS["properties"]},
+}
 LIST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {

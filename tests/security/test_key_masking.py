@@ -129,3 +129,25 @@ def test_mask_secrets_by_value_and_by_shape() -> None:
     # Ordinary messages are left alone.
     plain = "api_key: String should have at least 1 character; send 'Authorization: Bearer KEY'."
     assert mask_secrets(plain) == plain
+
+
+@pytest.mark.parametrize("provider_id", sorted(KEYS))
+async def test_messages_route_never_echoes_the_provider_key(
+    gateway: Client, fakes: dict[str, FakeUpstream], provider_id: str
+) -> None:
+    """/v1/messages: native pass-through to Anthropic, translated for the others."""
+    fake = fakes[provider_id]
+    body = {"model": f"{provider_id}/model-a", "max_tokens": 5,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    for status in (401, 500):
+        fake.fault = Fault(status=status, echo_credentials=True)
+        for stream in (False, True):
+            answer = await gateway.post("/v1/messages", json={**body, "stream": stream})
+            assert answer.status >= 400, (status, stream)
+            assert_masked(await answer.text(), provider_id)
+    fake.fault = Fault(error_event_after=2, echo_credentials=True)
+    answer = await gateway.post("/v1/messages", json={**body, "stream": True})
+    assert answer.status == 200
+    events = await answer.text()
+    assert "error" in events
+    assert_masked(events, provider_id)
