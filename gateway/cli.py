@@ -216,6 +216,9 @@ def _keys_create(args: argparse.Namespace) -> int:
                 "rpm": args.rpm,
                 "tpm": args.tpm,
                 "expires_at": args.expires_at,
+                "budget_usd": args.budget_usd,
+                "max_tokens": args.max_tokens,
+                "budget_period": args.budget_period,
             }
         )
     except ValidationError as exc:
@@ -235,6 +238,9 @@ def _keys_create(args: argparse.Namespace) -> int:
             rpm=spec.rpm,
             tpm=spec.tpm,
             expires_at=spec.expires_at,
+            budget_usd=spec.budget_usd,
+            max_tokens=spec.max_tokens,
+            budget_period=spec.budget_period,
         )
         print(json.dumps({**meta, "key": key}, indent=2))
         print("Store the key now: it is not shown again.", file=sys.stderr)
@@ -275,6 +281,9 @@ def _add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     create.add_argument("--rpm", type=int)
     create.add_argument("--tpm", type=int)
     create.add_argument("--expires-at", help="ISO 8601 date-time")
+    create.add_argument("--budget-usd", type=float, help="USD per budget period")
+    create.add_argument("--max-tokens", type=int, help="tokens per budget period")
+    create.add_argument("--budget-period", choices=["day", "month", "total"], default="month")
     create.set_defaults(func=_keys_create)
     verbs.add_parser("list", help="list keys (metadata only)").set_defaults(func=_keys_list)
     revoke = verbs.add_parser("revoke", help="revoke a key at once")

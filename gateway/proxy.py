@@ -55,6 +55,7 @@ from gateway.validation import ChatParams
 logger = logging.getLogger("gateway.proxy")
 
 KEEPALIVE: Final = b": keep-alive\n\n"
+ADJUSTED_HEADER: Final = "X-Gateway-Adjusted"
 _ERROR: Final = b"error"
 """In a native event (``event: error`` or an ``"error"`` field): worth masking."""
 DONE_EVENT: Final = b"data: [DONE]\n\n"
@@ -82,6 +83,13 @@ def answer_headers(upstream_headers: Mapping[str, str], provider_id: str) -> dic
         lower = name.lower()
         if lower.startswith(PASSED_PREFIXES) or lower in PASSED_NAMES:
             headers[name] = value
+    return headers
+
+
+def with_adjusted(headers: dict[str, str], outgoing: UpstreamRequest) -> dict[str, str]:
+    """Name the request fields the adapter changed to fit the upstream (never silently)."""
+    if outgoing.adjusted:
+        headers[ADJUSTED_HEADER] = ", ".join(outgoing.adjusted)
     return headers
 
 
@@ -272,7 +280,7 @@ async def complete(
         return web.Response(
             body=orjson.dumps(answer),
             content_type="application/json",
-            headers=answer_headers(response.headers, provider.id),
+            headers=with_adjusted(answer_headers(response.headers, provider.id), outgoing),
         )
     assert last is not None, "the router never returns an empty candidate list"
     raise last
@@ -458,7 +466,9 @@ async def _stream_from(
                     raise _Failed(_unusable(adapter, provider, payload, exc)) from None
                 usage.append(_usage_of(answer))
                 served = True
-                sse = await call.commit(answer_headers(response.headers, provider.id))
+                sse = await call.commit(
+                    with_adjusted(answer_headers(response.headers, provider.id), outgoing)
+                )
                 attempts.first_chunk(provider.id, model, started)
                 if fmt is not None:
                     told = listed(completion_chunk_objects(answer, params.include_usage))
@@ -484,7 +494,9 @@ async def _stream_from(
                         outcome = _failure_outcome(exc)
                         raise _Failed(_early_failure(provider, exc)) from None
                     served = True
-                    sse = await call.commit(answer_headers(response.headers, provider.id))
+                    sse = await call.commit(
+                        with_adjusted(answer_headers(response.headers, provider.id), outgoing)
+                    )
                     if first is not None:
                         attempts.first_chunk(provider.id, model, started)
                     if fmt is None:

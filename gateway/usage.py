@@ -48,6 +48,7 @@ def combined(seen: Sequence[StreamUsage]) -> StreamUsage:
         completion_tokens=max((u.completion_tokens for u in seen), default=0),
         cached_tokens=max((u.cached_tokens for u in seen), default=0),
         reasoning_tokens=max((u.reasoning_tokens for u in seen), default=0),
+        cache_write_tokens=max((u.cache_write_tokens for u in seen), default=0),
     )
 
 

@@ -18,12 +18,14 @@ async def test_cli_key_lifecycle(
 ) -> None:
     env = {"GATEWAY_STORAGE__PATH": str(tmp_path / "data")}
     created = run_cli(
-        "keys", "create", "--name", "cli", "--scope", "chat", "--model", "m1", cwd=tmp_path, env=env
-    )
+        "keys", "create", "--name", "cli", "--scope", "chat", "--model", "m1",
+        "--budget-usd", "5", "--budget-period", "day", cwd=tmp_path, env=env,
+    )  # fmt: skip
     assert created.returncode == 0, created.stderr
     meta = json.loads(created.stdout)
     key = meta["key"]
     assert key.startswith("gw-") and meta["models"] == ["m1"]
+    assert (meta["budget_usd"], meta["max_tokens"], meta["budget_period"]) == (5.0, None, "day")
 
     listed = run_cli("keys", "list", cwd=tmp_path, env=env)
     assert listed.returncode == 0

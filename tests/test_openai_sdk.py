@@ -81,6 +81,10 @@ async def test_models_and_embeddings(sdk: openai.AsyncOpenAI) -> None:
     assert (await sdk.models.list()).data[0].owned_by == "up"
     embedding = await sdk.embeddings.create(model="emb", input=["a", "b"], encoding_format="float")
     assert len(embedding.data) == 2 and embedding.data[1].embedding == [0.1, 0.2, 1.0]
+    default = await sdk.embeddings.create(model="emb", input=["a", "b"])  # base64 on the wire
+    assert default.data[1].embedding == pytest.approx([0.1, 0.2, 1.0])
+    model = await sdk.models.retrieve("up/gpt-fake")
+    assert (model.id, model.owned_by) == ("up/gpt-fake", "up")
 
 
 async def test_error_classes(sdk: openai.AsyncOpenAI) -> None:

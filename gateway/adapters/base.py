@@ -30,6 +30,22 @@ class TemplatePaths:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelFamily:
+    """What one family of a provider's models supports, from its template's ``families``.
+
+    A model belongs to the first family with a prefix of its name. ``reasoning``
+    says how ``reasoning_effort`` is told upstream ("budget": a token budget,
+    "level": a named level); ``efforts`` maps each OpenAI effort to that value.
+    """
+
+    prefixes: tuple[str, ...]
+    structured_output: bool = False
+    """The upstream can constrain its answer to a JSON schema by itself."""
+    reasoning: str | None = None
+    efforts: Mapping[str, int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """What an adapter needs to know about one provider, precomputed at load time."""
 
@@ -41,6 +57,7 @@ class Target:
     paths: TemplatePaths = TemplatePaths()
     query: Mapping[str, str] = field(default_factory=dict)
     """Added to every upstream URL (Azure's api-version)."""
+    families: tuple[ModelFamily, ...] = ()
     json_headers: Mapping[str, str] = field(init=False, repr=False, compare=False)
     """``headers`` plus ``Content-Type: application/json``, built once for request bodies."""
 
@@ -48,6 +65,14 @@ class Target:
         object.__setattr__(
             self, "json_headers", {**self.headers, "Content-Type": "application/json"}
         )
+
+    def family(self, model: str) -> ModelFamily | None:
+        """The family ``model`` belongs to (None: the template says nothing about it)."""
+        name = model.removeprefix("models/")
+        for family in self.families:
+            if name.startswith(family.prefixes):
+                return family
+        return None
 
     def url(self, path: str, model: str = "") -> str:
         """Absolute URL for a template path, with {model}/{deployment} filled in."""
@@ -65,6 +90,8 @@ class UpstreamRequest:
     headers: Mapping[str, str]
     body: bytes | None = None
     params: Mapping[str, str] = field(default_factory=dict)
+    adjusted: tuple[str, ...] = ()
+    """Request fields the adapter changed to fit the upstream (X-Gateway-Adjusted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +112,8 @@ class StreamUsage:
     """Of ``prompt_tokens``, those read from the provider's prompt cache."""
     reasoning_tokens: int = 0
     """Of ``completion_tokens``, those spent on reasoning (thinking)."""
+    cache_write_tokens: int = 0
+    """Of ``prompt_tokens``, those written to the provider's prompt cache (Anthropic)."""
 
     @classmethod
     def from_openai(cls, counts: JSON) -> StreamUsage:
@@ -100,7 +129,23 @@ class StreamUsage:
             token_count(completion_details.get("reasoning_tokens"))
             if isinstance(completion_details, dict)
             else 0,
+            token_count(prompt_details.get("cache_write_tokens"))
+            if isinstance(prompt_details, dict)
+            else 0,
         )
+
+    def to_openai(self) -> JSON:
+        """OpenAI's ``usage`` object: totals with the cached and reasoning details."""
+        prompt_details: JSON = {"cached_tokens": self.cached_tokens}
+        if self.cache_write_tokens:
+            prompt_details["cache_write_tokens"] = self.cache_write_tokens
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+        }
 
 
 def token_count(value: object) -> int:
@@ -149,4 +194,5 @@ class Adapter(Protocol):
         self, target: Target, body: JSON, raw: bytes, upstream_model: str
     ) -> UpstreamRequest: ...
 
-    def parse_embeddings(self, payload: bytes, model: str) -> JSON: ...
+    def parse_embeddings(self, payload: bytes, model: str, body: JSON) -> JSON:
+        """An upstream embeddings answer -> OpenAI's list; ``body`` is the client's request."""

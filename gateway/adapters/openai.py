@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 import orjson
 
 from gateway.adapters.base import JSON, ModelPage, StreamUsage, Target, UpstreamRequest
-from gateway.adapters.shapes import error_message, load_object, new_id
+from gateway.adapters.shapes import error_event, error_message, load_object, new_id
 from gateway.errors import UpstreamError
 from gateway.security.redaction import mask_secrets
 
 _NULL = b'"usage":null'
+ERROR_HEAD = 32
+"""An upstream's in-stream error object names ``error`` within its first bytes."""
 _NULL_SPACED = b'"usage": null'
 _ERROR = b'"error"'
 
@@ -27,6 +29,23 @@ def _with_model(body: JSON, raw: bytes, upstream_model: str) -> bytes:
     if body.get("model") == upstream_model:
         return raw
     return orjson.dumps({**body, "model": upstream_model})
+
+
+def _stream_error(data: bytes) -> bytes | None:
+    """An upstream's in-stream error as our final error event (all four fields, as OpenAI's)."""
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    error = event.get("error") if isinstance(event, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code = error.get("code")
+    return error_event(
+        str(error.get("message") or "upstream stream error"),
+        error["type"] if isinstance(error.get("type"), str) else "upstream_error",
+        str(code) if code is not None else None,
+    )
 
 
 class OpenAIAdapter:
@@ -46,8 +65,15 @@ class OpenAIAdapter:
 
     def parse_chat(self, payload: bytes, model: str) -> JSON:
         answer = load_object(payload, "chat completion")
-        if not isinstance(answer.get("choices"), list):
+        choices = answer.get("choices")
+        if not isinstance(choices, list):
             raise UpstreamError("upstream chat completion has no choices")
+        for choice in choices:  # compatible servers often leave out what OpenAI requires
+            if isinstance(choice, dict):
+                choice.setdefault("logprobs", None)
+                message = choice.get("message")
+                if isinstance(message, dict):
+                    message.setdefault("refusal", None)
         answer["model"] = model
         if "id" not in answer:  # some compatible servers omit these
             answer["id"] = new_id("chatcmpl-")
@@ -68,6 +94,11 @@ class OpenAIAdapter:
         async for data in events:
             if data == b"[DONE]":
                 return
+            if b'"error"' in data[:ERROR_HEAD]:
+                error = _stream_error(data)
+                if error is not None:
+                    yield error
+                    return
             if b'"usage"' in data and _NULL not in data and _NULL_SPACED not in data:
                 self._record_usage(data, usage)
             if _ERROR in data:  # an in-stream error event may echo the key: mask it
@@ -109,7 +140,7 @@ class OpenAIAdapter:
             target.query,
         )
 
-    def parse_embeddings(self, payload: bytes, model: str) -> JSON:
+    def parse_embeddings(self, payload: bytes, model: str, body: JSON) -> JSON:
         answer = load_object(payload, "embeddings answer")
         if not isinstance(answer.get("data"), list):
             raise UpstreamError("upstream embeddings answer has no data")

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from gateway.adapters.base import JSON, StreamUsage
+from gateway.adapters.base import JSON, StreamUsage, Target
 from gateway.errors import InvalidRequest, UpstreamError, error_body
 
 
@@ -16,24 +16,24 @@ def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(12)
 
 
-def usage(prompt: int, completion: int, total: int | None = None) -> JSON:
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion if total is None else total,
-    }
-
-
 def completion(
-    model: str, message: JSON, finish_reason: str | None, usage_: JSON, id_: str | None = None
+    model: str,
+    message: JSON,
+    finish_reason: str | None,
+    counts: StreamUsage,
+    id_: str | None = None,
 ) -> JSON:
+    """A chat.completion with every field OpenAI's schema requires (refusal, logprobs)."""
+    message.setdefault("refusal", None)
     return {
         "id": id_ or new_id("chatcmpl-"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": usage_,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+        ],
+        "usage": counts.to_openai(),
     }
 
 
@@ -50,17 +50,13 @@ class ChunkWriter:
             "model": model,
         }
 
-    def delta(self, delta: JSON, finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+    def delta(self, delta: JSON, finish_reason: str | None = None, index: int = 0) -> bytes:
+        choice = {"index": index, "delta": delta, "finish_reason": finish_reason}
         return b"data: " + orjson.dumps({**self._head, "choices": [choice]}) + b"\n\n"
 
     def usage(self, counts: StreamUsage) -> bytes:
         """The single final usage chunk: prompt and completion together, no choices."""
-        body = {
-            **self._head,
-            "choices": [],
-            "usage": usage(counts.prompt_tokens, counts.completion_tokens),
-        }
+        body = {**self._head, "choices": [], "usage": counts.to_openai()}
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
@@ -116,6 +112,82 @@ def parse_data_url(url: str, param: str) -> tuple[str, str]:
     if not comma or not head.startswith("data:") or not head.endswith(";base64"):
         raise InvalidRequest("image data URLs must be base64 encoded", param=param)
     return head[5:-7] or "application/octet-stream", data
+
+
+def pdf_data(part: JSON, param: str) -> str:
+    """The base64 data of an OpenAI ``file`` part holding a PDF (data URL or bare base64)."""
+    file = part.get("file")
+    if not isinstance(file, dict):
+        raise InvalidRequest("a file part needs a 'file' object", param=param)
+    data = file.get("file_data")
+    if not isinstance(data, str) or not data:
+        raise InvalidRequest(
+            "this provider takes files inline only: send 'file_data', not 'file_id'",
+            param=f"{param}.file",
+        )
+    if data.startswith("data:"):
+        mime, data = parse_data_url(data, f"{param}.file.file_data")
+        if mime != "application/pdf":
+            raise InvalidRequest(
+                f"this provider reads PDF files only, not {mime}", param=f"{param}.file.file_data"
+            )
+    return data
+
+
+def reasoning_value(body: JSON, target: Target, model: str) -> int | str | None:
+    """The upstream's value for ``reasoning_effort`` (template data), None when not asked."""
+    effort = body.get("reasoning_effort")
+    if effort is None:
+        return None
+    family = target.family(model)
+    if family is None or family.reasoning is None or effort not in family.efforts:
+        raise InvalidRequest(
+            f"reasoning_effort {effort!r} is not supported for model {model!r} by this provider",
+            param="reasoning_effort",
+        )
+    return family.efforts[effort]
+
+
+def response_schema(body: JSON) -> tuple[str, JSON] | None:
+    """``response_format`` as (name, JSON schema); None for text or when absent."""
+    response_format = body.get("response_format")
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return "json_object", {"type": "object"}
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise InvalidRequest(
+                "json_schema needs a 'schema' object", param="response_format.json_schema.schema"
+            )
+        name = spec.get("name") if isinstance(spec, dict) else None
+        return (name if isinstance(name, str) and name else "json_schema"), schema
+    raise InvalidRequest(
+        "response_format.type must be text, json_object or json_schema",
+        param="response_format.type",
+    )
+
+
+def refuse_untranslated(body: JSON) -> None:
+    """Parameters a translating adapter cannot honour and must not drop: a 400 naming each."""
+    for key in ("functions", "function_call"):
+        if body.get(key) is not None:
+            raise InvalidRequest(
+                f"'{key}' is deprecated and not translated: use 'tools'", param=key
+            )
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (isinstance(modalities, list) and "audio" in modalities):
+        param = "audio" if body.get("audio") is not None else "modalities"
+        raise InvalidRequest("this provider does not answer with audio", param=param)
+    if body.get("web_search_options") is not None:
+        raise InvalidRequest(
+            "web search is not offered through this provider", param="web_search_options"
+        )
 
 
 def reject_n(body: JSON) -> None:
@@ -192,7 +264,7 @@ def completion_chunk_objects(answer: JSON, include_usage: bool) -> list[JSON]:
             "role": message.get("role") or "assistant",
             "content": message.get("content"),
         }
-        for key in ("reasoning_content", "refusal"):
+        for key in ("reasoning_content", "thinking_blocks", "refusal"):
             if message.get(key) is not None:
                 delta[key] = message[key]
         calls = message.get("tool_calls")

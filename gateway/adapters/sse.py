@@ -6,6 +6,12 @@ to a relay: ``\\n``, ``\\r\\n`` and ``\\r`` line ends, multi-line ``data``, ``:`
 comments. Event names, ids and retry hints are dropped: every adapter reads the
 event type from the payload. It stops at ``[DONE]``; an event cut off by the end
 of the body is dropped, as the SSE spec says, so a relay never emits half a JSON.
+
+One exception to the spec: some upstreams (Vertex, Gemini) end a failing stream
+with a raw JSON error (often ``[{"error": {...}}]`` over several lines) instead of
+a ``data:`` line. Such stray lines are kept (up to STRAY_LIMIT bytes) and, when
+the body ends and they parse as a JSON object or a list holding one, that object
+becomes the last payload, so the adapter sees the error instead of a quiet end.
 """
 
 from __future__ import annotations
@@ -13,18 +19,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Final
 
+import orjson
+
 DONE: Final = b"[DONE]"
+STRAY_LIMIT: Final = 64 * 1024
+_FIELD_STARTS: Final = b":deir"
+"""First bytes of SSE lines (comment, data, event, id, retry); any other line is stray."""
 
 
 class SSEDecoder:
     """Feed it chunks; it returns the data payloads of the events those chunks completed."""
 
-    __slots__ = ("_buffer", "_data", "_pending_cr")
+    __slots__ = ("_buffer", "_data", "_pending_cr", "_stray")
 
     def __init__(self) -> None:
         self._buffer = b""
         self._pending_cr = False
         self._data: list[bytes] = []
+        self._stray: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if not chunk:
@@ -49,8 +61,29 @@ class SSEDecoder:
                     data = self._data = []
             elif line[:5] == b"data:":
                 data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line[0] not in _FIELD_STARTS:
+                self._keep_stray(line)
             # comments (":"), event, id and retry lines do not matter to a relay
         return payloads
+
+    def _keep_stray(self, line: bytes) -> None:
+        if sum(map(len, self._stray)) + len(line) <= STRAY_LIMIT:
+            self._stray.append(line)
+
+    def stray_object(self) -> bytes | None:
+        """At the end of the body: the raw JSON object that stray lines held, if any."""
+        if self._buffer and self._buffer[0] not in _FIELD_STARTS:
+            self._keep_stray(self._buffer)
+            self._buffer = b""
+        if not self._stray:
+            return None
+        try:
+            value = orjson.loads(b"\n".join(self._stray))
+        except orjson.JSONDecodeError:
+            return None
+        if isinstance(value, list):
+            value = next((item for item in value if isinstance(item, dict)), None)
+        return orjson.dumps(value) if isinstance(value, dict) else None
 
 
 async def iter_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
@@ -64,6 +97,9 @@ async def iter_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
             if payload == DONE:
                 return
             yield payload
+    stray = decoder.stray_object()
+    if stray is not None:
+        yield stray
 
 
 async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:

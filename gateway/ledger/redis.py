@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -32,6 +32,7 @@ from gateway.ledger.aggregates import COUNTERS, Rows, add_record, merge
 from gateway.ledger.record import UsageRecord, Window
 from gateway.ledger.store import LogPage, Spend, log_matches
 from gateway.shared.client import UNREACHABLE, Redis, bounded
+from gateway.storage.base import StorageUnavailable
 
 logger = logging.getLogger("gateway.ledger.redis")
 
@@ -49,7 +50,11 @@ WINDOW_TTL_S = {"day": 3 * 86400, "month": 40 * 86400}
 MAX_DAYS = 400
 """A usage query spans at most this many days."""
 LOG_BATCH = 200
+READS_PAUSE_S = 1.0
+"""After Redis failed a budget read, budgets count locally this long (no request waits)."""
+UNREACHABLE_MESSAGE = "The usage ledger's Redis cannot be reached; try again shortly."
 K = TypeVar("K")
+T = TypeVar("T")
 
 
 def _count(store: dict[K, list[int]], key: K, cost: int, tokens: int) -> None:
@@ -80,6 +85,7 @@ class RedisLedger:
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Task[None] | None = None
         self._retry_s = 0.0
+        self._reads_paused_until = 0.0
 
     async def open(self) -> None:
         return None
@@ -202,7 +208,7 @@ class RedisLedger:
         pipe = self.client.pipeline(transaction=False)
         for day in days:
             pipe.hgetall(ROWS + day)
-        answers: list[dict[bytes, bytes]] = await bounded(pipe.execute(), self.timeout_s)
+        answers: list[dict[bytes, bytes]] = await self._read(pipe.execute())
         out: Rows = {}
         for day, fields in zip(days, answers, strict=True):
             for field, value in fields.items():
@@ -221,10 +227,7 @@ class RedisLedger:
         while len(found) < limit:
             batch = cast(
                 list[tuple[bytes, dict[bytes, bytes]]],
-                await bounded(
-                    self.client.xrevrange(LOG, max=upper, min="-", count=LOG_BATCH),
-                    self.timeout_s,
-                ),
+                await self._read(self.client.xrevrange(LOG, max=upper, min="-", count=LOG_BATCH)),
             )
             for stream_id, fields in batch:
                 record = UsageRecord.from_row(orjson.loads(fields[b"e"]))
@@ -239,14 +242,17 @@ class RedisLedger:
         return LogPage(found)
 
     async def spend(self, key_ids: Sequence[str], windows: Sequence[Window]) -> list[Spend]:
-        pipe = self.client.pipeline(transaction=False)
-        for key_id, win in zip(key_ids, windows, strict=True):
-            pipe.hmget(f"{SPEND}{key_id}:{win.id}", ["cost", "tokens", "requests"])
-        try:
-            answers: list[list[bytes | None]] = await bounded(pipe.execute(), self.timeout_s)
-        except UNREACHABLE:
-            logger.warning("usage ledger: Redis unreachable; budgets count this instance only")
-            answers = [[None, None, None] for _ in key_ids]
+        answers: list[list[bytes | None]] = [[None, None, None] for _ in key_ids]
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._reads_paused_until:
+            pipe = self.client.pipeline(transaction=False)
+            for key_id, win in zip(key_ids, windows, strict=True):
+                pipe.hmget(f"{SPEND}{key_id}:{win.id}", ["cost", "tokens", "requests"])
+            try:
+                answers = await bounded(pipe.execute(), self.timeout_s)
+            except UNREACHABLE:
+                self._reads_paused_until = loop.time() + READS_PAUSE_S
+                logger.warning("usage ledger: Redis unreachable; budgets count this instance only")
         out = []
         for key_id, win, values in zip(key_ids, windows, answers, strict=True):
             spent = Spend(*(int(v) if v is not None else 0 for v in values))
@@ -259,8 +265,18 @@ class RedisLedger:
     async def last_used(self, key_ids: Sequence[str]) -> dict[str, float]:
         if not key_ids:
             return {}
-        values = await bounded(self.client.hmget(LAST_USED, list(key_ids)), self.timeout_s)
+        try:
+            values = await bounded(self.client.hmget(LAST_USED, list(key_ids)), self.timeout_s)
+        except UNREACHABLE:  # key views still answer, without last use
+            return {}
         return {k: float(v) for k, v in zip(key_ids, values, strict=True) if v is not None}
+
+    async def _read(self, call: Awaitable[T]) -> T:
+        """One bounded read for the admin API: 503 storage_unavailable when Redis is away."""
+        try:
+            return await bounded(call, self.timeout_s)
+        except UNREACHABLE:
+            raise StorageUnavailable(UNREACHABLE_MESSAGE) from None
 
 
 def _days(first_day: str, last_day: str) -> list[str]:

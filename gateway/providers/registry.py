@@ -74,6 +74,7 @@ def build_live(
         ),
         paths=template.paths.to_target_paths(),
         query=dict(template.query),
+        families=tuple(family.to_family() for family in template.families),
     )
     return LiveProvider(
         id=record.id,

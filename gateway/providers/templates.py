@@ -16,7 +16,7 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.adapters.base import TemplatePaths
+from gateway.adapters.base import ModelFamily, TemplatePaths
 from gateway.fields import HeaderMap, HttpUrl, ProviderId, yaml_problem
 from gateway.ledger.pricing import Pricing
 
@@ -65,6 +65,25 @@ class Paths(Strict):
         )
 
 
+class Family(Strict):
+    """Model-family capabilities that change how an adapter translates a request."""
+
+    prefixes: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    structured_output: bool = False
+    reasoning: Literal["budget", "level"] | None = None
+    efforts: dict[Literal["none", "minimal", "low", "medium", "high", "xhigh"], int | str] = Field(
+        default_factory=dict
+    )
+
+    def to_family(self) -> ModelFamily:
+        return ModelFamily(
+            tuple(self.prefixes),
+            self.structured_output,
+            self.reasoning,
+            {str(effort): value for effort, value in self.efforts.items()},
+        )
+
+
 class Template(Strict):
     id: ProviderId
     name: Annotated[str, Field(min_length=1, max_length=100)]
@@ -79,6 +98,8 @@ class Template(Strict):
     docs_url: HttpUrl | None = None
     models: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     description: str | None = None
+    families: list[Family] = Field(default_factory=list)
+    """Checked in order; a model belongs to the first family with a prefix of its name."""
     pricing: Pricing = Field(default_factory=dict)
     """Model name or glob -> USD per million tokens (see gateway.ledger.pricing)."""
 

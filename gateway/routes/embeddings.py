@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+
 from aiohttp import web
 
 from gateway.adapters import ADAPTERS
-from gateway.errors import InvalidRequest
+from gateway.adapters.base import JSON
+from gateway.errors import InvalidRequest, UpstreamError
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete
@@ -21,13 +25,38 @@ EMBEDDINGS_REQUEST_SCHEMA = {
     "properties": {
         "model": {"type": "string", "minLength": 1},
         "input": {"type": ["string", "array"]},
+        "encoding_format": {"type": "string", "enum": ["float", "base64"]},
     },
 }
+ENCODINGS = ("float", "base64")
+
+
+def encoded(answer: JSON, encoding: str) -> JSON:
+    """Vectors as the client asked: float lists, or base64 of little-endian float32s.
+
+    OpenAI's SDKs ask for base64 by default and decode whatever comes; any
+    upstream that answers with floats (Gemini, many compatible servers) is
+    encoded here, so every adapter honours ``encoding_format``.
+    """
+    if encoding != "base64":
+        return answer
+    for item in answer.get("data") or ():
+        vector = item.get("embedding") if isinstance(item, dict) else None
+        if isinstance(vector, list):
+            try:
+                packed = struct.pack(f"<{len(vector)}f", *vector)
+            except struct.error:
+                raise UpstreamError("upstream embeddings hold non-numbers") from None
+            item["embedding"] = base64.b64encode(packed).decode()
+    return answer
 
 
 async def embeddings(request: web.Request) -> web.Response:
     body, raw = await read_json_object(request)
     model = validate_embeddings(body)
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ENCODINGS:
+        raise InvalidRequest("encoding_format must be float or base64.", param="encoding_format")
     candidates = [
         c
         for c in request.app[ROUTER].candidates(model, request.headers.get("X-Gateway-Provider"))
@@ -44,7 +73,7 @@ async def embeddings(request: web.Request) -> web.Response:
         request,
         candidates,
         lambda adapter, c: adapter.build_embeddings(c.provider.target, body, raw, c.upstream_model),
-        lambda adapter, payload: adapter.parse_embeddings(payload, model),
+        lambda adapter, payload: encoded(adapter.parse_embeddings(payload, model, body), encoding),
     )
 
 

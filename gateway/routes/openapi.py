@@ -80,10 +80,18 @@ def _path_params(path: str) -> list[str]:
     return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
 
 
+def _plain_path(path: str) -> str:
+    """An aiohttp path as OpenAPI writes it: ``{name:regex}`` -> ``{name}``."""
+    return "/".join(
+        "{" + part[1:-1].split(":")[0] + "}" if part.startswith("{") else part
+        for part in path.split("/")
+    )
+
+
 def build_document(app: web.Application) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for info in app[ROUTES].values():
-        item = paths.setdefault(info.path, {})
+        item = paths.setdefault(_plain_path(info.path), {})
         for method, op in info.operations.items():
             item[method] = _operation(op, info.path)
     return {

@@ -274,6 +274,7 @@ def setup(app: web.Application) -> None:
             responses={
                 200: {"description": "Aggregate rows", "schema": USAGE_SCHEMA},
                 404: "Ledger off",
+                503: "The Redis backend cannot be reached",
             },
         ),
     )
@@ -295,6 +296,7 @@ def setup(app: web.Application) -> None:
             responses={
                 200: {"description": "Log entries", "schema": LOGS_SCHEMA},
                 404: "Ledger off",
+                503: "The Redis backend cannot be reached",
             },
         ),
     )

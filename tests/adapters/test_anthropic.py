@@ -110,7 +110,14 @@ EXPECTED: dict[str, Any] = {
     "top_p": 0.9,
     "stop_sequences": ["END"],
     "metadata": {"user_id": "u-1"},
-    "tools": [{"name": "look", "description": "Look", "input_schema": {"type": "object"}}],
+    "tools": [
+        {"name": "look", "description": "Look", "input_schema": {"type": "object"}},
+        {
+            "name": "json_response",
+            "description": "Give the final answer (json_object) as this tool's input.",
+            "input_schema": {"type": "object"},
+        },
+    ],
     "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
     "stream": True,
 }
@@ -151,7 +158,7 @@ def test_max_tokens_defaults_and_max_tokens_honoured() -> None:
 )
 def test_tool_choice_mapping(choice: Any, expected: Any) -> None:
     body = {**CHAT, "tool_choice": choice}
-    del body["parallel_tool_calls"]
+    del body["parallel_tool_calls"], body["response_format"]
     assert build(body).get("tool_choice") == expected
 
 
@@ -198,6 +205,10 @@ def test_response_golden_with_thinking_and_tool_calls() -> None:
                 "role": "assistant",
                 "content": "Calling.",
                 "reasoning_content": "Let me think.",
+                "thinking_blocks": [
+                    {"type": "thinking", "thinking": "Let me think.", "signature": "s"}
+                ],
+                "refusal": None,
                 "tool_calls": [
                     {
                         "id": "toolu_1",
@@ -211,10 +222,17 @@ def test_response_golden_with_thinking_and_tool_calls() -> None:
                     },
                 ],
             },
+            "logprobs": None,
             "finish_reason": "tool_calls",
         }
     ]
-    assert answer["usage"] == {"prompt_tokens": 15, "completion_tokens": 8, "total_tokens": 23}
+    assert answer["usage"] == {
+        "prompt_tokens": 15,
+        "completion_tokens": 8,
+        "total_tokens": 23,
+        "prompt_tokens_details": {"cached_tokens": 5},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 @pytest.mark.parametrize(
@@ -341,7 +359,10 @@ async def test_stream_golden() -> None:
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert chunks[1]["choices"][0]["delta"] == {"reasoning_content": "Hmm"}
-    openings = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks[3:5]]
+    assert chunks[2]["choices"][0]["delta"] == {
+        "thinking_blocks": [{"type": "thinking", "thinking": "Hmm", "signature": "x"}]
+    }
+    openings = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks[4:6]]
     assert openings == [
         {"index": 0, "id": "tu_a", "type": "function", "function": {"name": "a", "arguments": ""}},
         {"index": 1, "id": "tu_b", "type": "function", "function": {"name": "b", "arguments": ""}},
@@ -360,7 +381,13 @@ async def test_stream_golden() -> None:
     usage_chunks = [c for c in chunks if c.get("usage")]
     assert usage_chunks == [chunks[-1]]
     assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {"prompt_tokens": 20, "completion_tokens": 30, "total_tokens": 50}
+    assert chunks[-1]["usage"] == {
+        "prompt_tokens": 20,
+        "completion_tokens": 30,
+        "total_tokens": 50,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     assert usage[-1] == StreamUsage(20, 30)
 
 

@@ -112,7 +112,7 @@ EXPECTED: dict[str, Any] = {
     "tools": [
         {
             "functionDeclarations": [
-                {"name": "weather", "description": "W", "parameters": {"type": "object"}},
+                {"name": "weather", "description": "W", "parametersJsonSchema": {"type": "object"}},
                 {"name": "time"},
             ]
         }
@@ -214,7 +214,13 @@ def test_response_golden_calls_get_ids_and_string_arguments() -> None:
     ]
     assert all(c["id"].startswith("call_") and c["type"] == "function" for c in calls)
     assert calls[0]["id"] != calls[1]["id"]
-    assert result["usage"] == {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18}
+    assert result["usage"] == {
+        "prompt_tokens": 10,
+        "completion_tokens": 8,
+        "total_tokens": 18,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 3},
+    }
 
 
 @pytest.mark.parametrize(
@@ -234,7 +240,8 @@ def test_finish_reason_mapping(reason: str, finish: str) -> None:
 def test_blocked_prompt_is_content_filter() -> None:
     answer = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}
     choice = ADAPTER.parse_chat(orjson.dumps(answer), "m")["choices"][0]
-    assert choice["finish_reason"] == "content_filter" and choice["message"]["content"] == ""
+    assert choice["finish_reason"] == "content_filter" and choice["message"]["content"] is None
+    assert "SAFETY" in choice["message"]["refusal"]
 
 
 @pytest.mark.parametrize("payload", [b"{", b'{"candidates": 1}', b"{}"])
@@ -292,7 +299,13 @@ async def test_stream_golden_whole_calls_get_index_and_id() -> None:
     }
     assert [c for c in chunks if c.get("usage")] == [chunks[-1]]
     assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {"prompt_tokens": 7, "completion_tokens": 9, "total_tokens": 16}
+    assert chunks[-1]["usage"] == {
+        "prompt_tokens": 7,
+        "completion_tokens": 9,
+        "total_tokens": 16,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     assert usage[-1] == StreamUsage(7, 9)
 
 
@@ -319,7 +332,7 @@ def test_models_filter_and_pagination() -> None:
         "nextPageToken": "tok2",
     }
     page = ADAPTER.parse_models(orjson.dumps(listing))
-    assert page.ids == ["gemini-a"] and page.next_cursor == "tok2"
+    assert page.ids == ["gemini-a", "embed-b"] and page.next_cursor == "tok2"
     assert ADAPTER.parse_models(b'{"models": []}').next_cursor is None
 
 
@@ -343,7 +356,10 @@ def test_embeddings() -> None:
             },
         ]
     }
-    result = ADAPTER.parse_embeddings(b'{"embeddings":[{"values":[1.0]},{"values":[2.0]}]}', "e")
+    result = ADAPTER.parse_embeddings(
+        b'{"embeddings":[{"values":[1.0]},{"values":[2.0]}]}', "e", {"input": ["a", "bbbbb"]}
+    )
+    assert result["usage"] == {"prompt_tokens": 3, "total_tokens": 3}
     assert [d["embedding"] for d in result["data"]] == [[1.0], [2.0]]
     assert result["model"] == "e" and result["object"] == "list"
 

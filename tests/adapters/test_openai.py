@@ -104,7 +104,7 @@ def test_models_and_embeddings() -> None:
     request = ADAPTER.build_embeddings(TARGET, orjson.loads(raw), raw, "e")
     assert request.url.endswith("/embeddings") and request.body is raw
     answer = ADAPTER.parse_embeddings(
-        b'{"object":"list","data":[{"embedding":[1.0]}],"model":"u"}', "e"
+        b'{"object":"list","data":[{"embedding":[1.0]}],"model":"u"}', "e", {"input": "hello"}
     )
     assert answer["model"] == "e"
 

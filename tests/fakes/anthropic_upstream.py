@@ -31,6 +31,31 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
     )
 
 
+def _thinking_problem(body: dict[str, Any]) -> str | None:
+    """Anthropic's rule with thinking on: a tool_use turn starts with its signed thinking block.
+
+    (docs.claude.com, extended thinking: "Preserving thinking blocks" with tool use.)
+    """
+    if (body.get("thinking") or {}).get("type") != "enabled":
+        return None
+    for i, message in enumerate(body["messages"]):
+        content = message.get("content")
+        if message["role"] != "assistant" or not isinstance(content, list):
+            continue
+        if any(block.get("type") == "tool_use" for block in content):
+            first = content[0]
+            signed = first.get("type") == "redacted_thinking" or (
+                first.get("type") == "thinking" and first.get("signature")
+            )
+            if not signed:
+                return (
+                    f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                    f"but found `{first.get('type')}`. When `thinking` is enabled, a final "
+                    "`assistant` message must start with a thinking block."
+                )
+    return None
+
+
 class FakeAnthropic(FakeUpstream):
     prefix = "/v1"
     model_ids = ("claude-a", "claude-b", "claude-c")
@@ -75,8 +100,12 @@ class FakeAnthropic(FakeUpstream):
         if refusal is not None:
             return refusal
         body = orjson.loads(await request.read())
+        self.take_reply()
         if "max_tokens" not in body:
             return self.error(400, "max_tokens: Field required")
+        problem = _thinking_problem(body)
+        if problem:
+            return self.error(400, problem)
         if body.get("stream"):
             error = _event(
                 "error", {"error": {"type": "overloaded_error", "message": self.said("Overloaded")}}
@@ -93,7 +122,9 @@ class FakeAnthropic(FakeUpstream):
                 "stop_reason": self._stop_reason(),
                 "stop_sequence": None,
                 "usage": {
-                    "input_tokens": reply.prompt_tokens,
+                    "input_tokens": reply.prompt_tokens - reply.cached_tokens,
+                    "cache_read_input_tokens": reply.cached_tokens,
+                    "cache_creation_input_tokens": 0,
                     "output_tokens": reply.completion_tokens,
                 },
             }
@@ -118,7 +149,12 @@ class FakeAnthropic(FakeUpstream):
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": reply.prompt_tokens, "output_tokens": 1},
+            "usage": {
+                "input_tokens": reply.prompt_tokens - reply.cached_tokens,
+                "cache_read_input_tokens": reply.cached_tokens,
+                "cache_creation_input_tokens": 0,
+                "output_tokens": 1,
+            },
         }
         yield _event("message_start", {"message": message})
         yield _event("ping", {})

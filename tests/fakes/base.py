@@ -43,6 +43,12 @@ class Reply:
     """Provider-native finish/stop reason; None: the natural one."""
     prompt_tokens: int = 12
     completion_tokens: int = 7
+    cached_tokens: int = 0
+    """Of prompt_tokens, read from the prompt cache (each provider's own field)."""
+    reasoning_tokens: int = 0
+    """Of completion_tokens, spent thinking (Gemini's thoughtsTokenCount, OpenAI's details)."""
+    finish_message: str | None = None
+    """Gemini's finishMessage."""
 
 
 @dataclass
@@ -109,6 +115,8 @@ class FakeUpstream:
     def __init__(self, *, api_key: str = API_KEY) -> None:
         self.api_key = api_key
         self.reply = Reply()
+        self.replies: list[Reply] = []
+        """Replies for the next chat requests, one each, before ``reply`` takes over."""
         self.fault = Fault()
         self.requests: list[Recorded] = []
         self.models_page_size = 2
@@ -192,6 +200,12 @@ class FakeUpstream:
         if self.fault.status:
             return self.error(self.fault.status)
         return None
+
+    def take_reply(self) -> Reply:
+        """The reply for this chat request (the next queued one, if any)."""
+        if self.replies:
+            self.reply = self.replies.pop(0)
+        return self.reply
 
     def json(self, body: Any) -> web.Response:
         if self.fault.malformed:

@@ -61,6 +61,8 @@ class FakeGemini(FakeUpstream):
             return refusal
         model, _, method = request.match_info["call"].partition(":")
         body = orjson.loads(await request.read())
+        if method in ("generateContent", "streamGenerateContent"):
+            self.take_reply()
         if method == "generateContent":
             return self.json(self._answer(self._parts(), final=True))
         if method == "streamGenerateContent" and request.query.get("alt") == "sse":
@@ -97,11 +99,17 @@ class FakeGemini(FakeUpstream):
         }
         if final:
             candidate["finishReason"] = reply.finish or "STOP"
+            if reply.finish_message:
+                candidate["finishMessage"] = reply.finish_message
             answer["usageMetadata"] = {
                 "promptTokenCount": reply.prompt_tokens,
-                "candidatesTokenCount": reply.completion_tokens,
+                "candidatesTokenCount": reply.completion_tokens - reply.reasoning_tokens,
                 "totalTokenCount": reply.prompt_tokens + reply.completion_tokens,
             }
+            if reply.cached_tokens:
+                answer["usageMetadata"]["cachedContentTokenCount"] = reply.cached_tokens
+            if reply.reasoning_tokens:
+                answer["usageMetadata"]["thoughtsTokenCount"] = reply.reasoning_tokens
         else:
             answer["usageMetadata"] = {"promptTokenCount": reply.prompt_tokens}
         return answer
@@ -126,7 +134,7 @@ class FakeGemini(FakeUpstream):
             {
                 "name": f"models/{m}",
                 "supportedGenerationMethods": ["embedContent"]
-                if m.startswith("embedding")
+                if "embedding" in m
                 else ["generateContent", "countTokens"],
             }
             for m in ids[start : start + size]

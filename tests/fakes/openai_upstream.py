@@ -73,6 +73,17 @@ class FakeOpenAI(FakeUpstream):
             return await self.stream(request, stream_events(self.reply, body), error)
         return self.json(response_object(self.reply, body, "completed"))
 
+    def _details(self) -> dict[str, Any]:
+        """OpenAI's token details, when the reply has cached or reasoning tokens (as many
+        compatible servers, this fake leaves them out otherwise)."""
+        reply = self.reply
+        if not (reply.cached_tokens or reply.reasoning_tokens):
+            return {}
+        return {
+            "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
+        }
+
     def _tool_calls(self) -> list[dict[str, Any]]:
         return [
             {
@@ -88,6 +99,7 @@ class FakeOpenAI(FakeUpstream):
         if refusal is not None:
             return refusal
         body = orjson.loads(await request.read())
+        self.take_reply()
         if body.get("stream") and not self.ignores_stream:
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             error = _data(
@@ -101,7 +113,12 @@ class FakeOpenAI(FakeUpstream):
             return await self.stream(request, self._chunks(body["model"], include_usage), error)
         reply = self.reply
         calls = self._tool_calls()
-        message: dict[str, Any] = {"role": "assistant", "content": None if calls else reply.text}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if calls else reply.text,
+            "refusal": None,
+            "annotations": [],
+        }
         if reply.reasoning:
             message["reasoning_content"] = reply.reasoning
         if calls:
@@ -116,6 +133,7 @@ class FakeOpenAI(FakeUpstream):
                     {
                         "index": 0,
                         "message": message,
+                        "logprobs": None,
                         "finish_reason": reply.finish or ("tool_calls" if calls else "stop"),
                     }
                 ],
@@ -123,6 +141,7 @@ class FakeOpenAI(FakeUpstream):
                     "prompt_tokens": reply.prompt_tokens,
                     "completion_tokens": reply.completion_tokens,
                     "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                    **self._details(),
                 },
                 "system_fingerprint": "fp_fake",
             }
@@ -172,6 +191,7 @@ class FakeOpenAI(FakeUpstream):
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
                 "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                **self._details(),
             }
             yield _data({**head, "choices": [], "usage": usage})
         yield b"data: [DONE]\n\n"

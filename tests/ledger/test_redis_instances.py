@@ -2,7 +2,8 @@
 
 Aggregates, the request log and budgets add up across instances: requests spread
 round-robin are all counted on every instance, exactly; a budget spent through
-two instances refuses on the third.
+two instances refuses on the third; counts made while Redis is down are written
+once it is back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.base import Reply
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.redis_server import RedisServer
 from tests.ledger.helpers import (
     ADMIN,
     ADMIN_KEY,
@@ -120,3 +122,25 @@ async def test_a_budget_holds_across_instances(instances: list[Client]) -> None:
     shown = await (await b.get(f"/api/v1/keys/{key_id}", headers=ADMIN)).json()
     assert shown["spend"]["cost_usd"] == pytest.approx(3 * ONE_CALL, rel=1e-12)
     assert shown["last_used_at"] is not None
+
+
+async def test_counts_wait_out_a_redis_outage(
+    instances: list[Client], redis_server: RedisServer
+) -> None:
+    client = instances[0]
+    redis_server.stop()
+    for _ in range(3):
+        await chat(client, MODEL)  # chat goes on without Redis
+    down = await client.get("/api/v1/usage", headers=ADMIN)
+    assert down.status == 503 and (await down.json())["error"]["code"] == "storage_unavailable"
+    me = await (await client.get("/api/v1/usage/me", headers=ADMIN)).json()
+    assert me["spend"]["requests"] == 3  # this instance's own counts, not yet written
+    redis_server.start()
+
+    async def written() -> bool:
+        response = await client.get("/api/v1/usage", headers=ADMIN)
+        return response.status == 200 and (await response.json())["totals"]["requests"] == 3
+
+    await eventually(written, within_s=8.0)
+    logs = await (await instances[2].get("/api/v1/usage/logs", headers=ADMIN)).json()
+    assert len(logs["data"]) == 3

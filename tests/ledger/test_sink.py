@@ -1,6 +1,6 @@
 """The JSON-lines sink: rotated by size, and no line lost or doubled under load.
 
-Over HTTP (200 concurrent requests through a real gateway), and with two sinks
+Over HTTP (120 concurrent requests through a real gateway), and with two sinks
 on one path, as two worker processes would share it.
 """
 
@@ -23,7 +23,7 @@ from tests.ledger.helpers import ADMIN, ADMIN_KEY, HELLO, providers
 from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 
 MAX_BYTES = 4096
-REQUESTS = 200
+REQUESTS = 120
 
 
 def read_lines(path: Path) -> tuple[list[dict[str, Any]], list[Path]]:
@@ -63,7 +63,7 @@ async def test_lines_rotate_by_size_and_none_is_lost_under_load(
         await client.close()  # shutdown writes what is queued
     lines, files = read_lines(target)
     assert sorted(line["request_id"] for line in lines) == sorted(sent)
-    assert len(files) > 10
+    assert len(files) > 5
     assert all(f.stat().st_size <= MAX_BYTES for f in files)
     assert {line["model"] for line in lines} == {"gpt-4o-mini"}
     assert all(line["cost_usd"] is not None and "id" not in line for line in lines)
@@ -72,12 +72,12 @@ async def test_lines_rotate_by_size_and_none_is_lost_under_load(
 def test_two_writers_on_one_path_lose_nothing(tmp_path: Path) -> None:
     target = tmp_path / "usage.jsonl"
     writers = [JsonLinesSink(str(target), 1024, 1000) for _ in range(2)]
-    for n in range(600):  # no loop: each line is written at once, alternating writers
+    for n in range(300):  # no loop: each line is written at once, alternating writers
         writers[n % 2].add(orjson.dumps({"n": n, "pad": "x" * (n % 50)}))
     for writer in writers:
         writer.close()
     lines, files = read_lines(target)
-    assert [line["n"] for line in lines] == list(range(600))
+    assert [line["n"] for line in lines] == list(range(300))
     assert all(f.stat().st_size <= 1024 for f in files)
 
 

@@ -208,3 +208,30 @@ async def test_a_price_set_over_the_api_applies_from_then_on(gateway: Client, fa
     log = (await (await gateway.get("/api/v1/usage/logs", headers=ADMIN)).json())["data"]
     tokens = sum(COUNTS["oa"])
     assert [e["cost_usd"] for e in log] == [2 * tokens / 1e6, tokens / 1e6]
+
+
+async def test_embeddings_and_the_messages_api_are_metered_too(gateway: Client) -> None:
+    embedded = await gateway.post(
+        "/v1/embeddings",
+        json={"model": "oa/text-embedding-3-small", "input": ["a", "b"]},
+        headers=ADMIN,
+    )
+    assert embedded.status == 200, await embedded.text()
+    body = {"model": "an/claude-sonnet-4-5", "max_tokens": 100,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    plain = await gateway.post("/v1/messages", json=body, headers=ADMIN)
+    assert plain.status == 200, await plain.text()
+    streamed = await gateway.post("/v1/messages", json={**body, "stream": True}, headers=ADMIN)
+    assert streamed.status == 200
+    await streamed.read()
+
+    log = (await (await gateway.get("/api/v1/usage/logs", headers=ADMIN)).json())["data"]
+    messages_stream, messages_plain, embeddings = log
+    assert embeddings["route"] == "/v1/embeddings" and embeddings["prompt_tokens"] == 3
+    assert embeddings["cost_usd"] == 3 * 0.02 / 1_000_000
+    prompt, completion = COUNTS["an"]
+    for entry in (messages_plain, messages_stream):
+        assert entry["route"] == "/v1/messages" and entry["provider"] == "an"
+        assert (entry["prompt_tokens"], entry["completion_tokens"]) == (prompt, completion)
+        assert entry["cost_usd"] == expected_cost("claude-sonnet-4-5", prompt, completion)
+    assert (messages_plain["streamed"], messages_stream["streamed"]) == (False, True)

@@ -184,7 +184,7 @@ async def test_background_monitor_probes_providers(
     assert report["last_error"] == "Service overloaded"
 
 
-async def test_gemini_models_are_paged_unprefixed_and_generate_content_only(
+async def test_gemini_models_are_paged_unprefixed_chat_and_embedding(
     client: Client,
 ) -> None:
     async with FakeGemini() as gemini:
@@ -195,7 +195,7 @@ async def test_gemini_models_are_paged_unprefixed_and_generate_content_only(
         answer = await client.get("/api/v1/providers/gem/models")
         assert answer.status == 200
         ids = [m["id"] for m in (await answer.json())["data"]]
-        assert ids == ["gemini-a", "gemini-b", "gemini-c", "gemini-d"]
+        assert ids == ["gemini-a", "embedding-a", "gemini-b", "gemini-c", "gemini-d"]
         listed = [r for r in gemini.requests if r.path.endswith("/models")]
         assert len(listed) == 3  # pages of two, followed by pageToken
         assert [r.query.get("pageToken") for r in listed] == [None, "2", "4"]

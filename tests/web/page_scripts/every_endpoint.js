@@ -26,6 +26,7 @@ async () => {
     providerHealth: () => gw.providerHealth("ID"),
     testProvider: () => gw.testProvider("ID"),
     listModels: () => gw.listModels(),
+    getModel: () => gw.getModel("ID"),
     listKeys: () => gw.listKeys(),
     getKey: () => gw.getKey("ID"),
     createKey: () => gw.createKey({ name: "n" }),

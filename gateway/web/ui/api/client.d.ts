@@ -490,6 +490,7 @@ export declare class GatewayClient {
   ): Promise<ProviderTestResult>;
 
   listModels(options?: RequestOptions): Promise<ListResponse<Model>>;
+  getModel(id: string, options?: RequestOptions): Promise<Model>;
 
   listKeys(options?: RequestOptions): Promise<ListResponse<KeyInfo>>;
   getKey(id: string, options?: RequestOptions): Promise<KeyInfo>;

@@ -377,6 +377,17 @@ export class GatewayClient {
   }
 
   /**
+   * One model by its id (`provider/model`; the slashes stay path separators).
+   * @param {string} id
+   * @param {RequestOptions} [options]
+   * @returns {Promise<Model>}
+   */
+  getModel(id, options) {
+    const path = `/api/v1/models/${id.split("/").map(encodeURIComponent).join("/")}`;
+    return this.#json("GET", path, undefined, options);
+  }
+
+  /**
    * @param {RequestOptions} [options]
    * @returns {Promise<ListResponse<KeyInfo>>}
    */

@@ -1,0 +1,40 @@
+"""Worker processes share one ledger file: each flush adds to what the others wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.ledger.file import FileLedger
+from gateway.ledger.record import window
+from tests.ledger.test_crash import record
+
+
+async def test_two_workers_add_up_in_one_file(tmp_path: Path) -> None:
+    first, second = (FileLedger(tmp_path, 100, 60) for _ in range(2))
+    for ledger in (first, second):
+        ledger.load()
+    for n in range(30):
+        (first if n % 3 else second).add(record(n))
+        if n % 7 == 0:
+            first.flush_sync()
+            second.flush_sync()
+    first.flush_sync()
+    second.flush_sync()
+
+    reader = FileLedger(tmp_path, 100, 60)
+    reader.load()
+    rows = await reader.rows("2000-01-01", "2100-01-01")
+    assert sum(counters[0] for counters in rows.values()) == 30
+    assert sum(counters[6] for counters in rows.values()) == 30 * 4_500_000
+    page = await reader.logs(100, None, None, None)
+    assert sorted(entry["request_id"] for entry in page.entries) == sorted(
+        f"req-{n}" for n in range(30)
+    )
+    when = window("total", 0)
+    (spent,) = await reader.spend(["key_0"], [when])
+    assert spent.requests == len([n for n in range(30) if n % 7 == 0])
+    # A worker's flush reads the others' counts back: from then on it sees everything.
+    second.add(record(30))
+    second.flush_sync()
+    seen = await second.rows("2000-01-01", "2100-01-01")
+    assert sum(counters[0] for counters in seen.values()) == 31
