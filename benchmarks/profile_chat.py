@@ -10,6 +10,9 @@ processes, so only the gateway's own work is measured here. Modes:
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         python -m benchmarks.profile_chat quiet 300     # instructions (Ir), see below
 
+``BENCH_CLIENT=aiohttp`` puts aiohttp's ClientSession (benchmarks/aiohttp_client.py)
+below the upstream boundary instead of the gateway's own client.
+
 For instructions per request, run ``quiet`` under callgrind with two request
 counts and divide the difference in total Ir by the difference in counts: that
 cancels start-up and shutdown.
@@ -90,7 +93,13 @@ async def serve_and_load(
         usage={"enabled": ledger},  # type: ignore[arg-type]
     )
     configure_logging(settings.logging)
-    runner = web.AppRunner(create_app(settings), access_log=None, handler_cancellation=True)
+    app = create_app(settings)
+    if os.environ.get("BENCH_CLIENT") == "aiohttp":
+        from benchmarks.aiohttp_client import AiohttpClient
+        from gateway.upstream import UPSTREAM
+
+        app[UPSTREAM].client_factory = AiohttpClient
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()

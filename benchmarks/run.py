@@ -10,7 +10,9 @@ upstreams; Anthropic's Messages API as the ingress, translated to the OpenAI
 upstream and passed through to the Anthropic one, in events/s as a ratio of the
 chat stream's), the gateway's memory, and what the usage ledger costs (CPU per
 request against a second gateway with ``usage.enabled: false``, alternating
-rounds). Prints a table and writes
+rounds); the same gateway with aiohttp's ClientSession below the upstream
+boundary (benchmarks/aiohttp_gateway.py) gets the throughput, latency and
+streaming rows too, for the client comparison. Prints a table and writes
 benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
 """
 
@@ -54,6 +56,17 @@ MESSAGES_ROWS = {
     "gateway_messages_native": ANTHROPIC_MODEL,  # Anthropic ingress, passed through
 }
 GATEWAY_ARGV = ("-m", "gateway", "serve", "--host", "127.0.0.1", "--port")
+AIOHTTP_GATEWAY_ARGV = (
+    "-m",
+    "benchmarks.aiohttp_gateway",
+    "serve",
+    "--host",
+    "127.0.0.1",
+    "--port",
+)
+"""The same gateway with aiohttp's ClientSession below the upstream boundary (the comparison)."""
+CLIENT_CPU_RULE = 0.85
+"""The own client ships only while it costs at most this much of aiohttp's CPU per request."""
 
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -213,7 +226,7 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
     def body(name: str, template: bytes, model: str = OPENAI_MODEL) -> bytes:
         return (
             template.replace(b'"bench-model"', f'"{model}"'.encode())
-            if name == "gateway"
+            if name.startswith("gateway")
             else template
         )
 
@@ -295,6 +308,23 @@ def messages_rows(st: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]
     return rows
 
 
+def client_rows(t: dict[str, Any], st: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """The own client against aiohttp's, below the same gateway (the rule in the README)."""
+    own, theirs = t["gateway"]["cpu_us_per_request"], t["gateway_aiohttp"]["cpu_us_per_request"]
+    share = own / theirs if theirs else 0.0
+    rps = f"{t['gateway']['rps']:.0f} vs {t['gateway_aiohttp']['rps']:.0f} req/s"
+    cps = f"{st['gateway']['chunks_per_s']:.0f} vs {st['gateway_aiohttp']['chunks_per_s']:.0f}"
+    return [
+        (
+            "own client CPU/request vs aiohttp's",
+            f"{share:.2f}x ({rps})",
+            f"<= {CLIENT_CPU_RULE}x",
+            share <= CLIENT_CPU_RULE,
+        ),
+        ("stream chunks/s own vs aiohttp's", cps, "-", None),
+    ]
+
+
 def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """(metric, measured, target, passed) rows."""
     rows: list[tuple[str, str, str, bool | None]] = []
@@ -302,11 +332,13 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     ref = t["reference"]["rps"]
     rows.append(("reference req/s (wrk, 32 conn)", f"{ref:.0f}", "floor", None))
     rows.append(("direct upstream req/s", f"{t['direct']['rps']:.0f}", "ceiling", None))
-    for name in ("reference", "gateway"):
+    for name in ("reference", "gateway", "gateway_aiohttp"):
         if name in t:
             cpu = t[name]["cpu_us_per_request"]
             rows.append((f"{name} CPU per request (us)", f"{cpu}", "-", None))
-    for name in ("reference", "gateway"):
+    if "gateway" in t and "gateway_aiohttp" in t:
+        rows.extend(client_rows(t, st))
+    for name in ("reference", "gateway", "gateway_aiohttp"):
         if name in lat:
             p50 = lat[name]["p50_ms"] - lat["direct"]["p50_ms"]
             p99 = lat[name]["p99_ms"] - lat["direct"]["p99_ms"]
@@ -413,6 +445,15 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
             cwd=workdir,
             stderr=subprocess.DEVNULL,
         )
+        aio_port = free_port()  # the same gateway with aiohttp's client below the boundary
+        aio_dir = workdir / "aiohttp"
+        aio_dir.mkdir()
+        aio_pid = procs.start(
+            pinned(SERVER_CORE, python, *AIOHTTP_GATEWAY_ARGV, str(aio_port)),
+            env={**env, "GATEWAY_STORAGE__PATH": str(aio_dir / "data")},
+            cwd=aio_dir,
+            stderr=subprocess.DEVNULL,
+        )
         targets = {
             "direct": upstream + CHAT,
             "reference": f"http://127.0.0.1:{ref_port}{CHAT}",
@@ -430,6 +471,11 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
         if problem is None:
             pids["gateway"] = gw_pid
             pids["no_ledger"] = bare_pid
+            aio = f"http://127.0.0.1:{aio_port}"
+            asyncio.run(wait_http(aio + "/api/v1/health"))
+            if asyncio.run(probe(aio + CHAT, load.chat_body(OPENAI_MODEL, stream=False))) is None:
+                targets["gateway_aiohttp"] = aio + CHAT
+                pids["gateway_aiohttp"] = aio_pid
         yield targets, pids, problem
     finally:
         procs.stop()

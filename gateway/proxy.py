@@ -40,7 +40,6 @@ from gateway.errors import (
     error_body,
     error_class_for,
 )
-from gateway.http import HTTPClientError
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
 from gateway.middleware.auth import permitted
 from gateway.providers.health import PROVIDER_HEALTH
@@ -48,7 +47,7 @@ from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
 from gateway.security.redaction import mask_secrets
 from gateway.state import SETTINGS
-from gateway.upstream import UPSTREAM, UpstreamUnreachable
+from gateway.upstream import UPSTREAM, UpstreamFailure, upstream_error
 from gateway.usage import FACTS, RequestFacts, combined, on_usage
 from gateway.validation import ChatParams
 
@@ -95,15 +94,6 @@ def with_adjusted(headers: dict[str, str], outgoing: UpstreamRequest) -> dict[st
 
 def retryable(status: int) -> bool:
     return status == 429 or status == 408 or status >= 500
-
-
-def _unreachable(provider: LiveProvider, exc: UpstreamUnreachable) -> UpstreamError:
-    return UpstreamError(
-        f"Provider '{provider.id}': {exc.reason}.",
-        status=504 if exc.timed_out else 502,
-        code="upstream_timeout" if exc.timed_out else "upstream_unreachable",
-        headers={"X-Gateway-Provider": provider.id},
-    )
 
 
 def _answered_error(
@@ -172,7 +162,7 @@ class _Attempts:
         self.health.record_traffic(provider_id, outcome in HEALTHY_OUTCOMES)
 
 
-def _unreachable_outcome(exc: UpstreamUnreachable) -> UpstreamOutcome:
+def _unreachable_outcome(exc: UpstreamFailure) -> UpstreamOutcome:
     return "timeout" if exc.timed_out else "connection_error"
 
 
@@ -239,16 +229,16 @@ async def complete(
             outgoing = _native_request(provider.target, native, _format(fmt), model)
         started = time.perf_counter()
         try:
-            response = await upstream.send(outgoing, provider.timeout_s)
-        except UpstreamUnreachable as exc:
+            response = await upstream.send(outgoing, provider.timeout_s, proxy=provider.proxy)
+        except UpstreamFailure as exc:
             attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
-            last = _unreachable(provider, exc)
+            last = upstream_error(provider.id, exc)
             continue
         try:
-            payload = await upstream.read(response)
-        except UpstreamUnreachable as exc:
+            payload = await response.read()
+        except UpstreamFailure as exc:
             attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
-            last = _unreachable(provider, exc)
+            last = upstream_error(provider.id, exc)
             continue
         finally:
             response.close()
@@ -436,18 +426,19 @@ async def _stream_from(
     started = time.perf_counter()
     try:
         try:
-            response = await call.wait(upstream.send(outgoing, provider.timeout_s))
-        except UpstreamUnreachable as exc:
+            sent = upstream.send(outgoing, provider.timeout_s, stream=True, proxy=provider.proxy)
+            response = await call.wait(sent)
+        except UpstreamFailure as exc:
             outcome = _unreachable_outcome(exc)
-            raise _Failed(_unreachable(provider, exc)) from None
+            raise _Failed(upstream_error(provider.id, exc)) from None
         try:
             status = response.status
             if status >= 400 or response.content_type == "application/json":
                 try:
-                    payload = await call.wait(upstream.read(response))
-                except UpstreamUnreachable as exc:
+                    payload = await call.wait(response.read())
+                except UpstreamFailure as exc:
                     outcome = _unreachable_outcome(exc)
-                    raise _Failed(_unreachable(provider, exc)) from None
+                    raise _Failed(upstream_error(provider.id, exc)) from None
                 if status >= 400:
                     outcome = outcome_for_status(status)
                     error = _answered_error(adapter, provider, status, payload, response.headers)
@@ -560,10 +551,8 @@ def _unusable(
 
 
 def _failure_outcome(exc: BaseException) -> UpstreamOutcome:
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    if isinstance(exc, HTTPClientError):
-        return "connection_error"
+    if isinstance(exc, UpstreamFailure):
+        return _unreachable_outcome(exc)
     return "server_error"
 
 
@@ -572,20 +561,12 @@ def _early_failure(provider: LiveProvider, exc: BaseException) -> GatewayError:
     if isinstance(exc, GatewayError):
         exc.headers.setdefault("X-Gateway-Provider", provider.id)
         return exc
-    if not isinstance(exc, TimeoutError | HTTPClientError):
-        logger.exception("stream relay failed", exc_info=exc)
-        return UpstreamError(
-            "Internal error while reading the provider's stream.",
-            code="internal_error",
-            headers={"X-Gateway-Provider": provider.id},
-        )
-    timed_out = isinstance(exc, TimeoutError)
+    if isinstance(exc, UpstreamFailure):
+        return upstream_error(provider.id, exc)
+    logger.exception("stream relay failed", exc_info=exc)
     return UpstreamError(
-        f"Provider '{provider.id}': "
-        + ("timed out" if timed_out else "the connection broke")
-        + " before the first chunk.",
-        status=504 if timed_out else 502,
-        code="upstream_timeout" if timed_out else "upstream_disconnected",
+        "Internal error while reading the provider's stream.",
+        code="internal_error",
         headers={"X-Gateway-Provider": provider.id},
     )
 
@@ -630,10 +611,8 @@ async def _broken(
 ) -> UpstreamOutcome:
     """End a committed stream that failed with one error event; the attempt's outcome."""
     outcome: UpstreamOutcome
-    if isinstance(exc, TimeoutError):
-        outcome = "timeout"
-    elif isinstance(exc, HTTPClientError):
-        outcome = "connection_error"
+    if isinstance(exc, UpstreamFailure):
+        outcome = _unreachable_outcome(exc)
     else:
         outcome = "server_error"
         if not isinstance(exc, GatewayError):
@@ -646,15 +625,11 @@ async def _broken(
 def _stream_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, GatewayError):
         return exc.body()
-    if isinstance(exc, TimeoutError):
-        message = "The provider stopped sending before the answer was complete (timeout)."
-        return error_body(message, "upstream_error", None, "upstream_timeout")
-    if not isinstance(exc, HTTPClientError):
-        return error_body(
-            "Internal error while relaying the stream.", "server_error", None, "internal_error"
-        )
-    message = "The connection to the provider broke before the answer was complete."
-    return error_body(message, "upstream_error", None, "upstream_disconnected")
+    if isinstance(exc, UpstreamFailure):
+        return upstream_error(None, exc).body()
+    return error_body(
+        "Internal error while relaying the stream.", "server_error", None, "internal_error"
+    )
 
 
 async def _end_with_error(

@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gateway.egress import masked_proxy_url, parse_proxy
+
 Environment = Literal["development", "production", "test"]
 
 ENV_PREFIX = "GATEWAY_"
@@ -95,6 +97,27 @@ class UpstreamSettings(Section):
     total_timeout_s: float = Field(600.0, gt=0, le=3600)
     idle_timeout_s: float = Field(120.0, gt=0, le=3600)
     keepalive_interval_s: float = Field(15.0, gt=0, le=600)
+    """Between ``: keep-alive`` comments while a stream waits for its provider."""
+    idle_connection_s: float = Field(4.0, gt=0, le=3600)
+    """How long an idle upstream connection is kept: under common servers' 5 s."""
+    max_stream_s: float = Field(1800.0, gt=0, le=86_400)
+    """A stream's whole duration; a provider's ``timeout_s`` bounds only its first byte."""
+    max_body_bytes: int = Field(64 * MiB, ge=1024)
+    """The largest non-streaming answer read from an upstream (502 beyond)."""
+    happy_eyeballs_delay_s: float = Field(0.25, gt=0, le=10)
+    """Before trying a host's next address while the previous one has not connected."""
+    trust_env: bool = True
+    """Read HTTP_PROXY, HTTPS_PROXY and NO_PROXY (either case) when the fields below are unset."""
+    http_proxy: str | None = None
+    https_proxy: str | None = None
+    no_proxy: str | None = None
+
+    @field_validator("http_proxy", "https_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value:
+            parse_proxy(value)
+        return value or None
 
 
 class RoutingSettings(Section):
@@ -336,7 +359,8 @@ def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _mask(loc: tuple[int | str, ...], value: Any) -> str:
-    if any(str(part) in SECRET_FIELDS or str(part) in ("token", "redis_url") for part in loc):
+    secret_parts = ("token", "redis_url", "http_proxy", "https_proxy")
+    if any(str(part) in SECRET_FIELDS or str(part) in secret_parts for part in loc):
         return "'***'"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -375,14 +399,43 @@ def load_settings(
     if overlay.is_file():
         layers = _deep_merge(layers, _read_yaml(overlay))
     try:
-        return Settings(_env_file=dotenv_path, **layers)
+        return _with_proxy_environment(Settings(_env_file=dotenv_path, **layers), env_vars)
     except ValidationError as exc:
         raise ConfigError(_problems(exc)) from None
+
+
+PROXY_FIELDS = ("http_proxy", "https_proxy", "no_proxy")
+
+
+def _with_proxy_environment(settings: Settings, env_vars: Mapping[str, str]) -> Settings:
+    """With ``upstream.trust_env``: unset proxy fields from HTTP(S)_PROXY/NO_PROXY (as curl,
+    lower case first)."""
+    upstream = settings.upstream
+    if not upstream.trust_env:
+        return settings
+    found = {
+        name: value
+        for name in PROXY_FIELDS
+        if getattr(upstream, name) is None
+        and (value := env_vars.get(name) or env_vars.get(name.upper()))
+    }
+    if not found:
+        return settings
+    try:
+        merged = UpstreamSettings(**{**upstream.model_dump(), **found})
+    except ValidationError as exc:
+        names = ", ".join(sorted(name.upper() for name in found))
+        raise ConfigError(
+            [f"{names} (environment): {err['msg']}" for err in exc.errors()]
+        ) from None
+    return settings.model_copy(update={"upstream": merged})
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:
     """The effective configuration, safe to print: secrets replaced by '***'."""
     data = settings.model_dump(mode="json")
+    for name in ("http_proxy", "https_proxy"):
+        data["upstream"][name] = masked_proxy_url(data["upstream"][name])
     for name in SECRET_FIELDS:
         data[name] = "***" if data.get(name) else None
     if data["storage"].get("redis_url"):

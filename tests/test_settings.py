@@ -98,12 +98,14 @@ def test_check_config_masks_secrets(tmp_path: Path) -> None:
         "GATEWAY_SECRET_KEY": "LxhoOCmSVJAOS-nTjPlIGQxkIT2wszqmPhcdCY9uHuM=",
         "GATEWAY_METRICS__TOKEN": "s3cret-metrics-token",
         "GATEWAY_STORAGE__REDIS_URL": "redis://:s3cret-redis-pw@127.0.0.1:1/0",
+        "HTTPS_PROXY": "http://user:s3cret-proxy-pw@proxy.example:3128",
     }
     result = run_cli("check-config", cwd=tmp_path, env=secrets)
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["admin_key"] == shown["secret_key"] == "***"
     assert shown["metrics"]["token"] == shown["storage"]["redis_url"] == "***"
+    assert shown["upstream"]["https_proxy"] == "http://user:***@proxy.example:3128"
     assert "s3cret" not in result.stdout and secrets["GATEWAY_SECRET_KEY"] not in result.stdout
 
 
@@ -117,6 +119,38 @@ def test_invalid_secret_is_named_but_masked(tmp_path: Path) -> None:
     text = "\n".join(caught.value.problems)
     assert "metrics.token: '***'" in text and "storage.redis_url: '***'" in text
     assert "s3cret" not in text
+
+
+def test_proxies_come_from_the_environment_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("https_proxy", "http://lower.example:1")  # curl reads lower case first
+    monkeypatch.setenv("HTTPS_PROXY", "http://upper.example:2")
+    monkeypatch.setenv("HTTP_PROXY", "http://plain.example:3")
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal")
+    upstream = load_settings(dotenv_path=None).upstream
+    assert (upstream.https_proxy, upstream.http_proxy, upstream.no_proxy) == (
+        "http://lower.example:1",
+        "http://plain.example:3",
+        "localhost,.internal",
+    )
+    monkeypatch.setenv("GATEWAY_UPSTREAM__HTTPS_PROXY", "http://configured.example:4")
+    assert load_settings(dotenv_path=None).upstream.https_proxy == "http://configured.example:4"
+    monkeypatch.setenv("GATEWAY_UPSTREAM__TRUST_ENV", "false")
+    upstream = load_settings(dotenv_path=None).upstream
+    assert upstream.http_proxy is None and upstream.no_proxy is None
+
+
+def test_an_unusable_proxy_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://user:s3cret@proxy.example:1080")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(dotenv_path=None)
+    text = "\n".join(caught.value.problems)
+    assert "HTTPS_PROXY" in text and "no https or socks" in text and "s3cret" not in text
 
 
 def test_version_command(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ class SSEDecoder:
 async def iter_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
     """The ``data`` payloads of a body (``response.iter_chunks()``), up to ``[DONE]``.
 
-    Connection failures surface as HTTPClientError, idle timeouts as TimeoutError.
+    Connection failures and timeouts surface as UpstreamBroken (``timed_out`` tells which).
     """
     decoder = SSEDecoder()
     async for chunk in chunks:

@@ -12,27 +12,31 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import cast
 
 from multidict import CIMultiDict
 
-from gateway.http.errors import Disconnected, HTTPClientError, MalformedResponse
-from gateway.http.wire import MAX_HEAD_BYTES, ChunkedDecoder, Framing, ResponseHead, parse_head
+from gateway.http.errors import (
+    BodyTooLarge,
+    Disconnected,
+    HTTPClientError,
+    MalformedResponse,
+    ReadTimeout,
+)
+from gateway.http.wire import (
+    MAX_HEAD_BYTES,
+    ChunkedDecoder,
+    Framing,
+    ResponseHead,
+    head_end,
+    parse_head,
+)
+from gateway.transport import Timeouts
 
 HIGH_WATER_BYTES = 1024 * 1024
 """A stream whose reader lags this far behind stops reading from the socket."""
 TIMER_SLACK_S = 0.001
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds allowed: to connect, to the response head, between body reads, and in all."""
-
-    connect: float
-    first_byte: float
-    idle: float
-    total: float
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class Response:
@@ -43,6 +47,7 @@ class Response:
         "_connection",
         "_done",
         "_error",
+        "_max_body",
         "_read_whole",
         "_size",
         "_waiter",
@@ -51,7 +56,7 @@ class Response:
         "status",
     )
 
-    def __init__(self, head: ResponseHead, connection: Connection) -> None:
+    def __init__(self, head: ResponseHead, connection: Connection, max_body: int) -> None:
         self.status = head.status
         self.reason = head.reason
         self.headers: CIMultiDict[str] = head.headers
@@ -61,6 +66,7 @@ class Response:
         self._done = False
         self._error: BaseException | None = None
         self._read_whole = False
+        self._max_body = max_body
         self._waiter: asyncio.Future[None] | None = None
 
     @property
@@ -72,14 +78,20 @@ class Response:
         return value.split(";", 1)[0].strip().lower()
 
     async def read(self) -> bytes:
-        """The whole body. Raises TimeoutError or an HTTPClientError."""
+        """The whole body, up to the size cap. Raises an HTTPClientError (ReadTimeout too)."""
         self._read_whole = True
+        if self._size > self._max_body and self._connection is not None:
+            self._connection.refuse_body(self._max_body)
         if self._connection is not None:
             self._connection.resume_reading()
         while not self._done:
             if self._error is not None:
                 raise self._error
             await self._wait()
+        if self._size > self._max_body:  # it all came before read() was called
+            raise BodyTooLarge(
+                f"the answer is larger than upstream.max_body_bytes ({self._max_body} bytes)"
+            )
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
         return body
@@ -127,8 +139,11 @@ class Response:
         self._chunks.append(data)
         self._size += len(data)
         self._wake()
-        if self._size > HIGH_WATER_BYTES and not self._read_whole and self._connection:
-            self._connection.pause_reading()
+        if self._size > HIGH_WATER_BYTES and self._connection is not None:
+            if not self._read_whole:
+                self._connection.pause_reading()
+            elif self._size > self._max_body:
+                self._connection.refuse_body(self._max_body)
 
     def _finish(self) -> None:
         self._done = True
@@ -149,6 +164,7 @@ class Connection(asyncio.Protocol):
         loop: asyncio.AbstractEventLoop,
         on_idle: Callable[[Connection], None],
         on_lost: Callable[[Connection], None],
+        max_body: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         """``on_idle``: a response is complete and the connection can carry another.
 
@@ -160,6 +176,14 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.leased = False
         """Set by the pool while a request holds the connection."""
+        self.reused = False
+        """The request in flight is not the connection's first."""
+        self.fileno = -1
+        """The socket's descriptor, polled before reuse to see a close that came in idle."""
+        self._uses = 0
+        self._max_body = max_body
+        self._answered = False
+        self._unsent = False
         self._on_idle = on_idle
         self._on_lost: Callable[[Connection], None] | None = on_lost
         self._head_waiter: asyncio.Future[Response] | None = None
@@ -175,6 +199,7 @@ class Connection(asyncio.Protocol):
         self._total_at = 0.0
         self._first_byte_at = 0.0
         self._idle_s = 0.0
+        self._timeouts: Timeouts | None = None
         self._last_data = 0.0
 
     # -- used by the pool --------------------------------------------------------
@@ -188,23 +213,40 @@ class Connection(asyncio.Protocol):
     ) -> asyncio.Future[Response]:
         """Write one request; the future resolves with the response once its head arrived."""
         assert self.transport is not None and self._head_waiter is None
+        self.reused = self._uses > 0
+        self._uses += 1
+        self._answered = False
         loop = self.loop
         now = loop.time()
         self._total_at = now + timeouts.total
         self._first_byte_at = now + timeouts.first_byte
         self._idle_s = timeouts.idle
+        self._timeouts = timeouts
         self._no_body = no_body
         waiter = self._head_waiter = loop.create_future()
         self._timer = loop.call_at(min(self._total_at, self._first_byte_at), self._on_timer)
+        transport = self.transport
+        self._unsent = transport.is_closing()
+        if self._unsent:
+            self._fail(self._lost_before_answer())
+            return waiter
         if body:
-            self.transport.writelines((head, body))
+            transport.writelines((head, body))
         else:
-            self.transport.write(head)
+            transport.write(head)
+        # A transport that closes on the write itself sent nothing (the first send failed).
+        self._unsent = transport.is_closing()
         return waiter
 
     def abort(self) -> None:
         """Drop the connection now (a request in flight fails with Disconnected)."""
         self._fail(Disconnected("the request was abandoned"))
+
+    def refuse_body(self, limit: int) -> None:
+        """A body read whole is over the cap: fail it and drop the connection."""
+        self._fail(
+            BodyTooLarge(f"the answer is larger than upstream.max_body_bytes ({limit} bytes)")
+        )
 
     def close(self) -> None:
         """Close an idle connection."""
@@ -229,25 +271,29 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fileno = sock.fileno()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed:
             return
         response = self._response
         if response is not None and self._head is not None:
-            if self._head.framing is Framing.UNTIL_CLOSE:
-                self._end_body(b"")
+            if self._head.framing is Framing.UNTIL_CLOSE and exc is None:
+                self._end_body(b"")  # a clean close ends such a body; a reset does not
                 self.closed = True
                 self._lost()
                 return
             self._fail(Disconnected("the connection broke during the answer"))
         elif self._head_waiter is not None:
-            self._fail(Disconnected("the connection closed before an answer"))
+            self._fail(self._lost_before_answer())
         else:
             self.closed = True
             self._lost()
 
     def data_received(self, data: bytes) -> None:
+        self._answered = True
         try:
             if self._response is not None:
                 self._last_data = self.loop.time()
@@ -264,17 +310,23 @@ class Connection(asyncio.Protocol):
 
     # -- internals -----------------------------------------------------------------
 
+    def _lost_before_answer(self) -> Disconnected:
+        error = Disconnected("the connection closed before an answer")
+        error.unanswered = not self._answered
+        error.unsent = self._unsent
+        return error
+
     def _head_received(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
         while True:
-            end = buffer.find(b"\r\n\r\n")
+            end, body_at = head_end(buffer)
+            if end > MAX_HEAD_BYTES or (end < 0 and len(buffer) > MAX_HEAD_BYTES):
+                raise MalformedResponse("the upstream's response head is too large")
             if end < 0:
-                if len(buffer) > MAX_HEAD_BYTES:
-                    raise MalformedResponse("the upstream's response head is too large")
                 self._buffer = buffer
                 return
             head = parse_head(buffer[:end], no_body=self._no_body)
-            buffer = buffer[end + 4 :]
+            buffer = buffer[body_at:]
             if head.status >= 200:
                 break
             if head.status == 101:
@@ -283,12 +335,15 @@ class Connection(asyncio.Protocol):
         self._buffer = b""
         self._last_data = self.loop.time()
         self._head = head
-        response = self._response = Response(head, self)
+        response = self._response = Response(head, self, self._max_body)
         encoding = head.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding in ("gzip", "x-gzip", "deflate"):
             self._decompressor = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)
         elif encoding != "identity":
-            raise MalformedResponse("the upstream used a content encoding it was not offered")
+            raise MalformedResponse(
+                f"the upstream answered with Content-Encoding {encoding[:40]!r}, which the"
+                " gateway did not offer (it asks for identity) and does not decode"
+            )
         if head.framing is Framing.CHUNKED:
             self._chunked = ChunkedDecoder()
         self._remaining = head.length
@@ -345,7 +400,8 @@ class Connection(asyncio.Protocol):
         """The body is complete: finish the response, then reuse or close the connection."""
         response = self._response
         head = self._head
-        assert response is not None and head is not None
+        if response is None or head is None:
+            return  # the body failed while being delivered (over the size cap)
         if self._decompressor is not None:
             tail = self._decompressor.flush()
             self._decompressor = None
@@ -401,6 +457,15 @@ class Connection(asyncio.Protocol):
             return min(self._total_at, self._first_byte_at)
         return min(self._total_at, self._last_data + self._idle_s)
 
+    def _timeout_reason(self) -> str:
+        timeouts = self._timeouts
+        assert timeouts is not None
+        if self.loop.time() + TIMER_SLACK_S >= self._total_at:
+            return f"the answer took longer than {timeouts.total:g}s"
+        if self._response is None:
+            return f"no answer within {timeouts.first_byte:g}s"
+        return f"the upstream sent nothing for {timeouts.idle:g}s"
+
     def _on_timer(self) -> None:
         self._timer = None
         if self._response is None and self._head_waiter is None:
@@ -411,6 +476,6 @@ class Connection(asyncio.Protocol):
             self._last_data = self.loop.time()
         deadline = self._deadline()
         if self.loop.time() + TIMER_SLACK_S >= deadline:
-            self._fail(TimeoutError("the upstream did not answer in time"))
+            self._fail(ReadTimeout(self._timeout_reason()))
         else:
             self._timer = self.loop.call_at(deadline, self._on_timer)

@@ -20,6 +20,19 @@ HEX_DIGITS = b"0123456789abcdefABCDEF"
 FORBIDDEN_IN_HEADERS = ("\r", "\n", "\x00")
 TOKEN_CHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 """What a header name may be made of (RFC 9110 5.1: a token)."""
+FRAMING_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "upgrade",
+    }
+)
+"""Headers the client writes itself (RFC 9110 7.6.1, RFC 9112): a caller's are dropped."""
 
 
 class Framing(enum.Enum):
@@ -55,6 +68,21 @@ def header_block(headers: Mapping[str, str]) -> bytes:
     return "".join([f"{name}: {value}\r\n" for name, value in headers.items()]).encode()
 
 
+def head_end(buffer: bytes) -> tuple[int, int]:
+    """Where a response head ends and its body starts, or (-1, -1) while incomplete.
+
+    The blank line is CRLF CRLF, or bare LFs (RFC 9112 2.2 lets a recipient accept them).
+    """
+    end = buffer.find(b"\r\n\r\n")
+    bare = buffer.find(b"\n\n", 0, end if end >= 0 else len(buffer))
+    mixed = buffer.find(b"\n\r\n", 0, end if end >= 0 else len(buffer))
+    if bare < 0 and mixed < 0:
+        return (end, end + 4) if end >= 0 else (-1, -1)
+    if mixed < 0 or 0 <= bare < mixed:
+        return bare, bare + 2
+    return mixed, mixed + 3
+
+
 def request_head(method: str, target: str, host: str, block: bytes, body_length: int) -> bytes:
     """The request line, Host, the prepared header block and the framing of the body."""
     length = b"" if body_length < 0 else b"Content-Length: %d\r\n" % body_length
@@ -73,6 +101,13 @@ def parse_head(block: bytes, *, no_body: bool = False) -> ResponseHead:
     ``no_body`` is for answers to HEAD requests. Raises MalformedResponse.
     """
     lines = block.split(b"\r\n")
+    crlf = len(lines) - 1
+    if block.count(b"\n") != crlf or block.count(b"\r") != crlf or b"\x00" in block:
+        # Bare LF line ends are accepted (RFC 9112 2.2); a bare CR or a NUL must not
+        # reach anyone downstream (RFC 9110 5.5).
+        lines = [line[:-1] if line.endswith(b"\r") else line for line in block.split(b"\n")]
+        if b"\x00" in block or any(b"\r" in line for line in lines):
+            raise MalformedResponse("the upstream's response head contains a control character")
     status_line = lines[0]
     if (
         len(status_line) < 12
@@ -87,10 +122,6 @@ def parse_head(block: bytes, *, no_body: bool = False) -> ResponseHead:
     status = int(status_line[9:12])
     if status < 100:
         raise MalformedResponse("the upstream's status code is below 100")
-    line_ends = 2 * (len(lines) - 1)
-    if block.count(b"\r") + block.count(b"\n") != line_ends or b"\x00" in block:
-        # RFC 9110 5.5: a bare CR or LF, or a NUL, must not reach anyone downstream.
-        raise MalformedResponse("the upstream's response head contains a control character")
     headers: CIMultiDict[str] = CIMultiDict()
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
@@ -178,6 +209,8 @@ class ChunkedDecoder:
                         raise MalformedResponse("a chunk line of the upstream's body is too long")
                     self._pending = data[position:]
                     break
+                if end - position > MAX_CHUNK_LINE_BYTES:
+                    raise MalformedResponse("a chunk line of the upstream's body is too long")
                 line = data[position:end]
                 position = end + 2
                 if state == self._TRAILER:

@@ -21,7 +21,7 @@ from gateway.errors import GatewayError, NotFound, UpstreamError
 from gateway.metrics import CacheResult, Metrics
 from gateway.providers.live import LiveProvider, ProviderDirectory
 from gateway.security.redaction import mask_secrets
-from gateway.upstream import Upstream, UpstreamUnreachable
+from gateway.upstream import Upstream, UpstreamFailure, upstream_error
 
 Fetcher = Callable[[str], Awaitable[list[str]]]
 Clock = Callable[[], float]
@@ -197,22 +197,16 @@ def upstream_reason(adapter: ModelsAdapter, status: int, payload: bytes) -> str:
 
 
 async def send_upstream(
-    upstream: Upstream, request: UpstreamRequest, timeout_s: float
+    upstream: Upstream, request: UpstreamRequest, timeout_s: float, proxy: str | None = None
 ) -> tuple[int, bytes]:
     """Send one small request (models list, health probe): (status, body), or UpstreamError.
 
     Messages name the failure, never the URL (some upstreams carry keys in it).
     """
     try:
-        return await upstream.fetch(request, timeout_s)
-    except UpstreamUnreachable as exc:
-        if exc.timed_out:
-            raise UpstreamError(
-                f"The upstream did not answer within {timeout_s:g}s.", code="upstream_timeout"
-            ) from None
-        raise UpstreamError(
-            f"The upstream could not be reached ({exc.reason}).", code="upstream_unreachable"
-        ) from None
+        return await upstream.fetch(request, timeout_s, proxy)
+    except UpstreamFailure as exc:
+        raise upstream_error(None, exc) from None
 
 
 def upstream_model_fetcher(
@@ -247,7 +241,7 @@ def upstream_model_fetcher(
                     f"Provider {provider_id!r} cannot list models: {exc}",
                     code="models_unavailable",
                 ) from None
-            status, payload = await send_upstream(upstream, request, timeout_s)
+            status, payload = await send_upstream(upstream, request, timeout_s, provider.proxy)
             if status >= 400:
                 reason = upstream_reason(adapter, status, payload)
                 raise UpstreamError(

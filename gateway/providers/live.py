@@ -36,6 +36,8 @@ class LiveProvider:
     default_model: str | None = None
     health_checks: bool = True
     """False: the operator turned active health probes off for this provider."""
+    proxy: str | None = None
+    """The provider's own proxy (``""``: none); None: the gateway's proxy settings."""
     prices: PriceTable = NO_PRICES
     """The provider's prices, then its template's (the ledger prices usage with them)."""
 

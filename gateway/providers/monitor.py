@@ -89,7 +89,7 @@ async def probe_provider(
         request = build_probe(provider, adapter)
     except ProbeUnavailable as exc:
         return ProbeResult(False, None, None, f"probe_unavailable: {exc}", probe_unavailable=True)
-    answer = await _send_probe(upstream, request, timeout_s, adapter)
+    answer = await _send_probe(upstream, request, timeout_s, adapter, provider.proxy)
     if isinstance(answer, ProbeResult):
         return answer
     latency_ms, status, payload = answer
@@ -117,7 +117,7 @@ async def probe_completion(
     request = adapter.build_chat(
         provider.target, body, orjson.dumps(body), provider.upstream_model(model), False
     )
-    answer = await _send_probe(upstream, request, timeout_s, adapter)
+    answer = await _send_probe(upstream, request, timeout_s, adapter, provider.proxy)
     if isinstance(answer, ProbeResult):
         return answer
     latency_ms, status, payload = answer
@@ -133,11 +133,12 @@ async def _send_probe(
     request: UpstreamRequest,
     timeout_s: float,
     adapter: ModelsAdapter | None,
+    proxy: str | None,
 ) -> tuple[float, int, bytes] | ProbeResult:
     """Send a probe: (latency ms, status, body) on a 2xx/3xx, else the failed ProbeResult."""
     started = time.perf_counter()
     try:
-        status, payload = await send_upstream(upstream, request, timeout_s)
+        status, payload = await send_upstream(upstream, request, timeout_s, proxy)
     except UpstreamError as exc:
         return ProbeResult(False, _ms_since(started), None, mask_secrets(exc.message))
     latency_ms = _ms_since(started)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from gateway.egress import parse_proxy
 from gateway.errors import InvalidRequest
 from gateway.fields import (
     DisplayName,
@@ -25,6 +26,21 @@ from gateway.ledger.pricing import Pricing
 from gateway.providers.templates import Templates
 
 Source = Literal["api", "file"]
+
+
+def _proxy_override(value: str) -> str:
+    """A provider's own proxy: ``""`` (none) or ``http://host:port`` without credentials."""
+    if value:
+        proxy = parse_proxy(value)
+        if proxy.authorization is not None:
+            raise ValueError(
+                "a provider's proxy carries no credentials (they would be stored in the"
+                " clear); set them in upstream.https_proxy / HTTPS_PROXY instead"
+            )
+    return value
+
+
+ProxyOverride = Annotated[str, Field(max_length=2048), AfterValidator(_proxy_override)]
 ApiKey = Annotated[
     SecretStr,
     Field(min_length=1, max_length=4096),
@@ -54,6 +70,11 @@ class ProviderFields(BaseModel):
     weight: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     timeout_s: Annotated[float, Field(ge=1, le=600)] = 60.0
     health_checks: bool = Field(True, description="False turns active health probes off.")
+    proxy: ProxyOverride | None = Field(
+        None,
+        description='http://host:port for this provider\'s calls; "" for none; unset: the'
+        " gateway's proxy settings.",
+    )
     pricing: Pricing = Field(
         default_factory=dict,
         description="Model name or glob -> USD per million tokens; before the template's.",
@@ -84,6 +105,7 @@ class ProviderRecord(BaseModel):
     weight: int = 1
     timeout_s: float = 60.0
     health_checks: bool = True
+    proxy: str | None = None
     pricing: Pricing = Field(default_factory=dict)
     created_at: int
     updated_at: int

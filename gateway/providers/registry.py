@@ -91,6 +91,7 @@ def build_live(
         aliases=dict(record.aliases),
         default_model=record.default_model,
         health_checks=record.health_checks,
+        proxy=record.proxy,
         prices=PriceTable(record.pricing, template.pricing),
     )
 

@@ -1,225 +1,50 @@
-"""The connection pool over real sockets on 127.0.0.1, on asyncio's loop and on uvloop.
+"""Both clients of the transport boundary over real sockets, on asyncio's loop and on uvloop.
 
-aiohttp test servers give well-formed answers; raw asyncio servers write
-hand-crafted bytes (chunked, until-close, 1xx, gzip, malformed, resets) and
-report what they saw: connections, concurrency, disconnects.
+The servers (tests/http/servers.py) write hand-crafted bytes and report what they
+saw. Cases marked ``aiohttp_differs`` are where aiohttp's client fails (asserted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import gzip
-import ipaddress
 import socket
 import ssl
-import struct
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
 import uvloop
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gateway.http import (
     ConnectFailed,
     ConnectionPool,
     Disconnected,
     MalformedResponse,
-    Response,
     Timeouts,
 )
 from gateway.security.ssrf import GuardedResolver
-
-QUICK = Timeouts(connect=2, first_byte=2, idle=2, total=5)
-"""Generous enough never to fire in a test that is not about timeouts."""
-
-
-# -- servers -----------------------------------------------------------------------
-
-
-class Raw:
-    """What a raw server handler needs: the connection's streams and the server's record."""
-
-    def __init__(
-        self, server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ):
-        self.server = server
-        self.reader = reader
-        self.writer = writer
-
-    async def request(self) -> bytes:
-        """One request (head and body) as bytes; b"" when the client closed instead."""
-        try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if not exc.partial:
-                self.disconnected()
-            return b""
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        request = head + await self.reader.readexactly(length)
-        self.server.requests.append(request)
-        return request
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def wait_disconnect(self) -> None:
-        """Until the client closes its end; records it."""
-        while await self.reader.read(65536):
-            pass
-        self.disconnected()
-
-    def disconnected(self) -> None:
-        self.server.disconnects += 1
-        self.server.disconnected.set()
-
-    def reset(self) -> None:
-        """Close with a TCP RST rather than a FIN."""
-        sock = self.writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.writer.transport.abort()
-
-
-Handler = Callable[[Raw], Awaitable[None]]
-
-
-class RawServer:
-    """A TCP server whose handler writes exactly the bytes a test wants."""
-
-    def __init__(self, handler: Handler, tracker: Tracker | None = None) -> None:
-        self.handler = handler
-        self.tracker = tracker if tracker is not None else Tracker()
-        self.connections = 0
-        self.disconnects = 0
-        self.disconnected = asyncio.Event()
-        self.requests: list[bytes] = []
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=ssl_context)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def url(self, path: str = "/", scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        self.tracker.enter()
-        try:
-            await self.handler(Raw(self, reader, writer))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self.tracker.leave()
-            writer.close()
-            self._tasks.discard(task)
-
-
-class Tracker:
-    """Counts connections open at once, possibly across servers."""
-
-    def __init__(self) -> None:
-        self.open = 0
-        self.most = 0
-
-    def enter(self) -> None:
-        self.open += 1
-        self.most = max(self.most, self.open)
-
-    def leave(self) -> None:
-        self.open -= 1
-
-
-StartServer = Callable[..., Awaitable[RawServer]]
-
-
-@pytest.fixture
-async def raw_server() -> AsyncIterator[StartServer]:
-    servers: list[RawServer] = []
-
-    async def start(
-        handler: Handler, tracker: Tracker | None = None, tls: ssl.SSLContext | None = None
-    ) -> RawServer:
-        server = RawServer(handler, tracker)
-        await server.start(tls)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.close()
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[ConnectionPool]:
-    pool = ConnectionPool(limit=10)
-    yield pool
-    await pool.close()
-
-
-def answers(*responses: bytes) -> Handler:
-    """A handler that answers each request on a connection with the next of ``responses``."""
-
-    async def handle(raw: Raw) -> None:
-        for response in responses:
-            if not await raw.request():
-                return
-            await raw.send(response)
-        await raw.wait_disconnect()
-
-    return handle
-
-
-def ok(body: bytes = b"ok", *extra: bytes) -> bytes:
-    head = [b"HTTP/1.1 200 OK", b"Content-Length: %d" % len(body), *extra]
-    return b"\r\n".join(head) + b"\r\n\r\n" + body
-
-
-async def get(pool: ConnectionPool, url: str, timeouts: Timeouts = QUICK) -> Response:
-    return await pool.request("GET", url, {}, None, timeouts)
-
-
-async def get_body(pool: ConnectionPool, url: str, timeouts: Timeouts = QUICK) -> bytes:
-    return await (await get(pool, url, timeouts)).read()
-
-
-async def settle() -> None:
-    """Let the loop deliver what the other end did (an EOF, a close)."""
-    for _ in range(5):
-        await asyncio.sleep(0.01)
-
-
-def in_use(pool: ConnectionPool) -> int:
-    return pool._active
-
-
-def idle(pool: ConnectionPool) -> int:
-    return sum(len(origin.idle) for origin in pool._origins.values())
+from gateway.transport import UpstreamResponse
+from tests.http.conftest import Client, MakeClient, idle, in_use
+from tests.http.servers import (
+    QUICK,
+    Handler,
+    Raw,
+    RawServer,
+    StartServer,
+    Tracker,
+    answers,
+    get,
+    get_body,
+    ok,
+    self_signed,
+    settle,
+)
 
 
 async def test_both_loops_are_used(request: pytest.FixtureRequest) -> None:
@@ -230,7 +55,7 @@ async def test_both_loops_are_used(request: pytest.FixtureRequest) -> None:
 # -- keep-alive ----------------------------------------------------------------------
 
 
-async def test_sequential_requests_reuse_one_connection(pool: ConnectionPool) -> None:
+async def test_sequential_requests_reuse_one_connection(pool: Client) -> None:
     peers: list[object] = []
 
     async def hello(request: web.Request) -> web.Response:
@@ -247,9 +72,7 @@ async def test_sequential_requests_reuse_one_connection(pool: ConnectionPool) ->
     assert len(peers) == 4 and len(set(peers)) == 1
 
 
-async def test_keep_alive_over_chunked_answers(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_keep_alive_over_chunked_answers(pool: Client, raw_server: StartServer) -> None:
     chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
     server = await raw_server(answers(chunked, chunked, ok(b"done")))
     assert await get_body(pool, server.url()) == b"abc"
@@ -258,9 +81,7 @@ async def test_keep_alive_over_chunked_answers(
     assert server.connections == 1
 
 
-async def test_connection_close_is_not_reused(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_connection_close_is_not_reused(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(b"one", b"Connection: close"), ok(b"never")))
     assert await get_body(pool, server.url()) == b"one"
     assert await get_body(pool, server.url()) == b"one"
@@ -269,7 +90,7 @@ async def test_connection_close_is_not_reused(
     assert server.disconnects == 2 and in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_until_close_answer(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_until_close_answer(pool: Client, raw_server: StartServer) -> None:
     async def until_close(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, ")
@@ -285,14 +106,14 @@ async def test_until_close_answer(pool: ConnectionPool, raw_server: StartServer)
     assert server.connections == 2 and in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_http10_answer_is_not_reused(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_http10_answer_is_not_reused(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(answers(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", ok()))
     assert await get_body(pool, server.url()) == b"hi"
     assert await get_body(pool, server.url()) == b"hi"
     assert server.connections == 2
 
 
-async def test_http10_keep_alive_is_reused(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_http10_keep_alive_is_reused(pool: Client, raw_server: StartServer) -> None:
     answer = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi"
     server = await raw_server(answers(answer, answer))
     assert await get_body(pool, server.url()) == b"hi"
@@ -300,8 +121,9 @@ async def test_http10_keep_alive_is_reused(pool: ConnectionPool, raw_server: Sta
     assert server.connections == 1
 
 
+@pytest.mark.aiohttp_differs("it reuses a connection with bytes left after the body")
 async def test_bytes_after_the_body_drop_the_connection(
-    pool: ConnectionPool, raw_server: StartServer
+    pool: Client, raw_server: StartServer
 ) -> None:
     server = await raw_server(answers(ok(b"hi") + b"HTTP/1.1 200 OK\r\n", ok(b"no")))
     assert await get_body(pool, server.url()) == b"hi"
@@ -309,9 +131,8 @@ async def test_bytes_after_the_body_drop_the_connection(
     assert server.connections == 2
 
 
-async def test_server_closing_an_idle_connection(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+@pytest.mark.aiohttp_differs("a connection closed while idle stays in its pool until reused")
+async def test_server_closing_an_idle_connection(pool: Client, raw_server: StartServer) -> None:
     async def one_then_close(raw: Raw) -> None:
         await raw.request()
         await raw.send(ok(b"once"))
@@ -325,9 +146,7 @@ async def test_server_closing_an_idle_connection(
     assert server.connections == 2 and in_use(pool) == 0
 
 
-async def test_server_resetting_an_idle_connection(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_server_resetting_an_idle_connection(pool: Client, raw_server: StartServer) -> None:
     async def one_then_reset(raw: Raw) -> None:
         await raw.request()
         await raw.send(ok(b"once"))
@@ -341,16 +160,18 @@ async def test_server_resetting_an_idle_connection(
     assert server.connections == 2
 
 
-async def test_idle_connections_expire_after_keepalive(raw_server: StartServer) -> None:
+async def test_idle_connections_expire_after_keepalive(
+    raw_server: StartServer, make_client: MakeClient
+) -> None:
     server = await raw_server(answers(ok(), ok()))
-    pool = ConnectionPool(limit=10, keepalive_s=0.05)
+    pool = make_client(pool_size=10, idle_connection_s=0.05)
     try:
         assert await get_body(pool, server.url()) == b"ok"
         await asyncio.sleep(0.1)
         assert await get_body(pool, server.url()) == b"ok"
         assert server.connections == 2
         await settle()
-        assert server.disconnects == 1  # the stale one was closed, not leaked
+        assert server.disconnects >= 1  # the stale one was closed, not leaked
     finally:
         await pool.close()
 
@@ -371,11 +192,11 @@ def slow_server(delay: float = 0.05) -> Handler:
 
 @pytest.mark.parametrize(("limit", "per_host"), [(2, 0), (10, 3), (3, 3)])
 async def test_limits_make_requests_wait(
-    raw_server: StartServer, limit: int, per_host: int
+    raw_server: StartServer, limit: int, per_host: int, make_client: MakeClient
 ) -> None:
     tracker = Tracker()
     server = await raw_server(slow_server(), tracker)
-    pool = ConnectionPool(limit=limit, limit_per_host=per_host)
+    pool = make_client(pool_size=limit, pool_size_per_host=per_host)
     try:
         bodies = await asyncio.gather(*(get_body(pool, server.url()) for _ in range(9)))
         assert bodies == [b"ok"] * 9
@@ -386,11 +207,12 @@ async def test_limits_make_requests_wait(
         await pool.close()
 
 
-async def test_limit_counts_every_origin(raw_server: StartServer) -> None:
+@pytest.mark.aiohttp_differs("an idle connection to another origin lets a request past the limit")
+async def test_limit_counts_every_origin(raw_server: StartServer, make_client: MakeClient) -> None:
     """A connection idle to one origin does not let a request past the limit."""
     fast = await raw_server(slow_server(0.0))
     slow = await raw_server(slow_server(0.2))
-    pool = ConnectionPool(limit=1)
+    pool = make_client(pool_size=1)
     finished: list[str] = []
 
     async def fetch(server: RawServer, name: str) -> None:
@@ -410,11 +232,13 @@ async def test_limit_counts_every_origin(raw_server: StartServer) -> None:
         await pool.close()
 
 
-async def test_limit_per_host_leaves_other_hosts_alone(raw_server: StartServer) -> None:
+async def test_limit_per_host_leaves_other_hosts_alone(
+    raw_server: StartServer, make_client: MakeClient
+) -> None:
     tracker = Tracker()
     one = await raw_server(slow_server(0.2), tracker)
     two = await raw_server(slow_server(0.0))
-    pool = ConnectionPool(limit=10, limit_per_host=1)
+    pool = make_client(pool_size=10, pool_size_per_host=1)
     try:
         busy = asyncio.ensure_future(get_body(pool, one.url()))
         await asyncio.sleep(0.02)
@@ -426,9 +250,11 @@ async def test_limit_per_host_leaves_other_hosts_alone(raw_server: StartServer) 
         await pool.close()
 
 
-async def test_waiting_request_can_be_cancelled(raw_server: StartServer) -> None:
+async def test_waiting_request_can_be_cancelled(
+    raw_server: StartServer, make_client: MakeClient
+) -> None:
     server = await raw_server(slow_server(0.1))
-    pool = ConnectionPool(limit=1)
+    pool = make_client(pool_size=1)
     try:
         busy = asyncio.ensure_future(get_body(pool, server.url()))
         waiting = asyncio.ensure_future(get_body(pool, server.url()))
@@ -472,7 +298,7 @@ async def timed(awaitable: Awaitable[object]) -> float:
     return time.monotonic() - started
 
 
-async def test_first_byte_timeout(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_first_byte_timeout(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(never_answers)
     timeouts = Timeouts(connect=1, first_byte=0.2, idle=5, total=5)
     assert 0.19 <= await timed(get(pool, server.url(), timeouts)) < 0.6
@@ -480,7 +306,7 @@ async def test_first_byte_timeout(pool: ConnectionPool, raw_server: StartServer)
     assert in_use(pool) == 0
 
 
-async def test_idle_timeout_between_chunks(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_idle_timeout_between_chunks(pool: Client, raw_server: StartServer) -> None:
     """The idle deadline applies from the head on, even when first_byte is longer."""
     server = await raw_server(head_then_stall)
     timeouts = Timeouts(connect=1, first_byte=3, idle=0.2, total=5)
@@ -490,7 +316,7 @@ async def test_idle_timeout_between_chunks(pool: ConnectionPool, raw_server: Sta
     assert in_use(pool) == 0
 
 
-async def test_idle_timeout_in_iter_chunks(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_idle_timeout_in_iter_chunks(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(head_then_stall)
     timeouts = Timeouts(connect=1, first_byte=0.2, idle=0.2, total=5)
     response = await get(pool, server.url(), timeouts)
@@ -505,7 +331,7 @@ async def test_idle_timeout_in_iter_chunks(pool: ConnectionPool, raw_server: Sta
 
 
 async def test_data_arriving_keeps_the_idle_timeout_away(
-    pool: ConnectionPool, raw_server: StartServer
+    pool: Client, raw_server: StartServer
 ) -> None:
     server = await raw_server(trickles)
     timeouts = Timeouts(connect=1, first_byte=0.1, idle=0.1, total=0.4)
@@ -520,17 +346,13 @@ async def test_data_arriving_keeps_the_idle_timeout_away(
     assert len(b"".join(pieces)) >= 5
 
 
-async def test_total_timeout_covers_the_head_too(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_total_timeout_covers_the_head_too(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(never_answers)
     timeouts = Timeouts(connect=1, first_byte=5, idle=5, total=0.2)
     assert await timed(get(pool, server.url(), timeouts)) < 0.6
 
 
-async def test_a_timed_out_connection_is_not_reused(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_a_timed_out_connection_is_not_reused(pool: Client, raw_server: StartServer) -> None:
     async def slow_then_fast(raw: Raw) -> None:
         await raw.request()
         await asyncio.sleep(0.3)
@@ -544,7 +366,7 @@ async def test_a_timed_out_connection_is_not_reused(
     assert server.connections == 2
 
 
-async def test_connect_timeout() -> None:
+async def test_connect_timeout(make_client: MakeClient) -> None:
     """A listener whose backlog is full never completes the handshake."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -558,7 +380,7 @@ async def test_connect_timeout() -> None:
             with contextlib.suppress(BlockingIOError):
                 filler.connect(("127.0.0.1", port))
             fillers.append(filler)
-        pool = ConnectionPool(limit=1)
+        pool = make_client(pool_size=1)
         try:
             timeouts = Timeouts(connect=0.2, first_byte=5, idle=5, total=5)
             started = time.monotonic()
@@ -577,9 +399,7 @@ async def test_connect_timeout() -> None:
 # -- abandoning a request ------------------------------------------------------------
 
 
-async def test_cancelling_while_waiting_for_the_head(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_cancelling_while_waiting_for_the_head(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(never_answers)
     task = asyncio.ensure_future(get(pool, server.url()))
     await asyncio.sleep(0.05)
@@ -591,9 +411,7 @@ async def test_cancelling_while_waiting_for_the_head(
     assert in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_close_mid_body_drops_the_connection(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_close_mid_body_drops_the_connection(pool: Client, raw_server: StartServer) -> None:
     async def half(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
@@ -611,7 +429,7 @@ async def test_close_mid_body_drops_the_connection(
 
 
 async def test_close_after_the_body_keeps_the_connection(
-    pool: ConnectionPool, raw_server: StartServer
+    pool: Client, raw_server: StartServer
 ) -> None:
     server = await raw_server(answers(ok(b"a"), ok(b"b")))
     response = await get(pool, server.url())
@@ -621,7 +439,7 @@ async def test_close_after_the_body_keeps_the_connection(
     assert server.connections == 1
 
 
-async def test_close_wakes_a_pending_read(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_close_wakes_a_pending_read(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(head_then_stall)
     response = await get(pool, server.url())
     reading = asyncio.ensure_future(response.read())
@@ -631,9 +449,11 @@ async def test_close_wakes_a_pending_read(pool: ConnectionPool, raw_server: Star
         await asyncio.wait_for(reading, 1)
 
 
-async def test_pool_close_fails_requests_in_flight(raw_server: StartServer) -> None:
+async def test_pool_close_fails_requests_in_flight(
+    raw_server: StartServer, make_client: MakeClient
+) -> None:
     server = await raw_server(never_answers)
-    pool = ConnectionPool(limit=1)
+    pool = make_client(pool_size=1)
     task = asyncio.ensure_future(get(pool, server.url()))
     await asyncio.sleep(0.05)
     await pool.close()
@@ -647,7 +467,7 @@ async def test_pool_close_fails_requests_in_flight(raw_server: StartServer) -> N
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-async def test_reset_mid_body(pool: ConnectionPool, raw_server: StartServer, chunked: bool) -> None:
+async def test_reset_mid_body(pool: Client, raw_server: StartServer, chunked: bool) -> None:
     async def reset_midway(raw: Raw) -> None:
         await raw.request()
         if chunked:
@@ -664,9 +484,7 @@ async def test_reset_mid_body(pool: ConnectionPool, raw_server: StartServer, chu
     assert in_use(pool) == 0 and idle(pool) == 0
 
 
-async def test_close_mid_body_is_disconnected(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_close_mid_body_is_disconnected(pool: Client, raw_server: StartServer) -> None:
     async def close_midway(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
@@ -678,7 +496,7 @@ async def test_close_mid_body_is_disconnected(
         await response.read()
 
 
-async def test_close_before_the_head(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_close_before_the_head(pool: Client, raw_server: StartServer) -> None:
     async def close_at_once(raw: Raw) -> None:
         await raw.request()
         await raw.send(b"HTTP/1.1 200 O")
@@ -696,17 +514,23 @@ async def test_close_before_the_head(pool: ConnectionPool, raw_server: StartServ
         b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
         b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 1\r\n\r\nx",
         b"HTTP/1.1 200 OK\r\nX: " + b"x" * 70000,
     ],
 )
-async def test_malformed_head(pool: ConnectionPool, raw_server: StartServer, answer: bytes) -> None:
+async def test_malformed_head(pool: Client, raw_server: StartServer, answer: bytes) -> None:
     server = await raw_server(answers(answer))
     with pytest.raises(MalformedResponse):
         await get(pool, server.url())
     await asyncio.wait_for(server.disconnected.wait(), 1)
     assert in_use(pool) == 0 and idle(pool) == 0
+
+
+@pytest.mark.aiohttp_differs("it hands a 101 answer back as if it were an answer")
+async def test_switching_protocols_unasked(pool: Client, raw_server: StartServer) -> None:
+    server = await raw_server(answers(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"))
+    with pytest.raises(MalformedResponse):
+        await get(pool, server.url())
 
 
 @pytest.mark.parametrize(
@@ -716,20 +540,17 @@ async def test_malformed_head(pool: ConnectionPool, raw_server: StartServer, ans
         b"5\r\nhelloX\r\n0\r\n\r\n",
     ],
 )
-async def test_malformed_chunked_body(
-    pool: ConnectionPool, raw_server: StartServer, body: bytes
-) -> None:
+async def test_malformed_chunked_body(pool: Client, raw_server: StartServer, body: bytes) -> None:
     server = await raw_server(
         answers(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
     )
-    response = await get(pool, server.url())
-    with pytest.raises(MalformedResponse):
-        await response.read()
+    with pytest.raises(MalformedResponse):  # at the head (aiohttp) or while reading (ours)
+        await (await get(pool, server.url())).read()
     await asyncio.wait_for(server.disconnected.wait(), 1)
     assert in_use(pool) == 0
 
 
-async def test_corrupt_gzip_body(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_corrupt_gzip_body(pool: Client, raw_server: StartServer) -> None:
     body = b"\x1f\x8b\x08\x00garbage-garbage"
     answer = ok(body, b"Content-Encoding: gzip")
     server = await raw_server(answers(answer))
@@ -738,9 +559,8 @@ async def test_corrupt_gzip_body(pool: ConnectionPool, raw_server: StartServer) 
         await response.read()
 
 
-async def test_unasked_bytes_on_an_idle_connection(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+@pytest.mark.aiohttp_differs("bytes arriving on an idle connection do not drop it")
+async def test_unasked_bytes_on_an_idle_connection(pool: Client, raw_server: StartServer) -> None:
     async def chatty(raw: Raw) -> None:
         await raw.request()
         await raw.send(ok(b"one"))
@@ -756,7 +576,7 @@ async def test_unasked_bytes_on_an_idle_connection(
     assert server.connections == 2
 
 
-async def test_refused_connection(pool: ConnectionPool) -> None:
+async def test_refused_connection(pool: Client) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -769,7 +589,7 @@ async def test_refused_connection(pool: ConnectionPool) -> None:
 # -- what arrives --------------------------------------------------------------------
 
 
-async def test_interim_answers_are_skipped(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_interim_answers_are_skipped(pool: Client, raw_server: StartServer) -> None:
     interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
     server = await raw_server(answers(interim + ok(b"final", b"X-Final: 1"), ok(b"again")))
     response = await get(pool, server.url())
@@ -780,7 +600,7 @@ async def test_interim_answers_are_skipped(pool: ConnectionPool, raw_server: Sta
     assert server.connections == 1
 
 
-async def test_interim_answers_in_pieces(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_interim_answers_in_pieces(pool: Client, raw_server: StartServer) -> None:
     async def pieces(raw: Raw) -> None:
         await raw.request()
         for piece in (
@@ -800,10 +620,18 @@ async def test_interim_answers_in_pieces(pool: ConnectionPool, raw_server: Start
     assert await response.read() == b"hi"
 
 
-@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "GZIP"])
+@pytest.mark.parametrize(
+    "coding",
+    [
+        "gzip",
+        pytest.param("x-gzip", marks=pytest.mark.aiohttp_differs("it does not decode x-gzip")),
+        "deflate",
+        "GZIP",
+    ],
+)
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_compressed_answers_are_decoded(
-    pool: ConnectionPool, raw_server: StartServer, coding: str, chunked: bool
+    pool: Client, raw_server: StartServer, coding: str, chunked: bool
 ) -> None:
     original = b'{"choices": [' + b'{"text": "hello"},' * 500 + b"{}]}"
     packed = zlib.compress(original) if coding == "deflate" else gzip.compress(original)
@@ -826,7 +654,7 @@ async def test_compressed_answers_are_decoded(
     assert server.connections == 1
 
 
-async def test_gzip_in_aiohttp_answer(pool: ConnectionPool) -> None:
+async def test_gzip_in_aiohttp_answer(pool: Client) -> None:
     async def compressed(request: web.Request) -> web.Response:
         response = web.Response(text="squeeze me " * 200)
         response.enable_compression(web.ContentCoding.gzip)
@@ -841,7 +669,7 @@ async def test_gzip_in_aiohttp_answer(pool: ConnectionPool) -> None:
         assert await response.read() == b"squeeze me " * 200
 
 
-async def test_head_request_has_no_body(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_head_request_has_no_body(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(
         answers(b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", ok(b"after"))
     )
@@ -853,9 +681,7 @@ async def test_head_request_has_no_body(pool: ConnectionPool, raw_server: StartS
 
 
 @pytest.mark.parametrize("status", [204, 304])
-async def test_bodyless_statuses(
-    pool: ConnectionPool, raw_server: StartServer, status: int
-) -> None:
+async def test_bodyless_statuses(pool: Client, raw_server: StartServer, status: int) -> None:
     server = await raw_server(answers(b"HTTP/1.1 %d X\r\n\r\n" % status, ok(b"after")))
     response = await get(pool, server.url())
     assert response.status == status and await response.read() == b""
@@ -863,9 +689,7 @@ async def test_bodyless_statuses(
     assert server.connections == 1
 
 
-async def test_iter_chunks_streams_as_it_arrives(
-    pool: ConnectionPool, raw_server: StartServer
-) -> None:
+async def test_iter_chunks_streams_as_it_arrives(pool: Client, raw_server: StartServer) -> None:
     release = asyncio.Event()
 
     async def two_parts(raw: Raw) -> None:
@@ -885,7 +709,7 @@ async def test_iter_chunks_streams_as_it_arrives(
     assert in_use(pool) == 0 and idle(pool) == 1  # back in the pool without a close()
 
 
-async def test_large_body_with_backpressure(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_large_body_with_backpressure(pool: Client, raw_server: StartServer) -> None:
     big = bytes(range(256)) * 12000  # ~3 MB, past the high-water mark
     server = await raw_server(answers(ok(big), ok(b"after")))
     response = await get(pool, server.url())
@@ -913,7 +737,7 @@ def head_lines(request: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
     return first, headers, body
 
 
-async def test_defaults_and_framing_are_sent(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_defaults_and_framing_are_sent(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(), ok(), ok()))
     body = b'{"model": "m"}'
     response = await pool.request(
@@ -941,9 +765,11 @@ async def test_defaults_and_framing_are_sent(pool: ConnectionPool, raw_server: S
     assert headers[b"content-length"] == b"0"
 
 
-async def test_callers_headers_win_over_defaults(raw_server: StartServer) -> None:
+async def test_callers_headers_win_over_defaults(
+    raw_server: StartServer, make_client: MakeClient
+) -> None:
     server = await raw_server(answers(ok()))
-    pool = ConnectionPool(limit=1, user_agent="custom-default")
+    pool = make_client(pool_size=1, user_agent="custom-default")
     try:
         headers = {"user-agent": "mine", "ACCEPT-ENCODING": "gzip", "content-type": "text/plain"}
         await (await pool.request("POST", server.url(), headers, b"x", QUICK)).read()
@@ -955,9 +781,11 @@ async def test_callers_headers_win_over_defaults(raw_server: StartServer) -> Non
     assert sent[b"content-type"] == b"text/plain"
 
 
-async def test_default_user_agent_is_configurable(raw_server: StartServer) -> None:
+async def test_default_user_agent_is_configurable(
+    raw_server: StartServer, make_client: MakeClient
+) -> None:
     server = await raw_server(answers(ok()))
-    pool = ConnectionPool(limit=1, user_agent="custom-default")
+    pool = make_client(pool_size=1, user_agent="custom-default")
     try:
         await get_body(pool, server.url())
     finally:
@@ -965,7 +793,7 @@ async def test_default_user_agent_is_configurable(raw_server: StartServer) -> No
     assert head_lines(server.requests[0])[1][b"user-agent"] == b"custom-default"
 
 
-async def test_large_body_is_sent_whole(pool: ConnectionPool) -> None:
+async def test_large_body_is_sent_whole(pool: Client) -> None:
     async def echo_length(request: web.Request) -> web.Response:
         data = await request.read()
         return web.Response(text=f"{len(data)} {data[:3]!r} {data[-3:]!r}")
@@ -978,7 +806,7 @@ async def test_large_body_is_sent_whole(pool: ConnectionPool) -> None:
         assert await response.read() == f"{len(big)} b'abc' b'xyz'".encode()
 
 
-async def test_params_are_url_encoded(pool: ConnectionPool) -> None:
+async def test_params_are_url_encoded(pool: Client) -> None:
     seen: list[tuple[str, dict[str, str]]] = []
 
     async def record(request: web.Request) -> web.Response:
@@ -994,16 +822,17 @@ async def test_params_are_url_encoded(pool: ConnectionPool) -> None:
         await (await pool.request("GET", base + "?x=1", {}, None, QUICK, params)).read()
         await (await pool.request("GET", base + "?x=1", {}, None, QUICK)).read()
         await (await pool.request("GET", base + "?x=1", {}, None, QUICK, {})).read()
-    assert seen[0] == (
-        "/v1/models?api-version=2024-06-01&q=a+b%26c%3Dd%2F%C3%A9&empty=",
-        params,
+    # "/" may stay as it is in a query (RFC 3986 3.4): aiohttp leaves it, we encode it.
+    assert seen[0][0].replace("%2F", "/") == (
+        "/v1/models?api-version=2024-06-01&q=a+b%26c%3Dd/%C3%A9&empty="
     )
+    assert seen[0][1] == params
     assert seen[1][0].startswith("/v1/models?x=1&api-version=")
     assert seen[1][1] == {"x": "1", **params}
     assert seen[2] == seen[3] == ("/v1/models?x=1", {"x": "1"})
 
 
-async def test_path_is_quoted(pool: ConnectionPool, raw_server: StartServer) -> None:
+async def test_path_is_quoted(pool: Client, raw_server: StartServer) -> None:
     server = await raw_server(answers(ok(), ok()))
     await get_body(pool, server.url("/models/a b/é%2F"))
     assert head_lines(server.requests[0])[0] == b"GET /models/a%20b/%C3%A9%2F HTTP/1.1"
@@ -1019,12 +848,12 @@ async def test_host_header_for_names_and_default_ports(raw_server: StartServer) 
     finally:
         await pool.close()
     assert head_lines(server.requests[0])[1][b"host"] == b"localhost:%d" % server.port
-    assert pool._split("http://example.com/")[0].host_header == "example.com"
-    assert pool._split("http://example.com:80/")[0].host_header == "example.com"
-    assert pool._split("https://example.com:443/x")[0].host_header == "example.com"
-    assert pool._split("https://example.com:80/x")[0].host_header == "example.com:80"
-    assert pool._split("http://[::1]:8080/")[0].host_header == "[::1]:8080"
-    assert pool._split("http://[::1]/")[0].host_header == "[::1]"
+    assert pool._split("http://example.com/", None)[0].host_header == "example.com"
+    assert pool._split("http://example.com:80/", None)[0].host_header == "example.com"
+    assert pool._split("https://example.com:443/x", None)[0].host_header == "example.com"
+    assert pool._split("https://example.com:80/x", None)[0].host_header == "example.com:80"
+    assert pool._split("http://[::1]:8080/", None)[0].host_header == "[::1]:8080"
+    assert pool._split("http://[::1]/", None)[0].host_header == "[::1]"
 
 
 @pytest.mark.parametrize(
@@ -1040,7 +869,7 @@ async def test_host_header_for_names_and_default_ports(raw_server: StartServer) 
         "http://127.0.0.1:port/",
     ],
 )
-async def test_refused_urls(pool: ConnectionPool, url: str) -> None:
+async def test_refused_urls(pool: Client, url: str) -> None:
     with pytest.raises(ValueError) as caught:
         await get(pool, url)
     assert "pass" not in str(caught.value)
@@ -1051,14 +880,14 @@ async def test_refused_urls(pool: ConnectionPool, url: str) -> None:
     "headers",
     [{"X-Injected": "a\r\nHost: evil"}, {"Bad Name": "v"}, {"X": "nul\x00"}],
 )
-async def test_refused_headers(pool: ConnectionPool, headers: dict[str, str]) -> None:
+async def test_refused_headers(pool: Client, headers: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         await pool.request("GET", "http://127.0.0.1:1/", headers, None, QUICK)
     assert in_use(pool) == 0
 
 
 async def test_a_changed_header_mapping_is_not_sent_stale(
-    pool: ConnectionPool, raw_server: StartServer
+    pool: Client, raw_server: StartServer
 ) -> None:
     """The header block is cached per mapping; a new mapping with new values is new."""
     server = await raw_server(answers(ok(), ok()))
@@ -1075,40 +904,8 @@ async def test_a_changed_header_mapping_is_not_sent_stale(
 # -- TLS and the SSRF guard ----------------------------------------------------------
 
 
-def self_signed(tmp_path: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
-    return context
-
-
 async def test_self_signed_certificate_is_refused(
-    pool: ConnectionPool, raw_server: StartServer, tmp_path: Path
+    pool: Client, raw_server: StartServer, tmp_path: Path
 ) -> None:
     server = await raw_server(answers(ok()), tls=self_signed(tmp_path))
     with pytest.raises(ConnectFailed):
@@ -1117,19 +914,22 @@ async def test_self_signed_certificate_is_refused(
 
 
 async def test_tls_to_a_trusted_server(
-    pool: ConnectionPool, raw_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_pool: ConnectionPool,
+    raw_server: StartServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With the test certificate trusted, the same server answers over TLS and keeps alive."""
     server = await raw_server(answers(ok(b"secure"), ok(b"again")), tls=self_signed(tmp_path))
     trusted = ssl.create_default_context(cafile=tmp_path / "cert.pem")
-    monkeypatch.setattr(pool, "_tls", trusted)
-    assert await get_body(pool, server.url(scheme="https")) == b"secure"
-    assert await get_body(pool, server.url(scheme="https")) == b"again"
+    monkeypatch.setattr(own_pool, "_tls", trusted)
+    assert await get_body(own_pool, server.url(scheme="https")) == b"secure"
+    assert await get_body(own_pool, server.url(scheme="https")) == b"again"
     assert server.connections == 1
 
 
 async def test_plain_http_to_a_tls_server(
-    pool: ConnectionPool, raw_server: StartServer, tmp_path: Path
+    pool: Client, raw_server: StartServer, tmp_path: Path
 ) -> None:
     server = await raw_server(answers(ok()), tls=self_signed(tmp_path))
     timeouts = Timeouts(connect=1, first_byte=1, idle=1, total=1)
@@ -1139,10 +939,10 @@ async def test_plain_http_to_a_tls_server(
 
 @pytest.mark.parametrize("host", ["localhost", "metadata.google.internal"])
 async def test_guarded_resolver_refusal_is_connect_failed(
-    raw_server: StartServer, host: str
+    raw_server: StartServer, host: str, make_client: MakeClient
 ) -> None:
     server = await raw_server(answers(ok()))
-    pool = ConnectionPool(limit=1, resolver=GuardedResolver(allow_private=False))
+    pool = make_client(pool_size=1, guard=GuardedResolver(allow_private=False))
     try:
         with pytest.raises(ConnectFailed):
             await get(pool, f"http://{host}:{server.port}/")
@@ -1151,23 +951,25 @@ async def test_guarded_resolver_refusal_is_connect_failed(
         await pool.close()
 
 
-async def test_guarded_resolver_allowing_private(raw_server: StartServer) -> None:
+async def test_guarded_resolver_allowing_private(
+    raw_server: StartServer, make_client: MakeClient
+) -> None:
     server = await raw_server(answers(ok(b"local")))
-    pool = ConnectionPool(limit=1, resolver=GuardedResolver(allow_private=True))
+    pool = make_client(pool_size=1, guard=GuardedResolver(allow_private=True))
     try:
         assert await get_body(pool, f"http://localhost:{server.port}/") == b"local"
     finally:
         await pool.close()
 
 
-async def test_unresolvable_host(pool: ConnectionPool) -> None:
+async def test_unresolvable_host(pool: Client) -> None:
     with pytest.raises(ConnectFailed):
         await get(pool, "http://no-such-host.invalid/")
     assert in_use(pool) == 0
 
 
 async def test_a_lagging_reader_is_not_an_idle_upstream(
-    pool: ConnectionPool, raw_server: StartServer
+    pool: Client, raw_server: StartServer
 ) -> None:
     """While reading is paused for a slow consumer, the idle timeout does not run."""
     big = bytes(range(256)) * 12000
@@ -1183,7 +985,7 @@ async def test_a_lagging_reader_is_not_an_idle_upstream(
 
 
 async def test_a_lagging_reader_still_meets_the_total_timeout(
-    pool: ConnectionPool, raw_server: StartServer
+    pool: Client, raw_server: StartServer
 ) -> None:
     big = bytes(range(256)) * 12000
     server = await raw_server(answers(ok(big)))
@@ -1199,24 +1001,24 @@ async def test_a_lagging_reader_still_meets_the_total_timeout(
 
 
 async def test_cancelled_just_after_a_complete_answer_keeps_the_connection(
-    pool: ConnectionPool, raw_server: StartServer, monkeypatch: pytest.MonkeyPatch
+    own_pool: ConnectionPool, raw_server: StartServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cancelled between the answer's arrival and the caller resuming: the finished
     connection is back in the pool and must not be aborted (another request may hold it)."""
     server = await raw_server(answers(ok(b"one"), ok(b"two")))
-    task: asyncio.Future[Response] | None = None
-    on_idle = pool._on_idle
+    task: asyncio.Future[UpstreamResponse] | None = None
+    on_idle = own_pool._on_idle
 
     def cancel_then_idle(origin: object, connection: object) -> None:
         on_idle(origin, connection)  # type: ignore[arg-type]
         assert task is not None
         task.cancel()
 
-    monkeypatch.setattr(pool, "_on_idle", cancel_then_idle)
-    task = asyncio.ensure_future(get(pool, server.url()))
+    monkeypatch.setattr(own_pool, "_on_idle", cancel_then_idle)
+    task = asyncio.ensure_future(get(own_pool, server.url()))
     with pytest.raises(asyncio.CancelledError):
         await task
-    monkeypatch.setattr(pool, "_on_idle", on_idle)
-    assert in_use(pool) == 0 and idle(pool) == 1
-    assert await get_body(pool, server.url()) == b"two"
+    monkeypatch.setattr(own_pool, "_on_idle", on_idle)
+    assert in_use(own_pool) == 0 and idle(own_pool) == 1
+    assert await get_body(own_pool, server.url()) == b"two"
     assert server.connections == 1

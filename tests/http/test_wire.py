@@ -11,6 +11,7 @@ from gateway.http.wire import (
     MAX_CHUNK_LINE_BYTES,
     ChunkedDecoder,
     Framing,
+    head_end,
     header_block,
     parse_head,
     request_head,
@@ -103,7 +104,6 @@ def test_headers_keep_order_repeats_and_case_insensitive_lookup() -> None:
         b"Bad Name: x",
         b"Bad(Name): x",
         b"Bad\x00Name: x",
-        b"X-Value: a\nInjected: b",
         b"X-Value: a\rb",
         b"X-Value: a\x00b",
         b"",
@@ -112,6 +112,33 @@ def test_headers_keep_order_repeats_and_case_insensitive_lookup() -> None:
 def test_malformed_header_line(line: bytes) -> None:
     with pytest.raises(MalformedResponse):
         parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n" + line)
+
+
+def test_bare_lf_line_ends_are_accepted() -> None:
+    """RFC 9112 2.2: a recipient may take a bare LF as a line end (mixed with CRLF too)."""
+    head = parse_head(b"HTTP/1.1 200 OK\nContent-Length: 2\r\nX-A: a\nX-B: b")
+    assert (head.status, head.length, head.headers["X-A"], head.headers["X-B"]) == (
+        200,
+        2,
+        "a",
+        "b",
+    )
+    with pytest.raises(MalformedResponse):
+        parse_head(b"HTTP/1.1 200 OK\nX-A: a\rb")
+
+
+@pytest.mark.parametrize(
+    ("buffer", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody", (21, 25)),
+        (b"HTTP/1.1 200 OK\nA: b\n\nbody", (20, 22)),
+        (b"HTTP/1.1 200 OK\nA: b\n\r\nbody", (20, 23)),
+        (b"HTTP/1.1 200 OK\nA: b\n\nbody\r\n\r\n", (20, 22)),
+        (b"HTTP/1.1 200 OK\r\nA: b\r\n", (-1, -1)),
+    ],
+)
+def test_head_end(buffer: bytes, expected: tuple[int, int]) -> None:
+    assert head_end(buffer) == expected
 
 
 def test_obs_fold_is_refused() -> None:
@@ -447,3 +474,10 @@ def test_header_block_error_does_not_echo_the_value() -> None:
     with pytest.raises(ValueError) as caught:
         header_block({"Authorization": "Bearer sk-secret\r\n"})
     assert "sk-secret" not in str(caught.value)
+
+
+def test_a_long_chunk_line_is_refused_even_when_complete() -> None:
+    """The limit holds whether or not the line's end arrived in the same read."""
+    line = b"1;ext=" + b"x" * MAX_CHUNK_LINE_BYTES + b"\r\n"
+    with pytest.raises(MalformedResponse):
+        ChunkedDecoder().feed(line + b"x\r\n0\r\n\r\n")

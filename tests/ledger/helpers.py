@@ -22,11 +22,11 @@ ADMIN_KEY = "admin-ledger-test-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 HELLO = [{"role": "user", "content": "hi"}]
 
-# The built-in templates' published prices (USD per million: input, output).
+# The built-in templates' published prices (USD per million: input, output, cached input).
 TEMPLATE_PRICES = {
-    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
-    "claude-sonnet-4-5": (Decimal("3.00"), Decimal("15.00")),
-    "gemini-2.5-flash": (Decimal("0.30"), Decimal("2.50")),
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60"), Decimal("0.075")),
+    "claude-sonnet-4-5": (Decimal("3.00"), Decimal("15.00"), Decimal("0.30")),
+    "gemini-2.5-flash": (Decimal("0.30"), Decimal("2.50"), Decimal("0.075")),
 }
 MODEL_OF = {"oa": "gpt-4o-mini", "an": "claude-sonnet-4-5", "ge": "gemini-2.5-flash"}
 
@@ -47,10 +47,14 @@ def providers(
     ]
 
 
-def expected_cost(model: str, prompt: int, completion: int) -> float:
-    """Exact decimal arithmetic, then one rounding to float (as the ledger reports)."""
-    price_in, price_out = TEMPLATE_PRICES[model]
-    return float((prompt * price_in + completion * price_out) / 1_000_000)
+def expected_cost(model: str, prompt: int, completion: int, cached: int = 0) -> float:
+    """Exact decimal arithmetic, then one rounding to float (as the ledger reports).
+
+    ``cached`` prompt tokens (part of ``prompt``) are charged at the cached-input price.
+    """
+    price_in, price_out, price_cached = TEMPLATE_PRICES[model]
+    total = (prompt - cached) * price_in + cached * price_cached + completion * price_out
+    return float(total / 1_000_000)
 
 
 async def chat(client: Client, model: str, *, stream: bool = False, headers: Any = None) -> Any:

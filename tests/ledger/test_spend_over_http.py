@@ -34,14 +34,23 @@ from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 
 Fakes = tuple[FakeOpenAI, FakeAnthropic, FakeGemini]
 COUNTS = {"oa": (1234, 567), "an": (2001, 333), "ge": (999, 4321)}
+"""Prompt and completion tokens each fake reports."""
+DETAILS = {"oa": (200, 100), "an": (1000, 0), "ge": (99, 321)}
+"""Of those, cached prompt and reasoning tokens (Anthropic reports no reasoning count)."""
 
 
 @pytest.fixture
 async def fakes() -> AsyncIterator[Fakes]:
     async with FakeOpenAI() as oa, FakeAnthropic() as an, FakeGemini() as ge:
-        for fake, (prompt, completion) in zip((oa, an, ge), COUNTS.values(), strict=True):
+        for fake, provider_id in zip((oa, an, ge), COUNTS, strict=True):
+            prompt, completion = COUNTS[provider_id]
+            cached, reasoning = DETAILS[provider_id]
             fake.reply = Reply(
-                text="Counted answer.", prompt_tokens=prompt, completion_tokens=completion
+                text="Counted answer.",
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cached_tokens=cached,
+                reasoning_tokens=reasoning,
             )
         yield oa, an, ge  # type: ignore[misc]
 
@@ -77,12 +86,15 @@ async def test_spend_adds_up_exactly_for_every_adapter_streamed_or_not(gateway: 
     total = 0.0
     for provider_id, model in MODEL_OF.items():
         prompt, completion = COUNTS[provider_id]
+        cached, reasoning = DETAILS[provider_id]
         row = rows[provider_id]
         assert row["model"] == model
         assert (row["requests"], row["errors"], row["unpriced_requests"]) == (2, 0, 0)
         assert (row["prompt_tokens"], row["completion_tokens"]) == (2 * prompt, 2 * completion)
-        assert row["cost_usd"] == expected_cost(model, 2 * prompt, 2 * completion)
-        total += expected_cost(model, 2 * prompt, 2 * completion)
+        assert (row["cached_tokens"], row["reasoning_tokens"]) == (2 * cached, 2 * reasoning)
+        cost = expected_cost(model, 2 * prompt, 2 * completion, 2 * cached)
+        assert row["cost_usd"] == cost
+        total += cost
     assert usage["totals"]["requests"] == 6
     await assert_documented(gateway, "/api/v1/usage", "get", usage)
     assert usage["totals"]["cost_usd"] == pytest.approx(total, rel=1e-12)
@@ -93,11 +105,13 @@ async def test_spend_adds_up_exactly_for_every_adapter_streamed_or_not(gateway: 
     await assert_documented(gateway, "/api/v1/usage/logs", "get", logs)
     for entry in entries:  # newest first: (stream, plain) per provider, in reverse order
         prompt, completion = COUNTS[entry["provider"]]
+        cached, reasoning = DETAILS[entry["provider"]]
         assert entry["key_id"] == "admin"
         assert entry["route"] == "/v1/chat/completions"
         assert (entry["status"], entry["attempts"]) == (200, 1)
         assert (entry["prompt_tokens"], entry["completion_tokens"]) == (prompt, completion)
-        assert entry["cost_usd"] == expected_cost(entry["model"], prompt, completion)
+        assert (entry["cached_tokens"], entry["reasoning_tokens"]) == (cached, reasoning)
+        assert entry["cost_usd"] == expected_cost(entry["model"], prompt, completion, cached)
         assert entry["latency_ms"] > 0
         assert (entry["ttft_ms"] is not None) == entry["streamed"]
     assert [e["streamed"] for e in entries] == [True, False] * 3
@@ -169,8 +183,10 @@ async def test_failures_count_as_errors_and_a_cancelled_stream_pays_for_what_it_
     prompt = COUNTS["an"][0]
     assert cancelled["streamed"] and cancelled["prompt_tokens"] == prompt
     assert cancelled["status"] == 499  # nginx's "client closed request"
+    cached = DETAILS["an"][0]
+    assert cancelled["cached_tokens"] == cached
     assert cancelled["cost_usd"] == expected_cost(
-        "claude-sonnet-4-5", prompt, cancelled["completion_tokens"]
+        "claude-sonnet-4-5", prompt, cancelled["completion_tokens"], cached
     )
     assert invalid_entry["status"] == 400 and invalid_entry["provider"] is None
     assert upstream_400["status"] == 400 and upstream_400["provider"] == "oa"
@@ -233,5 +249,7 @@ async def test_embeddings_and_the_messages_api_are_metered_too(gateway: Client) 
     for entry in (messages_plain, messages_stream):
         assert entry["route"] == "/v1/messages" and entry["provider"] == "an"
         assert (entry["prompt_tokens"], entry["completion_tokens"]) == (prompt, completion)
-        assert entry["cost_usd"] == expected_cost("claude-sonnet-4-5", prompt, completion)
+        assert entry["cost_usd"] == expected_cost(
+            "claude-sonnet-4-5", prompt, completion, DETAILS["an"][0]
+        )
     assert (messages_plain["streamed"], messages_stream["streamed"]) == (False, True)

@@ -25,6 +25,9 @@ ALWAYS_REFUSED = [
     "http://metadata.google.internal/computeMetadata/v1/",
     "http://METADATA.GOOGLE.INTERNAL./",
     "http://[fe80::1]/",
+    "http://[2002:a9fe:a9fe::]/",  # 6to4 around 169.254.169.254
+    "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 around it
+    "http://[2001:0:4136:e378:8000:63bf:5601:5601]/",  # Teredo, client 169.254.169.254 (xor'd)
 ]
 PRIVATE = [
     "http://10.0.0.5:8000/v1",
@@ -36,6 +39,12 @@ PRIVATE = [
     "http://[fd12:3456::1]/",
     "http://100.64.0.1/",
     "http://0.0.0.0:8000/",
+    "http://[2002:7f00:1::]/",  # 6to4 around 127.0.0.1
+    "http://[2002:c0a8:10a::1]/",  # 6to4 around 192.168.1.10
+    "http://[64:ff9b::7f00:1]/",  # NAT64 around 127.0.0.1
+    "http://[64:ff9b:1::a00:5]/",  # local-use NAT64 around 10.0.0.5
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
+    "http://[::10.0.0.5]/",  # IPv4-compatible
 ]
 
 
@@ -66,7 +75,13 @@ def test_malformed_urls_refused(url: str) -> None:
 
 
 def test_public_urls_pass() -> None:
-    for url in ("https://api.openai.com/v1", "https://8.8.8.8/", "http://[2001:4860::8888]/"):
+    for url in (
+        "https://api.openai.com/v1",
+        "https://8.8.8.8/",
+        "http://[2001:4860::8888]/",
+        "http://[2002:808:808::]/",  # 6to4 around 8.8.8.8
+        "http://[64:ff9b::808:808]/",  # NAT64 around 8.8.8.8
+    ):
         assert check_upstream_url(url, False) == url
 
 
@@ -126,7 +141,7 @@ async def test_resolved_address_is_checked_at_connect_time(
     timeouts = Timeouts(connect=5, first_byte=5, idle=5, total=5)
     guarded = ConnectionPool(limit=8, resolver=GuardedResolver(allow_private=False, inner=dns))
     for host in ("rebind.test", "local.test", "v6meta.test", "metadata.google.internal"):
-        with pytest.raises(ConnectFailed, match="refusing to connect"):
+        with pytest.raises(ConnectFailed, match="refused by policy"):
             await guarded.request("GET", f"http://{host}:{port}/", {}, None, timeouts)
     await guarded.close()
     assert seen == []
@@ -134,7 +149,7 @@ async def test_resolved_address_is_checked_at_connect_time(
     permissive = ConnectionPool(limit=8, resolver=GuardedResolver(allow_private=True, inner=dns))
     response = await permissive.request("GET", f"http://local.test:{port}/", {}, None, timeouts)
     assert await response.read() == b"hello"
-    with pytest.raises(ConnectFailed, match="refusing to connect"):
+    with pytest.raises(ConnectFailed, match="refused by policy"):
         await permissive.request("GET", f"http://rebind.test:{port}/", {}, None, timeouts)
     await permissive.close()
     assert seen == ["/"]
@@ -204,6 +219,7 @@ async def test_the_gateways_own_upstream_session_checks_resolved_addresses(
                 assert (await client.post("/api/v1/providers", json=body)).status == 201
             meta = await (await client.post("/api/v1/providers/meta/test")).json()
             assert meta["ok"] is False
+            assert "refused by policy" in str(meta), meta
             assert (await client.get("/api/v1/providers/meta/models")).status == 502
             priv = await (await client.post("/api/v1/providers/priv/test")).json()
             assert priv["ok"] is allow_private
@@ -211,5 +227,10 @@ async def test_the_gateways_own_upstream_session_checks_resolved_addresses(
                 "/v1/chat/completions", json=hello, headers={"X-Gateway-Provider": "priv"}
             )
             assert (chat.status == 200) is allow_private
+            if not allow_private:
+                message = (await chat.json())["error"]["message"]
+                assert "refused by policy" in message
+                assert "security.allow_private_upstreams" in message
+                assert "127.0.0.1" not in message
             assert len(fake.requests) == (2 if allow_private else 0)
             await client.close()
