@@ -8,7 +8,7 @@ TSC := node_modules/.bin/tsc
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run dev start test lint fmt typecheck build bench system-deps clean
+.PHONY: run dev start test lint fmt typecheck build bench system-deps vendor clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# TypeScript, used only by the tests to check the console's typed client.
+# TypeScript (checks the console's typed client), axe-core (the console's accessibility
+# tests) and the console's browser libraries, pinned in package-lock.json.
 $(TSC): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -29,6 +30,10 @@ dev: $(STAMP)
 
 start: $(STAMP)
 	GATEWAY_ENV=production $(BIN)/gateway serve
+
+# Refresh the console's browser libraries (gateway/web/ui/vendor/, committed) from npm.
+vendor: $(TSC)
+	scripts/vendor-web.sh
 
 system-deps:
 	@scripts/ensure-system-deps.sh

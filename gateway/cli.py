@@ -262,7 +262,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
         if await store.revoke(args.key_id):
             print(f"revoked {args.key_id}")
             return 0
-        print(f"no key has the id {args.key_id}", file=sys.stderr)
+        print(f"no active key has the id {args.key_id}", file=sys.stderr)
         return 1
 
     return asyncio.run(_with_key_store(_load(args), revoke))

@@ -140,9 +140,10 @@ class KeyStore:
         return public_view(doc) if doc is not None else None
 
     async def update(self, key_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
-        """Replace some of a key's settings (never its id, hash or prefix); None when unknown."""
+        """Replace some of a key's settings (never its id, hash or prefix); None when unknown
+        or revoked (a revoked key is kept as a record only)."""
         doc = await self.collection.get(key_id)
-        if doc is None:
+        if doc is None or doc.get("revoked_at"):
             return None
         doc = {**doc, **changes}
         await self.collection.replace(key_id, doc)
@@ -150,9 +151,20 @@ class KeyStore:
         return public_view(doc)
 
     async def revoke(self, key_id: str) -> bool:
-        """Delete a key; it is refused from the next request on. False when unknown."""
+        """Refuse a key from the next request on; False when unknown or already revoked.
+
+        Its metadata stays, with ``revoked_at`` and without its hash, so lists can still
+        show who had access and until when.
+        """
+        doc = await self.collection.get(key_id)
+        if doc is None or doc.get("revoked_at"):
+            return False
+        kept = {name: value for name, value in doc.items() if name != "hash"}
+        kept["revoked_at"] = datetime.fromtimestamp(time.time(), UTC).isoformat()
+        await self.collection.replace(key_id, kept)
+        # After the write: a reload that read the old document starts over (generation).
         self._forget(key_id)
-        return await self.collection.delete(key_id)
+        return True
 
     def _index(self, doc: Document) -> None:
         self._forget(doc["id"])
@@ -183,6 +195,8 @@ class KeyStore:
             by_hash: dict[str, Principal] = {}
             hash_by_id: dict[str, str] = {}
             for doc_id, doc in docs.items():
+                if doc.get("revoked_at"):
+                    continue
                 try:
                     by_hash[doc["hash"]] = _principal(doc)
                 except (KeyError, TypeError, ValueError):

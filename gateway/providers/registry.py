@@ -219,6 +219,28 @@ class ProviderRegistry:
         await self.refresh()
         return saved
 
+    async def draft(self, data: Mapping[str, Any], provider_id: str | None = None) -> LiveProvider:
+        """What saving ``data`` would route to (a new provider, or ``provider_id`` with these
+        changes, keeping its stored key unless ``api_key`` is given), stored nowhere: for a
+        live test of a form before it is saved."""
+        stored_key: str | None = None
+        if provider_id is not None:
+            self._refuse_file_provider(provider_id)
+            stored = await self.store.get(provider_id)
+            if stored is None:
+                raise NotFound(f"No provider with id {provider_id!r}.", param="provider_id")
+            data = {**stored.writable(), **data, "id": provider_id}
+            stored_key = self._decrypt(stored)
+        body = parse_body(data)
+        api_key = body.api_key.get_secret_value() if body.api_key is not None else None
+        if "api_key" not in data:
+            api_key = stored_key
+        record = resolve(body, self.templates, now=int(time.time()), has_key=api_key is not None)
+        check_upstream_url(record.base_url, self._settings.private_upstreams_allowed)
+        template = self.templates.get(record.template)
+        assert template is not None  # resolve() refused unknown templates
+        return build_live(record, api_key, template)
+
     async def delete(self, provider_id: str) -> None:
         self._refuse_file_provider(provider_id)
         if not await self.store.delete(provider_id):

@@ -82,6 +82,11 @@ KEY_SCHEMA: dict[str, Any] = {
         "tpm": {"type": ["integer", "null"]},
         "expires_at": {"type": ["string", "null"], "format": "date-time"},
         "created_at": {"type": "string", "format": "date-time"},
+        "revoked_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When the key was revoked; a revoked key stays listed, unusable",
+        },
         "budget_usd": {"type": ["number", "null"], "description": "USD per budget period"},
         "max_tokens": {"type": ["integer", "null"], "description": "Tokens per budget period"},
         "budget_period": {"enum": ["day", "month", "total"]},
@@ -176,7 +181,7 @@ async def change_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     key_id = request.match_info["key_id"]
     if not await request.app[KEYS].revoke(key_id):
-        raise NotFound("No key has this id.", param="key_id")
+        raise NotFound("No active key has this id.", param="key_id")
     return web.Response(status=204)
 
 
@@ -205,7 +210,7 @@ def setup(app: web.Application) -> None:
             tag="keys",
             responses={
                 200: {
-                    "description": "Every key",
+                    "description": "Every key, revoked ones included (with revoked_at)",
                     "schema": {
                         "type": "object",
                         "properties": {"data": {"type": "array", "items": USED_KEY_SCHEMA}},
@@ -254,6 +259,6 @@ def setup(app: web.Application) -> None:
         operation=Operation(
             summary="Revoke a key at once",
             tag="keys",
-            responses={204: "Revoked", 404: "Unknown id"},
+            responses={204: "Revoked", 404: "Unknown id, or already revoked"},
         ),
     )

@@ -65,7 +65,20 @@ HEALTH_SCHEMA: dict[str, Any] = {
 TEST_BODY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "model": {"type": "string", "description": "Also send a one-token completion to it"}
+        "model": {"type": "string", "description": "Also send a one-token completion to it"},
+        "changes": {
+            "type": "object",
+            "description": "Unsaved changes (fields of a provider body) to test instead of "
+            "the stored provider; the stored key is used unless api_key is given",
+        },
+    },
+}
+DRAFT_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["provider"],
+    "properties": {
+        "provider": {"type": "object", "description": "A provider body, as POST would add it"},
+        "model": {"type": "string", "description": "Also send a one-token completion to it"},
     },
 }
 TEST_SCHEMA: dict[str, Any] = {
@@ -120,24 +133,61 @@ async def provider_health(request: web.Request) -> web.Response:
     return web.json_response(request.app[PROVIDER_HEALTH].report(provider.id))
 
 
+def _test_model(body: dict[str, Any]) -> str | None:
+    model = body.get("model")
+    if model is not None and (not isinstance(model, str) or not model):
+        raise InvalidRequest("model must be a non-empty string.", param="model")
+    return model
+
+
+def _fields(body: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequest(f"{name} must be an object of provider fields.", param=name)
+    return value
+
+
 async def test_provider(request: web.Request) -> web.Response:
     provider = _provider(request)
-    model = None
-    if request.can_read_body:
-        model = (await read_json_object(request))[0].get("model")
-        if model is not None and (not isinstance(model, str) or not model):
-            raise InvalidRequest("model must be a non-empty string.", param="model")
+    body = (await read_json_object(request))[0] if request.can_read_body else {}
+    model = _test_model(body)
+    changes = _fields(body, "changes")
+    if changes is not None:
+        # Unsaved changes: the stored provider's health is not this draft's to record.
+        draft = await request.app[PROVIDERS].draft(changes, provider.id)
+        return web.json_response((await _probe(request, draft, model)).as_json())
+    result = await _probe(request, provider, model, record=True)
+    return web.json_response(result.as_json())
+
+
+async def test_draft(request: web.Request) -> web.Response:
+    body = (await read_json_object(request))[0]
+    model = _test_model(body)
+    fields = _fields(body, "provider")
+    if fields is None:
+        raise InvalidRequest(
+            "provider is required: the fields of the provider to test.", param="provider"
+        )
+    draft = await request.app[PROVIDERS].draft(fields)
+    return web.json_response((await _probe(request, draft, model)).as_json())
+
+
+async def _probe(
+    request: web.Request, provider: LiveProvider, model: str | None, *, record: bool = False
+) -> ProbeResult:
+    """The live test: list models (or the health path), then optionally a completion."""
     app = request.app
     upstream = app[UPSTREAM]
     timeout_s = app[SETTINGS].health.timeout_s
     adapter = ADAPTERS.get(provider.adapter)
     result = await probe_provider(provider, adapter, upstream, timeout_s)
-    await _record(request, provider.id, result)
+    if record:
+        await _record(request, provider.id, result)
     if result.ok and model is not None and adapter is not None:
         found = result.models_found
         result = await probe_completion(provider, adapter, upstream, timeout_s, model)
         result = ProbeResult(result.ok, result.latency_ms, result.status_code, result.error, found)
-    return web.json_response(result.as_json())
+    return result
 
 
 async def _record(request: web.Request, provider_id: str, result: ProbeResult) -> None:
@@ -155,6 +205,26 @@ async def _record(request: web.Request, provider_id: str, result: ProbeResult) -
 
 def setup(app: web.Application) -> None:
     not_found = {404: "No such provider"}
+    add_route(
+        app,
+        "POST",
+        "/api/v1/providers/test",
+        test_draft,
+        group="admin",
+        operation=Operation(
+            summary="Check an unsaved provider now (a form's values, before saving)",
+            description=(
+                "Builds the provider from the body as POST /api/v1/providers would, stores "
+                "nothing, and checks it like POST /api/v1/providers/{id}/test."
+            ),
+            tag="providers",
+            request_schema=DRAFT_BODY_SCHEMA,
+            responses={
+                200: {"description": "The outcome", "schema": TEST_SCHEMA},
+                400: "Invalid provider; error.param names the first invalid field",
+            },
+        ),
+    )
     add_route(
         app,
         "GET",
@@ -209,8 +279,9 @@ def setup(app: web.Application) -> None:
             summary="Check the provider now with its stored credentials",
             description=(
                 "Lists the upstream's models (or calls its health path); with "
-                '{"model": ...} also sends a one-token completion. Upstream trouble '
-                "answers ok: false with the upstream's reason."
+                '{"model": ...} also sends a one-token completion; with {"changes": {...}} '
+                "checks those unsaved changes instead (and records no health). Upstream "
+                "trouble answers ok: false with the upstream's reason."
             ),
             tag="providers",
             request_schema=TEST_BODY_SCHEMA,

@@ -16,8 +16,21 @@ from typing import Any
 from aiohttp import web
 
 MODELS = ("fake-mini", "fake-slow")
+# Models the console's second-pass tests add (create_upstream(..., extra_models=True)).
+MARKDOWN_MODEL = "fake-markdown"
+BROKEN_MODEL = "fake-broken"
 ANSWER = "The quick brown fox jumps over the lazy dog and keeps running far away."
 SLOW_WORDS = 400
+REASONING = "The user wants a table and some code; a list of steps makes it longer."
+MARKDOWN_ANSWER = (
+    "## Results\n\n"
+    "| animal | speed |\n| --- | ---: |\n| fox | 50 |\n| dog | 30 |\n\n"
+    "```python\ndef fast(animal):\n    return animal.speed > 40  # quick\n```\n\n"
+    '<img src="x" onerror="window.__pwned = true">\n\n'
+    + "".join(f"{i}. step number {i} of the plan\n" for i in range(1, 31))
+    + "\nDone."
+)
+MARKDOWN_PIECE = 24
 
 
 @dataclass
@@ -45,6 +58,7 @@ def _authorized(request: web.Request) -> bool:
 
 API_KEY = web.AppKey("api_key", str)
 CHUNK_DELAY = web.AppKey("chunk_delay_s", float)
+EXTRA_MODELS = web.AppKey("extra_models", bool)
 
 
 async def models(request: web.Request) -> web.Response:
@@ -52,7 +66,8 @@ async def models(request: web.Request) -> web.Response:
         return _error(
             401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
         )
-    data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in MODELS]
+    names = MODELS + ((MARKDOWN_MODEL, BROKEN_MODEL) if request.app[EXTRA_MODELS] else ())
+    data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"} for m in names]
     return web.json_response({"object": "list", "data": data})
 
 
@@ -75,6 +90,10 @@ async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     request.app[LOG].chat_bodies.append(body)
     model = body.get("model")
+    if model == BROKEN_MODEL and request.app[EXTRA_MODELS]:
+        return _error(400, "This model refuses every question.", "invalid_request_error", "refused")
+    if model == MARKDOWN_MODEL and request.app[EXTRA_MODELS]:
+        return await _markdown(request, body)
     if model not in MODELS:
         return _error(
             404, f"The model `{model}` does not exist.", "invalid_request_error", "model_not_found"
@@ -124,11 +143,50 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_upstream(api_key: str, chunk_delay_s: float = 0.05) -> web.Application:
-    """The fake upstream app; serve it and point a provider's base_url at ``URL/v1``."""
+async def _markdown(request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+    """A Markdown answer after some reasoning, streamed in small pieces, then usage."""
+    completion_id = f"chatcmpl-md-{int(time.time() * 1000)}"
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    delay = request.app[CHUNK_DELAY]
+    await response.write(_chunk(completion_id, MARKDOWN_MODEL, {"role": "assistant"}, None))
+    for word in REASONING.split(" "):
+        await response.write(
+            _chunk(completion_id, MARKDOWN_MODEL, {"reasoning_content": word + " "}, None)
+        )
+    pieces = [
+        MARKDOWN_ANSWER[at : at + MARKDOWN_PIECE]
+        for at in range(0, len(MARKDOWN_ANSWER), MARKDOWN_PIECE)
+    ]
+    for piece in pieces:
+        await asyncio.sleep(delay)
+        await response.write(_chunk(completion_id, MARKDOWN_MODEL, {"content": piece}, None))
+    await response.write(_chunk(completion_id, MARKDOWN_MODEL, {}, "stop"))
+    prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
+    usage = {"prompt_tokens": prompt, "completion_tokens": 90, "total_tokens": prompt + 90}
+    final = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": MARKDOWN_MODEL,
+        "choices": [],
+        "usage": usage,
+    }
+    await response.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+    return response
+
+
+def create_upstream(
+    api_key: str, chunk_delay_s: float = 0.05, *, extra_models: bool = False
+) -> web.Application:
+    """The fake upstream app; serve it and point a provider's base_url at ``URL/v1``.
+
+    ``extra_models`` adds a Markdown answer with reasoning and a model that always fails.
+    """
     app = web.Application()
     app[API_KEY] = api_key
     app[CHUNK_DELAY] = chunk_delay_s
+    app[EXTRA_MODELS] = extra_models
     app[LOG] = UpstreamLog()
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", chat)

@@ -78,7 +78,10 @@ async def test_revocation_is_immediate_here(make_storage: StorageFactory) -> Non
     assert await store.revoke(meta["id"])
     assert store.authenticate(key) is None
     assert not await store.revoke(meta["id"])
-    assert await store.list() == []
+    # Still listed, marked revoked, with no hash kept.
+    (listed,) = await store.list()
+    assert listed["id"] == meta["id"] and listed["revoked_at"]
+    assert "hash" not in await store.collection.get(meta["id"])  # type: ignore[operator]
 
 
 async def test_changes_reach_another_instance(make_storage: StorageFactory) -> None:
@@ -104,3 +107,11 @@ async def _eventually(check: Callable[[], bool], timeout_s: float = 3.0) -> None
     while not check():
         assert loop.time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.02)
+
+
+async def test_a_revoked_key_cannot_be_changed_back_to_life(make_storage: StorageFactory) -> None:
+    store = await open_store(make_storage)
+    key, meta = await store.create(name="gone", scopes=["chat"])
+    assert await store.revoke(meta["id"])
+    assert await store.update(meta["id"], {"rpm": 5}) is None
+    assert store.authenticate(key) is None

@@ -226,3 +226,49 @@ async def test_ttl_and_stale_on_error_through_the_route(
     assert body["fetched_at"] == fresh["fetched_at"]
     assert [m["id"] for m in body["data"]] == ["model-a", "model-b", "model-c"]
     assert model_calls(fake) == 3
+
+
+async def test_unsaved_provider_and_unsaved_changes_are_tested_and_stored_nowhere(
+    client: Client, fake: FakeOpenAI
+) -> None:
+    draft = {"name": "Draft", "template": "openai", "base_url": fake.url, "api_key": API_KEY}
+    answer = await client.post("/api/v1/providers/test", json={"provider": draft})
+    assert answer.status == 200
+    result = await answer.json()
+    assert (result["ok"], result["models_found"]) == (True, 3)
+    assert (await (await client.get("/api/v1/providers")).json())["data"] == []
+    wrong = await client.post(
+        "/api/v1/providers/test", json={"provider": {**draft, "api_key": "sk-wrong"}}
+    )
+    result = await wrong.json()
+    assert (result["ok"], result["status_code"], result["error"]) == (
+        False,
+        401,
+        "Invalid API key",
+    )
+    # A form's field errors come back as they would on saving, param naming the field.
+    invalid = await client.post(
+        "/api/v1/providers/test", json={"provider": {**draft, "base_url": "ftp://x"}}
+    )
+    assert invalid.status == 400
+    assert (await invalid.json())["error"]["param"] == "base_url"
+    missing = await client.post("/api/v1/providers/test", json={})
+    assert (await missing.json())["error"]["param"] == "provider"
+
+    # Unsaved changes to a stored provider: its stored key is used unless one is given,
+    # and its recorded health is left alone.
+    await add(client, "kept", fake.url)
+    changed = await client.post(
+        "/api/v1/providers/kept/test", json={"changes": {"name": "Renamed"}}
+    )
+    assert (await changed.json())["ok"] is True
+    rekeyed = await client.post(
+        "/api/v1/providers/kept/test", json={"changes": {"api_key": "sk-wrong"}}
+    )
+    assert (await rekeyed.json())["status_code"] == 401
+    health = await (await client.get("/api/v1/providers/kept/health")).json()
+    assert health["status"] == "unknown"
+    stored = await (await client.get("/api/v1/providers/kept")).json()
+    assert stored["name"] == "kept"
+    for text in (await answer.text(), await rekeyed.text()):
+        assert API_KEY not in text and "sk-wrong" not in text

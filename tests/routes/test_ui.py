@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from importlib import resources
 from pathlib import Path
 
-from gateway.routes.ui import UI_CSP
+from gateway.routes.ui import UI_CSP, load_assets
 
 
 async def test_root_and_bare_ui_redirect_to_the_console(client) -> None:  # type: ignore[no-untyped-def]
@@ -102,9 +105,35 @@ async def test_console_policy_forbids_inline_script_and_eval(client) -> None:  #
 
 
 def test_console_scripts_use_no_eval_local_storage_or_cookies() -> None:
+    """The console's own scripts (vendor/ holds the pinned libraries, checked below)."""
     ui = Path(__file__).resolve().parents[2] / "gateway" / "web" / "ui"
-    scripts = list(ui.rglob("*.js"))
+    scripts = [s for s in ui.rglob("*.js") if "vendor" not in s.relative_to(ui).parts]
     assert len(scripts) >= 5
     for script in scripts:
         source = script.read_text()
         assert not re.search(r"\beval\(|new Function\(|localStorage|document\.cookie", source)
+
+
+def test_vendored_libraries_are_the_pinned_npm_builds(tmp_path: Path) -> None:
+    """gateway/web/ui/vendor/ is what `make vendor` copies from node_modules (npm ci)."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        ["sh", "scripts/vendor-web.sh"],
+        cwd=root,
+        env={**os.environ, "VENDOR_OUT": str(tmp_path)},
+        check=True,
+    )
+    vendored = root / "gateway" / "web" / "ui" / "vendor"
+    names = sorted(p.name for p in vendored.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    for name in names:
+        assert (vendored / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    assert {"marked.js", "purify.js", "highlight.js", "chart.js"} <= set(names)
+    served = load_assets(resources.files("gateway.web").joinpath("ui"))
+    assert served["vendor/marked.js"].content_type.startswith("text/javascript")
+    assert served["vendor/highlight-github.css"].content_type.startswith("text/css")
+    assert sum(name.startswith("LICENSE-") for name in names) == 4
+    lock = json.loads((root / "package-lock.json").read_text())["packages"]
+    versions = (vendored / "VERSIONS.txt").read_text()
+    for package in ("marked", "dompurify", "@highlightjs/cdn-assets", "chart.js"):
+        assert f"{package} {lock[f'node_modules/{package}']['version']}" in versions

@@ -94,6 +94,24 @@ def open_page(browser: Any) -> Iterator[Callable[..., tuple[Any, PageProblems]]]
         context.close()
 
 
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any) -> list[str]:
+    """Run axe-core (installed by `npm ci`) on the page as it is now: one line per violation.
+
+    It is evaluated through the DevTools protocol, so the console's CSP stays as it is.
+    """
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations
+              .map((v) => `${v.id} (${v.impact}): ${v.help} at `
+                 + v.nodes.map((n) => n.target.join(" ")).join(", "))"""
+    )
+    return list(found)
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/ (gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)

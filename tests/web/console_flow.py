@@ -177,7 +177,7 @@ def chat_streams_progressively(page: Any) -> None:
     partial = answer.locator(".text").inner_text()
     assert page.get_by_role("button", name="Stop").is_enabled()
     page.wait_for_function("(el) => el.dataset.state === 'done'", arg=answer.element_handle())
-    final = answer.locator(".text").inner_text()
+    final = answer.locator(".text").inner_text().strip()
     assert final == ANSWER
     assert 0 < len(partial) < len(ANSWER) and ANSWER.startswith(partial)
     lengths = page.evaluate("window.__lengths")
@@ -235,7 +235,10 @@ def create_and_revoke_key(page: Any, base_url: str) -> None:
     assert page.get_by_label("New key (shown only once)").count() == 0
     row.get_by_role("button", name="Revoke").click()
     page.locator("#confirm").get_by_role("button", name="Revoke").click()
-    row.wait_for(state="detached")
+    # A revoked key stays listed, greyed, with the time it was revoked.
+    page.locator("tr.revoked", has_text="ci-client").wait_for()
+    assert re.search(r"Revoked \S", row.inner_text())
+    assert row.get_by_role("button", name="Revoke").count() == 0
     assert page.evaluate(check) == 401
 
 

@@ -4,15 +4,34 @@ import { showError } from "./dom.js";
 import { ChatView } from "./views/chat.js";
 import { KeysView } from "./views/keys.js";
 import { ProvidersView } from "./views/providers.js";
+import { UsageView } from "./views/usage.js";
 
 const SESSION_KEY = "gateway-console-admin-key";
 const STATUS_EVERY_MS = 15000;
 
-const client = new GatewayClient({ baseUrl: "" });
+// Every request goes through here: when one cannot reach the gateway at all, the
+// status strip says so at once instead of at its next refresh, and again once one can.
+let unreachable = false;
+const client = new GatewayClient({
+  baseUrl: "",
+  fetch: async (input, init) => {
+    try {
+      const response = await fetch(input, init);
+      if (unreachable) refreshStatus();
+      return response;
+    } catch (error) {
+      if (error?.name !== "AbortError") refreshStatus();
+      throw error;
+    }
+  },
+});
+/** What views tell the shell: something changed that the status strip counts. */
+const shell = { refreshStatus };
 const views = {
-  providers: new ProvidersView(client, document.getElementById("providers-view")),
+  providers: new ProvidersView(client, document.getElementById("providers-view"), shell),
   chat: new ChatView(client, document.getElementById("chat-view")),
   keys: new KeysView(client, document.getElementById("keys-view")),
+  usage: new UsageView(client, document.getElementById("usage-view")),
 };
 
 const signinView = document.getElementById("signin-view");
@@ -23,7 +42,17 @@ const keyInput = document.getElementById("signin-key");
 const rememberInput = document.getElementById("signin-remember");
 let current = null;
 
-async function refreshStatus() {
+let checking = null;
+
+/** Refresh the strip now; calls made while one refresh runs share it. */
+function refreshStatus() {
+  checking ??= checkStatus().finally(() => {
+    checking = null;
+  });
+  return checking;
+}
+
+async function checkStatus() {
   const strip = document.getElementById("status");
   try {
     const health = await client.health();
@@ -36,9 +65,11 @@ async function refreshStatus() {
     }
     strip.textContent = parts.join(" · ");
     strip.dataset.state = health.status === "ok" ? "ok" : "warn";
+    unreachable = false;
   } catch (error) {
     strip.textContent = `Gateway unreachable: ${error.message}`;
     strip.dataset.state = "bad";
+    unreachable = error?.status === 0;
   }
 }
 

@@ -46,7 +46,7 @@ export function field(label, attrs = {}, hint = null) {
 
 /** A checkbox with its label wrapped around it. */
 export function checkbox(label, attrs = {}) {
-  const input = h("input", { type: "checkbox", ...attrs });
+  const input = h("input", { type: "checkbox", id: `f${++nextId}`, ...attrs });
   return { row: h("label", { class: "check" }, input, ` ${label}`), input };
 }
 
@@ -62,8 +62,9 @@ export function showError(box, error) {
     box.hidden = true;
     return;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  box.append(h("span", { class: "message" }, message));
+  // Errors kept with a conversation are plain objects with the same fields.
+  const message = typeof error === "object" && "message" in error ? error.message : String(error);
+  box.append(h("span", { class: "error-text" }, message));
   if (error && error.name === "GatewayError") {
     const details = [error.status ? `HTTP ${error.status}` : null, error.code || error.type]
       .filter(Boolean)
@@ -104,6 +105,24 @@ export function confirmAction(text, confirmLabel = "Confirm") {
   });
 }
 
+/** Ask for a line of text in the page's prompt <dialog>; resolves the trimmed text, or null. */
+export function promptText(label, value = "") {
+  const dialog = document.getElementById("prompt");
+  const input = document.getElementById("prompt-input");
+  document.getElementById("prompt-label").textContent = label;
+  input.value = value;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => resolve(dialog.returnValue === "ok" && input.value.trim() ? input.value.trim() : null),
+      { once: true },
+    );
+    dialog.showModal();
+    input.select();
+  });
+}
+
 /** A date (ISO string or epoch seconds) as local text, or an em dash. */
 export function when(value) {
   if (value === null || value === undefined || value === "") return "—";
@@ -117,4 +136,38 @@ export function splitList(text) {
     .split(/[,\n]/)
     .map((part) => part.trim())
     .filter(Boolean);
+}
+
+/**
+ * Errors next to their fields: `show(error)` marks the field the API's `param` names
+ * (its first part: "headers.X-Y" is the headers field) and says whether one matched.
+ */
+export function fieldErrors(inputs) {
+  const shown = [];
+  const clear = () => {
+    for (const { input, note } of shown.splice(0)) {
+      note.remove();
+      input.removeAttribute("aria-invalid");
+      const rest = (input.getAttribute("aria-describedby") ?? "")
+        .split(" ")
+        .filter((id) => id && id !== note.id);
+      if (rest.length) input.setAttribute("aria-describedby", rest.join(" "));
+      else input.removeAttribute("aria-describedby");
+    }
+  };
+  const show = (error) => {
+    clear();
+    const param = typeof error?.param === "string" ? error.param.split(/[.[]/)[0] : null;
+    const input = param ? inputs[param] : null;
+    if (!input) return false;
+    const note = h("small", { class: "field-error", id: `${input.id}-error` }, error.message);
+    input.closest(".field, .check")?.append(note);
+    input.setAttribute("aria-invalid", "true");
+    const described = input.getAttribute("aria-describedby");
+    input.setAttribute("aria-describedby", described ? `${note.id} ${described}` : note.id);
+    shown.push({ input, note });
+    input.focus();
+    return true;
+  };
+  return { show, clear };
 }

@@ -25,6 +25,7 @@ async () => {
     refreshProviderModels: () => gw.refreshProviderModels("ID"),
     providerHealth: () => gw.providerHealth("ID"),
     testProvider: () => gw.testProvider("ID"),
+    testProviderDraft: () => gw.testProviderDraft({ provider: { name: "n", template: "openai" } }),
     listModels: () => gw.listModels(),
     getModel: () => gw.getModel("ID"),
     listKeys: () => gw.listKeys(),

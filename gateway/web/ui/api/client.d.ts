@@ -150,6 +150,14 @@ export interface ProviderHealth {
 export interface ProviderTestRequest {
   /** With a model, the test is a one-token completion instead of the models list. */
   model?: string;
+  /** Unsaved changes to test instead of the stored provider (its key unless api_key is given). */
+  changes?: ProviderUpdate;
+}
+
+/** A provider that is not saved yet (a form's values), tested as POST would add it. */
+export interface ProviderDraftTestRequest {
+  provider: ProviderCreate;
+  model?: string;
 }
 
 export interface ProviderTestResult {
@@ -217,7 +225,7 @@ export interface UsageQuery {
   key_id?: string;
   provider?: string;
   model?: string;
-  /** Default: all four; empty: totals only. */
+  /** Default: all four; empty: one row, the totals. */
   group_by?: UsageDimension[];
 }
 
@@ -306,6 +314,8 @@ export interface KeyInfo {
   tpm?: number | null;
   created_at: string | number;
   expires_at: string | number | null;
+  /** Set once revoked: a revoked key stays listed and can no longer be used. */
+  revoked_at?: string | null;
   budget_usd?: number | null;
   max_tokens?: number | null;
   budget_period?: BudgetPeriod;
@@ -486,6 +496,11 @@ export declare class GatewayClient {
   testProvider(
     id: string,
     body?: ProviderTestRequest,
+    options?: RequestOptions,
+  ): Promise<ProviderTestResult>;
+  /** Test a provider before it is saved; nothing is stored. */
+  testProviderDraft(
+    body: ProviderDraftTestRequest,
     options?: RequestOptions,
   ): Promise<ProviderTestResult>;
 

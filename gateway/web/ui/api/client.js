@@ -18,6 +18,7 @@
 /** @typedef {import("./client.js").ProviderHealth} ProviderHealth */
 /** @typedef {import("./client.js").ProviderTestRequest} ProviderTestRequest */
 /** @typedef {import("./client.js").ProviderTestResult} ProviderTestResult */
+/** @typedef {import("./client.js").ProviderDraftTestRequest} ProviderDraftTestRequest */
 /** @typedef {import("./client.js").KeyCreate} KeyCreate */
 /** @typedef {import("./client.js").KeyInfo} KeyInfo */
 /** @typedef {import("./client.js").CreatedKey} CreatedKey */
@@ -366,6 +367,15 @@ export class GatewayClient {
   testProvider(id, body = {}, options) {
     const path = `/api/v1/providers/${encodeURIComponent(id)}/test`;
     return this.#json("POST", path, body, options);
+  }
+
+  /**
+   * @param {ProviderDraftTestRequest} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<ProviderTestResult>}
+   */
+  testProviderDraft(body, options) {
+    return this.#json("POST", "/api/v1/providers/test", body, options);
   }
 
   /**

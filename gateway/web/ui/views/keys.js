@@ -1,7 +1,55 @@
-// Keys: create a client key (shown once, with a copy button), list, revoke.
-import { busy, checkbox, confirmAction, errorBox, field, h, showError, splitList, when } from "../dom.js";
+// Keys: create a client key (shown once, with a copy button); list each key's limits,
+// budget, last use and spend; revoke (revoked keys stay listed, greyed).
+import {
+  busy,
+  checkbox,
+  confirmAction,
+  errorBox,
+  field,
+  fieldErrors,
+  h,
+  showError,
+  splitList,
+  when,
+} from "../dom.js";
 
 const SCOPES = ["chat", "models", "admin"];
+const PERIODS = [
+  { value: "month", label: "per month" },
+  { value: "day", label: "per day" },
+  { value: "total", label: "in total" },
+];
+
+function usd(amount) {
+  return `$${amount.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`;
+}
+
+/** A key's limits as short lines: rate limits, models, budget. */
+function limits(key) {
+  const rate = [key.rpm ? `${key.rpm} rpm` : null, key.tpm ? `${key.tpm.toLocaleString()} tpm` : null]
+    .filter(Boolean)
+    .join(" · ");
+  const period = PERIODS.find((p) => p.value === (key.budget_period ?? "month"))?.label ?? "";
+  const budget = [
+    key.budget_usd != null ? usd(key.budget_usd) : null,
+    key.max_tokens != null ? `${key.max_tokens.toLocaleString()} tokens` : null,
+  ]
+    .filter(Boolean)
+    .join(" and ");
+  return [
+    rate || "no rate limit",
+    key.models?.length ? `models: ${key.models.join(", ")}` : "every model",
+    budget ? `budget ${budget} ${period}` : "no budget",
+  ];
+}
+
+/** Spend in the key's current budget period, when the gateway reports it. */
+function spend(key) {
+  const s = key.spend;
+  if (!s) return "—";
+  const period = { day: "today", month: "this month", total: "in total" }[s.period] ?? s.period;
+  return `${usd(s.cost_usd ?? 0)} · ${s.tokens.toLocaleString()} tokens · ${s.requests} requests ${period}`;
+}
 
 export class KeysView {
   constructor(client, root) {
@@ -21,9 +69,22 @@ export class KeysView {
     this.rpm = field("Requests per minute", { name: "rpm", type: "number", min: 1, step: 1 });
     this.tpm = field("Tokens per minute", { name: "tpm", type: "number", min: 1, step: 1 });
     this.expires = field("Expires", { name: "expires_at", type: "datetime-local" }, "Empty: never.");
+    this.budget = field(
+      "Budget (USD)",
+      { name: "budget_usd", type: "number", min: 0, step: "any" },
+      "Spend allowed per period; empty: no budget.",
+    );
+    this.maxTokens = field(
+      "Max tokens",
+      { name: "max_tokens", type: "number", min: 1, step: 1 },
+      "Tokens allowed per period.",
+    );
+    this.period = field("Budget period", { tag: "select", name: "budget_period", options: PERIODS });
     this.createButton = h("button", { type: "submit" }, "Create key");
     this.created = h("div", { class: "created", "aria-live": "polite" });
     this.list = h("tbody");
+    this.reloadButton = h("button", { type: "button", class: "secondary" }, "Reload keys");
+    this.reloadButton.addEventListener("click", () => this.load());
     const form = h(
       "form",
       { class: "form", "aria-labelledby": "keys-create-title" },
@@ -37,6 +98,7 @@ export class KeysView {
       ),
       this.models.row,
       h("div", { class: "grid3" }, this.rpm.row, this.tpm.row, this.expires.row),
+      h("div", { class: "grid3" }, this.budget.row, this.maxTokens.row, this.period.row),
       h("div", { class: "row" }, this.createButton),
       this.createError,
     );
@@ -44,15 +106,26 @@ export class KeysView {
       event.preventDefault();
       this.create(form);
     });
+    this.marks = fieldErrors({
+      name: this.name.input,
+      scopes: this.scopes[0].input,
+      models: this.models.input,
+      rpm: this.rpm.input,
+      tpm: this.tpm.input,
+      expires_at: this.expires.input,
+      budget_usd: this.budget.input,
+      max_tokens: this.maxTokens.input,
+      budget_period: this.period.input,
+    });
     root.append(
       h("h2", { id: "keys-title" }, "Keys"),
       form,
       this.created,
-      h("h3", {}, "Existing keys"),
+      h("div", { class: "row" }, h("h3", {}, "Existing keys"), this.reloadButton),
       this.error,
       h(
         "div",
-        { class: "table-wrap" },
+        { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Client keys" },
         h(
           "table",
           { class: "keys" },
@@ -63,8 +136,8 @@ export class KeysView {
             h(
               "tr",
               {},
-              ["Name", "Key", "Scopes", "Created", "Expires", ""].map((t) =>
-                h("th", { scope: "col" }, t),
+              ["Name", "Key", "Scopes", "Limits", "Last used", "Spend", "Created", "Expires", "Status"].map(
+                (t) => h("th", { scope: "col" }, t),
               ),
             ),
           ),
@@ -86,17 +159,28 @@ export class KeysView {
   }
 
   async load() {
-    await busy(null, this.error, async () => {
+    await busy(this.reloadButton, this.error, async () => {
       const page = await this.client.listKeys();
-      this.list.replaceChildren(...page.data.map((key) => this.row(key)));
-      if (!page.data.length) {
-        this.list.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No client keys yet.")));
+      // Active keys first, newest first; revoked ones after them.
+      const keys = [...page.data].sort(
+        (a, b) =>
+          Boolean(a.revoked_at) - Boolean(b.revoked_at) ||
+          String(b.created_at).localeCompare(String(a.created_at)),
+      );
+      this.list.replaceChildren(...keys.map((key) => this.row(key)));
+      if (!keys.length) {
+        this.list.append(h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No client keys yet.")));
       }
     });
   }
 
   row(key) {
-    const revoke = h("button", { type: "button", class: "danger" }, "Revoke");
+    const revoked = Boolean(key.revoked_at);
+    const revoke = h(
+      "button",
+      { type: "button", class: "danger", "aria-label": `Revoke ${key.name}` },
+      "Revoke",
+    );
     revoke.addEventListener("click", async () => {
       if (!(await confirmAction(`Revoke key "${key.name}"? Clients using it stop at once.`, "Revoke"))) {
         return;
@@ -108,13 +192,16 @@ export class KeysView {
     });
     return h(
       "tr",
-      { "data-key-id": key.id },
+      { "data-key-id": key.id, class: revoked ? "revoked" : null },
       h("td", {}, key.name),
       h("td", { class: "mono" }, key.prefix ?? key.hint ?? "—"),
       h("td", {}, (key.scopes ?? []).join(", ")),
+      h("td", { class: "limits" }, limits(key).map((line) => h("div", {}, line))),
+      h("td", {}, when(key.last_used_at)),
+      h("td", { class: "spend" }, spend(key)),
       h("td", {}, when(key.created_at)),
       h("td", {}, when(key.expires_at)),
-      h("td", {}, revoke),
+      h("td", {}, revoked ? `Revoked ${when(key.revoked_at)}` : revoke),
     );
   }
 
@@ -127,12 +214,25 @@ export class KeysView {
     if (this.rpm.input.value) body.rpm = Number(this.rpm.input.value);
     if (this.tpm.input.value) body.tpm = Number(this.tpm.input.value);
     if (this.expires.input.value) body.expires_at = new Date(this.expires.input.value).toISOString();
+    if (this.budget.input.value) body.budget_usd = Number(this.budget.input.value);
+    if (this.maxTokens.input.value) body.max_tokens = Number(this.maxTokens.input.value);
+    if (body.budget_usd !== undefined || body.max_tokens !== undefined) {
+      body.budget_period = this.period.input.value;
+    }
+    this.marks.clear();
+    let failure = null;
     await busy(this.createButton, this.createError, async () => {
-      const created = await this.client.createKey(body);
-      form.reset();
-      this.showCreated(created);
-      await this.load();
+      try {
+        const created = await this.client.createKey(body);
+        form.reset();
+        this.showCreated(created);
+        await this.load();
+      } catch (error) {
+        failure = error;
+        throw error;
+      }
     });
+    if (failure) this.marks.show(failure);
   }
 
   showCreated(created) {

@@ -5,6 +5,7 @@ import {
   confirmAction,
   errorBox,
   field,
+  fieldErrors,
   h,
   showError,
   splitList,
@@ -33,10 +34,20 @@ function formatPairs(pairs, separator) {
     .join("\n");
 }
 
+/** A live test's outcome as one line; the upstream's reason is kept as the gateway gave it. */
+function describeTest(outcome) {
+  return outcome.ok
+    ? `Connected in ${outcome.latency_ms ?? "?"} ms; ${outcome.models_found ?? 0} models found.`
+    : `Failed${outcome.status_code ? ` (HTTP ${outcome.status_code})` : ""}: ${
+        outcome.error ?? "unknown error"
+      }`;
+}
+
 export class ProvidersView {
-  constructor(client, root) {
+  constructor(client, root, shell) {
     this.client = client;
     this.root = root;
+    this.shell = shell;
     this.templates = null;
     this.error = errorBox();
     this.editorSlot = h("div", { class: "editor-slot" });
@@ -117,13 +128,12 @@ export class ProvidersView {
       await busy(testButton, error, async () => {
         const outcome = await this.client.testProvider(provider.id);
         result.dataset.ok = String(outcome.ok);
-        result.textContent = outcome.ok
-          ? `Connected in ${outcome.latency_ms ?? "?"} ms; ${outcome.models_found ?? 0} models found.`
-          : `Failed${outcome.status_code ? ` (HTTP ${outcome.status_code})` : ""}: ${
-              outcome.error ?? "unknown error"
-            }`;
+        result.textContent = describeTest(outcome);
       });
       if (!result.dataset.ok) result.textContent = "";
+      // The test counts as a probe: the badge and the status strip change with it.
+      this.health(provider, badge);
+      this.shell.refreshStatus();
     });
     const modelsButton = h(
       "button",
@@ -149,6 +159,7 @@ export class ProvidersView {
       await busy(deleteButton, error, async () => {
         await this.client.deleteProvider(provider.id);
         await this.load();
+        this.shell.refreshStatus();
       });
     });
     item.append(
@@ -355,8 +366,26 @@ export class ProvidersView {
       ? h("p", { class: "hint" }, h("a", { href: template.docs_url, rel: "noopener noreferrer", target: "_blank" }, "Provider documentation"))
       : null;
 
-    form.onsubmit = async (event) => {
-      event.preventDefault();
+    const fields = {
+      name: name.input,
+      id: id?.input,
+      base_url: baseUrl.input,
+      api_key: apiKey.input,
+      default_model: defaultModel.input,
+      models: models.input,
+      aliases: aliases.input,
+      headers: headers.input,
+      priority: priority.input,
+      weight: weight.input,
+      timeout_s: timeout.input,
+      enabled: enabled.input,
+    };
+    const marks = fieldErrors(fields);
+    const testButton = h("button", { type: "button", class: "secondary" }, "Test before saving");
+    const testResult = h("p", { class: "result", "aria-live": "polite" });
+
+    /** The form's values as the API takes them; the key only when one was typed. */
+    const values = () => {
       const body = {
         name: name.input.value.trim(),
         base_url: baseUrl.input.value.trim(),
@@ -369,22 +398,54 @@ export class ProvidersView {
         timeout_s: Number(timeout.input.value),
         enabled: enabled.input.checked,
       };
-      const key = apiKey.input.value;
-      // The key is read once, sent once and cleared from the page.
-      apiKey.input.value = "";
-      if (key) body.api_key = key;
+      if (apiKey.input.value) body.api_key = apiKey.input.value;
       else if (removeKey?.input.checked) body.api_key = null;
-      await busy(submit, error, async () => {
-        if (editing) {
-          await this.client.updateProvider(provider.id, body);
-        } else {
-          if (id.input.value.trim()) body.id = id.input.value.trim();
-          body.template = template.id;
-          await this.client.createProvider(body);
+      if (!editing) {
+        if (id.input.value.trim()) body.id = id.input.value.trim();
+        body.template = template.id;
+      }
+      return body;
+    };
+    /** Run a request with the form's values; a refusal marks its field, the values stay. */
+    const attempt = async (button, action) => {
+      marks.clear();
+      let failure = null;
+      await busy(button, error, async () => {
+        try {
+          await action(values());
+        } catch (caught) {
+          failure = caught;
+          throw caught;
         }
-        this.editorSlot.replaceChildren();
-        await this.load();
       });
+      if (failure) marks.show(failure);
+      return failure === null;
+    };
+
+    testButton.addEventListener("click", async () => {
+      testResult.textContent = "Testing…";
+      delete testResult.dataset.ok;
+      const done = await attempt(testButton, async (body) => {
+        const outcome = editing
+          ? await this.client.testProvider(provider.id, { changes: body })
+          : await this.client.testProviderDraft({ provider: body });
+        testResult.dataset.ok = String(outcome.ok);
+        testResult.textContent = describeTest(outcome);
+      });
+      if (!done) testResult.textContent = "";
+    });
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      const saved = await attempt(submit, async (body) => {
+        if (editing) await this.client.updateProvider(provider.id, body);
+        else await this.client.createProvider(body);
+      });
+      if (!saved) return;
+      // Saved: the key was sent once; the form (and the key in it) goes away.
+      apiKey.input.value = "";
+      this.editorSlot.replaceChildren();
+      this.shell.refreshStatus();
+      await this.load();
     };
 
     return [
@@ -401,7 +462,8 @@ export class ProvidersView {
       headers.row,
       h("div", { class: "grid3" }, priority.row, weight.row, timeout.row),
       enabled.row,
-      h("div", { class: "row" }, submit, cancel),
+      h("div", { class: "row" }, submit, testButton, cancel),
+      testResult,
     ].filter(Boolean);
   }
 }
