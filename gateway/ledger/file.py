@@ -132,7 +132,7 @@ class FileLedger:
             await asyncio.sleep(self.flush_interval_s)
             try:
                 await self.flush()
-            except OSError:
+            except Exception:  # a full disk, another process's unreadable file: keep counting
                 logger.exception("usage ledger flush failed; retrying next interval")
 
     # hot path ------------------------------------------------------------------
@@ -140,9 +140,10 @@ class FileLedger:
     def add(self, record: UsageRecord) -> None:
         record.seq = next(self._seq)
         add_record(self._pending, record)
-        self._pending_log.append(record)
-        if len(self._pending_log) > self.log_entries:
-            del self._pending_log[: -self.log_entries]
+        if self.log_entries:
+            self._pending_log.append(record)
+            if len(self._pending_log) > self.log_entries:
+                del self._pending_log[: -self.log_entries]
         self._last_used[record.key_id] = record.time
 
     # flushing ------------------------------------------------------------------

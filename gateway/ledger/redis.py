@@ -112,9 +112,10 @@ class RedisLedger:
             _count(self._spend, (key_id, kind, window_id), cost, tokens)
             _count(self._unconfirmed, (key_id, window_id), cost, tokens)
         self._last_used[key_id] = record.time
-        self._log.append(orjson.dumps(record.row()))
-        if len(self._log) > max(self.log_entries, 1):
-            del self._log[: -max(self.log_entries, 1)]
+        if self.log_entries:
+            self._log.append(orjson.dumps(record.row()))
+            if len(self._log) > self.log_entries:  # Redis away for long: keep the newest
+                del self._log[: -self.log_entries]
         self._schedule(WRITE_DELAY_S)
 
     def _schedule(self, delay: float) -> None:
@@ -171,16 +172,15 @@ class RedisLedger:
                 pipe.expire(name, WINDOW_TTL_S[kind])
         if last_used:
             pipe.hset(LAST_USED, mapping={k: repr(v) for k, v in last_used.items()})
-        if self.log_entries:
-            for line in log:
-                pipe.xadd(LOG, {"e": line}, maxlen=self.log_entries, approximate=True)
+        for line in log:
+            pipe.xadd(LOG, {"e": line}, maxlen=self.log_entries, approximate=True)
         try:
             await bounded(pipe.execute(), self.timeout_s)
         except BaseException:
             self._rows = merge(rows, self._rows)
             for key, counts in spend.items():
                 self._add_spend(key, counts)
-            self._log = (log + self._log)[-max(self.log_entries, 1) :]
+            self._log = (log + self._log)[-self.log_entries :] if self.log_entries else []
             for key_id, when in last_used.items():
                 self._last_used.setdefault(key_id, when)
             raise

@@ -268,7 +268,7 @@ def setup(app: web.Application) -> None:
                 _query(
                     "group_by",
                     "Comma-separated subset of day,key,provider,model (default: all four; "
-                    "empty: totals only)",
+                    "empty: one row, the totals)",
                 ),
             ),
             responses={

@@ -225,7 +225,7 @@ export interface UsageQuery {
   key_id?: string;
   provider?: string;
   model?: string;
-  /** Default: all four; empty: totals only. */
+  /** Default: all four; empty: one row, the totals. */
   group_by?: UsageDimension[];
 }
 
