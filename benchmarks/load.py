@@ -37,6 +37,19 @@ def chat_body(model: str, stream: bool, include_usage: bool = False) -> bytes:
     return orjson.dumps(body)
 
 
+def responses_body(model: str) -> bytes:
+    """A streamed Responses API request like ``chat_body``'s (not stored: streaming is measured)."""
+    body = {
+        "model": model,
+        "input": "Write one short sentence.",
+        "max_output_tokens": 32,
+        "temperature": 0.7,
+        "stream": True,
+        "store": False,
+    }
+    return orjson.dumps(body)
+
+
 def messages_body(model: str) -> bytes:
     """A streamed Anthropic Messages request (the /v1/messages ingress)."""
     body = {

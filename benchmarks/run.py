@@ -8,11 +8,12 @@ connections), added latency at a fixed 200 req/s (open loop), streaming
 (500 concurrent streams: chunks/s, time to first chunk; OpenAI and Anthropic
 upstreams; Anthropic's Messages API as the ingress, translated to the OpenAI
 upstream and passed through to the Anthropic one, in events/s as a ratio of the
-chat stream's), the gateway's memory, and what the usage ledger costs (CPU per
-request against a second gateway with ``usage.enabled: false``, alternating
-rounds); the same gateway with aiohttp's ClientSession below the upstream
-boundary (benchmarks/aiohttp_gateway.py) gets the throughput, latency and
-streaming rows too, for the client comparison. Prints a table and writes
+chat stream's; the Responses API translated from the Anthropic upstream), the
+gateway's memory, and what the usage ledger costs (CPU per request against a
+second gateway with ``usage.enabled: false``, alternating rounds); the same gateway
+with aiohttp's ClientSession below the upstream boundary
+(benchmarks/aiohttp_gateway.py) gets the throughput, latency and streaming rows
+too, for the client comparison. Prints a table and writes
 benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
 """
 
@@ -50,6 +51,7 @@ LEDGER_ROUNDS, LEDGER_SECONDS = 3, 2
 OPENAI_MODEL = "bench/bench-model"
 ANTHROPIC_MODEL = "bench-anthropic/claude-bench"
 CHAT = "/v1/chat/completions"
+RESPONSES = "/v1/responses"
 MESSAGES = "/v1/messages"
 MESSAGES_ROWS = {
     "gateway_messages": OPENAI_MODEL,  # Anthropic ingress, translated to an OpenAI upstream
@@ -253,6 +255,15 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
             f"  streaming gateway (anthropic): {report['streaming']['gateway_anthropic']}",
             flush=True,
         )
+        result = await load.streams(
+            url.replace(CHAT, RESPONSES), load.responses_body(ANTHROPIC_MODEL), STREAMS,
+            expect_done=None,
+        )  # fmt: skip
+        report["streaming"]["gateway_responses"] = stream_summary(result)
+        print(
+            f"  streaming gateway (responses api): {report['streaming']['gateway_responses']}",
+            flush=True,
+        )
         for row, model in MESSAGES_ROWS.items():
             report["streaming"][row] = await messages_streams(url, model, STREAMS)
             print(f"  streaming {row}: {report['streaming'][row]}", flush=True)
@@ -368,6 +379,13 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         errors, ttfc = st[name]["errors"], st[name]["ttfc_p50_ms"]
         label = f"{cps:.0f} ({r:.2f}x ref, {errors} errors, ttfc p50 {ttfc} ms)"
         rows.append((f"{name} chunks/s, 500 streams", label, f">= {floor}x, 0 errors", ok))
+    responses, chat = st["gateway_responses"], st["gateway_anthropic"]
+    r = responses["chunks_per_s"] / chat["chunks_per_s"] if chat["chunks_per_s"] else 0.0
+    label = (
+        f"{responses['chunks_per_s']:.0f} ({r:.2f}x its chat stream, {responses['errors']} errors,"
+        f" ttfc p50 {responses['ttfc_p50_ms']} ms)"
+    )
+    rows.append(("Responses API events/s, 500 streams (anthropic)", label, "-", None))
     rows.extend(messages_rows(st))
     rows.append(
         ("gateway idle RSS (MB)", f"{mem['idle_rss_mb']}", "<= 80", mem["idle_rss_mb"] <= 80)

@@ -30,6 +30,7 @@ from gateway.routes import (
     openapi,
     provider_checks,
     providers,
+    responses,
     templates,
     ui,
     usage,
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     chat.setup(app)
     messages.setup(app)
     embeddings.setup(app)
+    responses.setup(app)
     models.setup(app)
     openapi.setup(app)
     metrics.setup(app)

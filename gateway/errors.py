@@ -173,6 +173,9 @@ ANTHROPIC_TYPES: dict[int, str] = {
 }
 """Anthropic's error type for a status; other 4xx are invalid requests, other 5xx api errors."""
 
+OVERLOADED = "upstream_overloaded"
+"""The code of an upstream's 529 (Anthropic: overloaded); Anthropic clients get the 529 back."""
+
 RETRY_STATUSES = frozenset({429, 503, 529})
 DEFAULT_RETRY_AFTER = "1"
 """Seconds, for an Anthropic client whose retryable error carries no hint of its own."""
@@ -198,6 +201,8 @@ def error_response(error: GatewayError, *, anthropic: bool = False) -> web.Respo
     if not anthropic:
         body, headers = error.body(), error.headers
     else:
+        if error.code == OVERLOADED:
+            status = 529
         body = anthropic_body(error.message, status, error.param)
         headers = error.headers
         if status in RETRY_STATUSES and not any(k.lower() == "retry-after" for k in headers):

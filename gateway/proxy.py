@@ -32,6 +32,7 @@ from gateway.adapters.shapes import completion_chunk_objects, completion_chunks
 from gateway.adapters.sse import iter_data, iter_events
 from gateway.client_format import ClientFormat, chunk_objects, listed
 from gateway.errors import (
+    OVERLOADED,
     GatewayError,
     RateLimited,
     ServiceUnavailable,
@@ -109,7 +110,9 @@ def _answered_error(
         return RateLimited(message, headers=passed)
     if status >= 500:
         return UpstreamError(
-            f"Provider '{provider.id}' failed ({status}): {message}", headers=passed
+            f"Provider '{provider.id}' failed ({status}): {message}",
+            code=OVERLOADED if status == 529 else None,
+            headers=passed,
         )
     return error_class_for(status)(message, status=status, headers=passed)
 

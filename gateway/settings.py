@@ -202,6 +202,14 @@ class SecuritySettings(Section):
     """As large as a chat body may be: one base64 image can be most of it."""
 
 
+class ResponsesSettings(Section):
+    """Stored responses of the Responses API (GET /v1/responses/{id}, previous_response_id)."""
+
+    store: bool = True
+    """False: nothing is stored, and previous_response_id is refused for translated providers."""
+    retention_s: float = Field(7 * 86_400, gt=0, le=366 * 86_400)
+
+
 class UsageSettings(Section):
     """The usage ledger (gateway.ledger): what is kept, how often it is written, where it goes."""
 
@@ -251,6 +259,7 @@ class Settings(BaseSettings):
     cors: CorsSettings = CorsSettings()
     body_limits: BodyLimitSettings = BodyLimitSettings()
     security: SecuritySettings = SecuritySettings()
+    responses: ResponsesSettings = ResponsesSettings()
     usage: UsageSettings = UsageSettings()
 
     @model_validator(mode="before")

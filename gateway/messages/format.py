@@ -16,7 +16,7 @@ import orjson
 
 from gateway.adapters.base import JSON, StreamUsage, TemplatePaths, token_count
 from gateway.adapters.shapes import load_object
-from gateway.errors import anthropic_type
+from gateway.errors import OVERLOADED, anthropic_type
 from gateway.messages import request as messages_request
 from gateway.messages.answer import to_message
 from gateway.messages.events import error_event, message_events
@@ -130,7 +130,7 @@ class MessagesFormat:
         detail = error.get("error")
         if not isinstance(detail, dict):
             detail = {}
-        kind = detail.get("type")
+        kind = "overloaded_error" if detail.get("code") == OVERLOADED else detail.get("type")
         message = detail.get("message")
         mapped = ERROR_TYPES.get(kind) if isinstance(kind, str) else None
         return error_event(

@@ -67,6 +67,7 @@ class FakeOpenAI(FakeUpstream):
         if refusal is not None:
             return refusal
         body = orjson.loads(await request.read())
+        self.take_reply()
         if body.get("stream"):
             failed = {"type": "error", "code": "server_error", "message": "upstream broke"}
             error = b"event: error\ndata: " + orjson.dumps(failed) + b"\n\n"

@@ -21,7 +21,7 @@ def response_object(reply: Reply, body: dict[str, Any], status: str) -> dict[str
     output: list[dict[str, Any]] = []
     if status == "completed":
         output = list(_items(reply))
-    return {
+    response: dict[str, Any] = {
         "id": "resp_fakeupstream",
         "object": "response",
         "created_at": int(time.time()),
@@ -37,21 +37,22 @@ def response_object(reply: Reply, body: dict[str, Any], status: str) -> dict[str
         "reasoning": {"effort": None, "summary": None},
         "store": body.get("store", True),
         "temperature": 1.0,
-        "text": {"format": {"type": "text"}},
+        "text": body.get("text", {"format": {"type": "text"}}),
         "tool_choice": "auto",
         "tools": body.get("tools", []),
         "top_p": 1.0,
         "truncation": "disabled",
-        "usage": _usage(reply) if status == "completed" else None,
-        "user": None,
         "metadata": {},
     }
+    if status == "completed":
+        response["usage"] = _usage(reply)
+    return response
 
 
 def _usage(reply: Reply) -> dict[str, Any]:
     return {
         "input_tokens": reply.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": 2},
+        "input_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 0},
         "output_tokens": reply.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": 1},
         "total_tokens": reply.prompt_tokens + reply.completion_tokens,
@@ -60,7 +61,7 @@ def _usage(reply: Reply) -> dict[str, Any]:
 
 def _items(reply: Reply) -> Iterator[dict[str, Any]]:
     if not reply.tool_calls:
-        text = {"type": "output_text", "text": reply.text, "annotations": []}
+        text = {"type": "output_text", "text": reply.text, "annotations": [], "logprobs": []}
         yield {
             "type": "message",
             "id": "msg_fake",
@@ -96,7 +97,7 @@ def stream_events(reply: Reply, body: dict[str, Any]) -> Iterator[bytes]:
                 output_index=index,
                 item={**item, "status": "in_progress", "content": []},
             )
-            empty = {"type": "output_text", "text": "", "annotations": []}
+            empty = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
             where = {"item_id": item["id"], "output_index": index, "content_index": 0}
             yield event("response.content_part.added", **where, part=empty)
             for piece in split_text(reply.text):

@@ -340,6 +340,11 @@ async def test_sdk_error_classes(
     with pytest.raises(anthropic.RateLimitError) as limited:
         await sdk.messages.create(model=f"oai/{CLAUDE}", max_tokens=8, messages=HELLO)
     assert limited.value.response.headers["retry-after"]
+    upstreams.ant.fault = Fault(status=529)
+    with pytest.raises(anthropic.OverloadedError) as overloaded:
+        await sdk.messages.create(model=f"ant/{CLAUDE}", max_tokens=8, messages=HELLO)
+    assert overloaded.value.response.headers["retry-after"]
+    assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
     bad_key = anthropic.AsyncAnthropic(
         base_url=str(gateway.make_url("/")), api_key="wrong-key", max_retries=0
     )

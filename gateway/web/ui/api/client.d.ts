@@ -432,6 +432,38 @@ export interface Embeddings {
   usage?: { prompt_tokens: number; total_tokens: number };
 }
 
+/** A Responses API request (OpenAI's shape; see the OpenAI API reference). */
+export interface ResponseRequest {
+  model: string;
+  input: string | Array<Record<string, unknown>>;
+  instructions?: string;
+  previous_response_id?: string;
+  store?: boolean;
+  /** Every other Responses API parameter passes through. */
+  [field: string]: unknown;
+}
+
+/** A Responses API response object. */
+export interface ResponseObject {
+  id: string;
+  object: "response";
+  created_at: number;
+  status: "completed" | "failed" | "in_progress" | "cancelled" | "queued" | "incomplete";
+  model: string;
+  output: Array<Record<string, unknown> & { type: string }>;
+  usage?: { input_tokens: number; output_tokens: number; total_tokens: number };
+  [field: string]: unknown;
+}
+
+/** The input items of a stored response. */
+export interface ResponseItemList {
+  object: "list";
+  data: Array<Record<string, unknown> & { id: string; type: string }>;
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
 /** Anthropic's Messages API request (POST /api/v1/messages). */
 export interface MessagesRequest {
   model: string;
@@ -527,6 +559,10 @@ export declare class GatewayClient {
 
   chatCompletion(body: ChatCompletionRequest, options?: RequestOptions): Promise<ChatResult>;
   createEmbeddings(body: EmbeddingsRequest, options?: RequestOptions): Promise<Embeddings>;
+  createResponse(body: ResponseRequest, options?: RequestOptions): Promise<ResponseObject>;
+  getResponse(id: string, options?: RequestOptions): Promise<ResponseObject>;
+  deleteResponse(id: string, options?: RequestOptions): Promise<void>;
+  listResponseInputItems(id: string, options?: RequestOptions): Promise<ResponseItemList>;
   createMessage(body: MessagesRequest, options?: RequestOptions): Promise<Message>;
   countMessageTokens(
     body: Omit<MessagesRequest, "max_tokens">,

@@ -35,6 +35,9 @@
 /** @typedef {import("./client.js").EmbeddingsRequest} EmbeddingsRequest */
 /** @typedef {import("./client.js").Embeddings} Embeddings */
 /** @typedef {import("./client.js").ChatStream} ChatStream */
+/** @typedef {import("./client.js").ResponseRequest} ResponseRequest */
+/** @typedef {import("./client.js").ResponseObject} ResponseObject */
+/** @typedef {import("./client.js").ResponseItemList} ResponseItemList */
 /** @typedef {import("./client.js").MessagesRequest} MessagesRequest */
 /** @typedef {import("./client.js").Message} Message */
 /** @typedef {import("./client.js").MessageTokenCount} MessageTokenCount */
@@ -496,6 +499,44 @@ export class GatewayClient {
    */
   createEmbeddings(body, options) {
     return this.#json("POST", "/api/v1/embeddings", body, options);
+  }
+
+  /**
+   * A Responses API answer (not streamed; stream with an OpenAI SDK).
+   * @param {ResponseRequest} body
+   * @param {RequestOptions} [options]
+   * @returns {Promise<ResponseObject>}
+   */
+  createResponse(body, options) {
+    return this.#json("POST", "/api/v1/responses", { ...body, stream: false }, options);
+  }
+
+  /**
+   * @param {string} id
+   * @param {RequestOptions} [options]
+   * @returns {Promise<ResponseObject>}
+   */
+  getResponse(id, options) {
+    return this.#json("GET", `/api/v1/responses/${encodeURIComponent(id)}`, undefined, options);
+  }
+
+  /**
+   * @param {string} id
+   * @param {RequestOptions} [options]
+   * @returns {Promise<void>}
+   */
+  deleteResponse(id, options) {
+    return this.#delete(`/api/v1/responses/${encodeURIComponent(id)}`, options);
+  }
+
+  /**
+   * @param {string} id
+   * @param {RequestOptions} [options]
+   * @returns {Promise<ResponseItemList>}
+   */
+  listResponseInputItems(id, options) {
+    const path = `/api/v1/responses/${encodeURIComponent(id)}/input_items`;
+    return this.#json("GET", path, undefined, options);
   }
 
   /**
