@@ -76,7 +76,7 @@ class Engine:
 
     def remove(self, *names: str) -> None:
         for name in names:
-            self.run("rm", "-f", "-t", "0", name, check=False)
+            self.run("rm", "-f", "-v", "-t", "0", name, check=False)  # -v: anonymous volumes
 
     def logs(self, name: str) -> str:
         result = subprocess.run([self.name, "logs", name], capture_output=True, text=True)
