@@ -289,6 +289,13 @@ class ConnectionPool:
     ) -> Connection:
         """Within ``connect_s`` (waiting for a slot included): a live idle connection to
         ``origin`` (unless ``fresh``), else a new one."""
+        if not fresh and not self._closed and origin.idle and self._can_lease(origin):
+            # The common case needs no deadline: a free slot and a reusable connection.
+            self._lease(origin)
+            connection = self._idle_connection(origin)
+            if connection is not None:
+                return connection
+            self._unlease(origin)
         waiting = True
         try:
             async with asyncio.timeout(connect_s):
