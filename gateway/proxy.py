@@ -208,90 +208,83 @@ async def complete(
 
     With ``fmt`` (see ``complete_as``) a candidate whose template has the format's
     native path gets the client's body there; the others go through ``build`` and
-    ``parse``, and ``fmt.answer`` reshapes their chat.completion.
+    ``parse``, and ``fmt.answer`` reshapes their chat.completion. One frame with the
+    drain's bookkeeping around the candidates: a coroutine less per request.
     """
     lifecycle, task = _in_flight(request)
     try:
-        return await _complete(request, candidates, build, parse, fmt)
+        app = request.app
+        upstream = app[UPSTREAM]
+        attempts = _Attempts(request)
+        last: GatewayError | None = None
+        candidates = permitted(request, candidates)
+        for candidate in candidates[: app[SETTINGS].routing.max_attempts]:
+            provider = candidate.provider
+            model = candidate.upstream_model
+            adapter = ADAPTERS.get(provider.adapter)
+            if adapter is None:
+                last = _no_adapter(provider)
+                continue
+            native = None if fmt is None else fmt.native_path(provider.target.paths)
+            if native is None:
+                outgoing = build(adapter, candidate)
+            else:
+                outgoing = _native_request(provider.target, native, _format(fmt), model)
+            started = time.perf_counter()
+            try:
+                response = await upstream.send(outgoing, provider.timeout_s, proxy=provider.proxy)
+            except UpstreamFailure as exc:
+                attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
+                last = upstream_error(provider.id, exc)
+                continue
+            try:
+                payload = await response.read()
+            except UpstreamFailure as exc:
+                attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
+                last = upstream_error(provider.id, exc)
+                continue
+            finally:
+                response.close()
+            status = response.status
+            if status >= 400:
+                attempts.settle(provider.id, model, outcome_for_status(status), started)
+                error = _answered_error(adapter, provider, status, payload, response.headers)
+                if retryable(status):
+                    last = error
+                    continue
+                raise error
+            try:
+                answer = (
+                    parse(adapter, payload)
+                    if native is None
+                    else _format(fmt).native_answer(payload)
+                )
+            except UpstreamError as exc:
+                attempts.settle(provider.id, model, "server_error", started)
+                exc.headers.setdefault("X-Gateway-Provider", provider.id)
+                last = exc
+                continue
+            attempts.settle(provider.id, model, "ok", started)
+            if fmt is None:
+                on_usage(request, provider.id, model, _usage_of(answer))
+            elif native is None:
+                on_usage(request, provider.id, model, _usage_of(answer))
+                answer = fmt.answer(answer)
+            else:
+                on_usage(request, provider.id, model, fmt.native_usage(answer))
+            return web.Response(
+                body=orjson.dumps(answer),
+                content_type="application/json",
+                headers=with_adjusted(answer_headers(response.headers, provider.id), outgoing),
+            )
+        assert last is not None, "the router never returns an empty candidate list"
+        raise last
     except asyncio.CancelledError:
         if not _cut_by_shutdown(lifecycle):
             raise
         raise _shutting_down() from None
     finally:
         lifecycle.in_flight.discard(task)
-
-
-async def _complete(
-    request: web.Request,
-    candidates: list[Candidate],
-    build: BuildRequest,
-    parse: ParseAnswer,
-    fmt: ClientFormat | None,
-) -> web.Response:
-    app = request.app
-    upstream = app[UPSTREAM]
-    attempts = _Attempts(request)
-    last: GatewayError | None = None
-    candidates = permitted(request, candidates)
-    for candidate in candidates[: app[SETTINGS].routing.max_attempts]:
-        provider = candidate.provider
-        model = candidate.upstream_model
-        adapter = ADAPTERS.get(provider.adapter)
-        if adapter is None:
-            last = _no_adapter(provider)
-            continue
-        native = None if fmt is None else fmt.native_path(provider.target.paths)
-        if native is None:
-            outgoing = build(adapter, candidate)
-        else:
-            outgoing = _native_request(provider.target, native, _format(fmt), model)
-        started = time.perf_counter()
-        try:
-            response = await upstream.send(outgoing, provider.timeout_s, proxy=provider.proxy)
-        except UpstreamFailure as exc:
-            attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
-            last = upstream_error(provider.id, exc)
-            continue
-        try:
-            payload = await response.read()
-        except UpstreamFailure as exc:
-            attempts.settle(provider.id, model, _unreachable_outcome(exc), started)
-            last = upstream_error(provider.id, exc)
-            continue
-        finally:
-            response.close()
-        status = response.status
-        if status >= 400:
-            attempts.settle(provider.id, model, outcome_for_status(status), started)
-            error = _answered_error(adapter, provider, status, payload, response.headers)
-            if retryable(status):
-                last = error
-                continue
-            raise error
-        try:
-            answer = (
-                parse(adapter, payload) if native is None else _format(fmt).native_answer(payload)
-            )
-        except UpstreamError as exc:
-            attempts.settle(provider.id, model, "server_error", started)
-            exc.headers.setdefault("X-Gateway-Provider", provider.id)
-            last = exc
-            continue
-        attempts.settle(provider.id, model, "ok", started)
-        if fmt is None:
-            on_usage(request, provider.id, model, _usage_of(answer))
-        elif native is None:
-            on_usage(request, provider.id, model, _usage_of(answer))
-            answer = fmt.answer(answer)
-        else:
-            on_usage(request, provider.id, model, fmt.native_usage(answer))
-        return web.Response(
-            body=orjson.dumps(answer),
-            content_type="application/json",
-            headers=with_adjusted(answer_headers(response.headers, provider.id), outgoing),
-        )
-    assert last is not None, "the router never returns an empty candidate list"
-    raise last
 
 
 def _format(fmt: ClientFormat | None) -> ClientFormat:
