@@ -20,7 +20,7 @@ from gateway.adapters.base import StreamUsage
 from gateway.errors import QuotaExceeded
 from gateway.keys.principal import PRINCIPAL, Budget, BudgetPeriod, Principal
 from gateway.ledger.file import FileLedger
-from gateway.ledger.pricing import PICO_PER_USD, usd
+from gateway.ledger.pricing import PICO_PER_USD, Rate, usd
 from gateway.ledger.record import UsageRecord, Window, day_of, iso, window
 from gateway.ledger.sink import JsonLinesSink
 from gateway.ledger.store import LedgerStore, Spend
@@ -31,6 +31,8 @@ from gateway.state import REQUEST_ID, SETTINGS
 from gateway.usage import FACTS, USAGE_HOOKS
 
 Clock = Callable[[], float]
+MAX_CACHED_RATES = 10_000
+"""Distinct (provider, model) pairs whose rate the ledger remembers."""
 
 
 class Ledger:
@@ -50,6 +52,12 @@ class Ledger:
         self.sink = sink
         self.clock = clock
         """Wall time; tests replace it to move between budget periods."""
+        self._rates: dict[tuple[str, str], Rate | None] = {}
+        """(provider, model) -> its rate: one lookup per request; emptied on provider changes."""
+        directory.subscribe(self._forget_rates)
+
+    def _forget_rates(self, provider_id: str | None) -> None:
+        self._rates.clear()
 
     def record(self, request: web.Request, route: str, status: int, elapsed: float) -> None:
         """One metered request is over (``status`` as the client got it)."""
@@ -103,8 +111,13 @@ class Ledger:
         """pico-USD; 0 when nothing was used; None when tokens were used at an unknown price."""
         if not (prompt or completion):
             return 0
-        live = self.directory.get(provider) if provider else None
-        rate = live.prices.rate(model) if live is not None else None
+        try:
+            rate = self._rates[provider, model]
+        except KeyError:
+            live = self.directory.get(provider) if provider else None
+            rate = live.prices.rate(model) if live is not None else None
+            if len(self._rates) < MAX_CACHED_RATES:
+                self._rates[provider, model] = rate
         return rate.cost(prompt, completion, cached) if rate is not None else None
 
     # budgets -----------------------------------------------------------------
