@@ -10,6 +10,7 @@ processes, so only the gateway's own work is measured here. Modes:
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         python -m benchmarks.profile_chat quiet 300     # instructions (Ir), see below
 
+``BENCH_LEDGER=off`` turns the usage ledger off in the other modes (to measure the rest).
 ``BENCH_CLIENT=aiohttp`` puts aiohttp's ClientSession (benchmarks/aiohttp_client.py)
 below the upstream boundary instead of the gateway's own client.
 
@@ -169,7 +170,8 @@ def main() -> None:
                 rounds = int(rest[1]) if len(rest) > 1 else 5
                 uvloop.run(ledger_rounds(Path(tmp), upstream_port, requests, rounds))
             else:
-                uvloop.run(serve_and_load(Path(tmp), upstream_port, mode, requests, dump))
+                ledger = os.environ.get("BENCH_LEDGER", "on") != "off"
+                uvloop.run(serve_and_load(Path(tmp), upstream_port, mode, requests, dump, ledger))
     finally:
         upstream.terminate()
         upstream.wait()

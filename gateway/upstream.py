@@ -12,7 +12,8 @@ one translation into what a client sees.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -147,21 +148,22 @@ class Upstream:
             self._timeouts[key] = cached
         return cached
 
-    async def send(
+    def send(
         self,
         request: UpstreamRequest,
         provider_timeout_s: float,
         *,
         stream: bool = False,
         proxy: str | None = None,
-    ) -> UpstreamResponse:
-        """Send ``request`` and return once the status and headers arrived.
+    ) -> Coroutine[Any, Any, UpstreamResponse]:
+        """Send ``request`` (await it) and return once the status and headers arrived.
 
         Raises UpstreamUnreachable when there is no answer in time. The caller
         reads the body to its end (``read()`` raises UpstreamBroken) or
         ``close()``s the response. ``proxy`` is a provider's own (``""``: none).
+        A plain function handing back ``_send``'s coroutine: one frame less per call.
         """
-        return await self._send(request, self.timeouts(provider_timeout_s, stream), proxy)
+        return self._send(request, self.timeouts(provider_timeout_s, stream), proxy)
 
     async def fetch(
         self, request: UpstreamRequest, timeout_s: float, proxy: str | None = None
@@ -185,8 +187,11 @@ class Upstream:
     async def _send(
         self, request: UpstreamRequest, timeouts: Timeouts, proxy: str | None
     ) -> UpstreamResponse:
+        client = self._client
+        if client is None:
+            raise RuntimeError("the upstream client is not started")
         try:
-            return await self.client.request(
+            return await client.request(
                 request.method,
                 request.url,
                 request.headers,
