@@ -80,7 +80,8 @@ class RedisLedger:
         """(key, window kind, window id) -> [cost, tokens, requests] not yet written."""
         self._unconfirmed: dict[tuple[str, str], list[int]] = {}
         """(key, window id) -> counts written nowhere yet, or in a write not yet confirmed."""
-        self._log: list[bytes] = []
+        self._log: list[UsageRecord] = []
+        """Entries not yet sent; encoded when written, off the request path."""
         self._last_used: dict[str, float] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Task[None] | None = None
@@ -113,7 +114,7 @@ class RedisLedger:
             _count(self._unconfirmed, (key_id, window_id), cost, tokens)
         self._last_used[key_id] = record.time
         if self.log_entries:
-            self._log.append(orjson.dumps(record.row()))
+            self._log.append(record)
             if len(self._log) > self.log_entries:  # Redis away for long: keep the newest
                 del self._log[: -self.log_entries]
         self._schedule(WRITE_DELAY_S)
@@ -172,8 +173,10 @@ class RedisLedger:
                 pipe.expire(name, WINDOW_TTL_S[kind])
         if last_used:
             pipe.hset(LAST_USED, mapping={k: repr(v) for k, v in last_used.items()})
-        for line in log:
-            pipe.xadd(LOG, {"e": line}, maxlen=self.log_entries, approximate=True)
+        for record in log:
+            pipe.xadd(
+                LOG, {"e": orjson.dumps(record.row())}, maxlen=self.log_entries, approximate=True
+            )
         try:
             await bounded(pipe.execute(), self.timeout_s)
         except BaseException:

@@ -20,7 +20,7 @@ from gateway.adapters.base import StreamUsage
 from gateway.errors import QuotaExceeded
 from gateway.keys.principal import PRINCIPAL, Budget, BudgetPeriod, Principal
 from gateway.ledger.file import FileLedger
-from gateway.ledger.pricing import PICO_PER_USD, usd
+from gateway.ledger.pricing import PICO_PER_USD, Rate, usd
 from gateway.ledger.record import UsageRecord, Window, day_of, iso, window
 from gateway.ledger.sink import JsonLinesSink
 from gateway.ledger.store import LedgerStore, Spend
@@ -28,9 +28,11 @@ from gateway.metrics import METRICS, Metrics
 from gateway.providers.live import ProviderDirectory
 from gateway.providers.registry import PROVIDERS
 from gateway.state import REQUEST_ID, SETTINGS
-from gateway.usage import FACTS, USAGE_HOOKS
+from gateway.usage import FACTS, USAGE_HOOKS, RequestFacts
 
 Clock = Callable[[], float]
+MAX_CACHED_RATES = 10_000
+"""Distinct (provider, model) pairs whose rate the ledger remembers."""
 
 
 class Ledger:
@@ -50,19 +52,46 @@ class Ledger:
         self.sink = sink
         self.clock = clock
         """Wall time; tests replace it to move between budget periods."""
+        self._rates: dict[tuple[str, str], Rate | None] = {}
+        """(provider, model) -> its rate: one lookup per request; emptied on provider changes."""
+        directory.subscribe(self._forget_rates)
+        self._day = ""
+        self._day_start = self._day_end = 0.0
+        """The UTC day of the last entry and its bounds (Unix seconds): one comparison a request."""
+
+    def _forget_rates(self, provider_id: str | None) -> None:
+        self._rates.clear()
 
     def record(self, request: web.Request, route: str, status: int, elapsed: float) -> None:
-        """One metered request is over (``status`` as the client got it)."""
-        principal = request.get(PRINCIPAL)
-        if principal is None:  # refused before authentication: nobody to charge
+        """One metered request is over (``status`` as the client got it).
+
+        Hot path: ``request[...]`` (one call) rather than ``request.get`` (two), the
+        UTC day kept until the clock leaves it, the rate looked up once per provider x model.
+        """
+        try:
+            principal = request[PRINCIPAL]
+        except KeyError:  # refused before authentication: nobody to charge
             return
-        facts = request.get(FACTS)
+        try:
+            facts: RequestFacts | None = request[FACTS]
+        except KeyError:
+            facts = None
+        try:
+            request_id = request[REQUEST_ID]
+        except KeyError:
+            request_id = ""
         provider = model = ""
         usage: StreamUsage | None = None
+        streamed = False
+        ttft: float | None = None
+        attempts = 0
         if facts is not None:
             provider = facts.provider or ""
             model = facts.model or ""
             usage = facts.usage
+            streamed = facts.streamed
+            ttft = facts.ttft
+            attempts = facts.attempts
         prompt = completion = cached = reasoning = 0
         if usage is not None:
             prompt = usage.prompt_tokens
@@ -71,17 +100,20 @@ class Ledger:
             reasoning = usage.reasoning_tokens
         cost = self._cost(provider, model, prompt, completion, cached)
         now = self.clock()
-        ttft = facts.ttft if facts is not None else None
+        if not self._day_start <= now < self._day_end:
+            self._day = day_of(now)
+            self._day_start = (now // 86400) * 86400
+            self._day_end = self._day_start + 86400
         record = UsageRecord(
             now,
-            day_of(now),
-            request.get(REQUEST_ID, ""),
+            self._day,
+            request_id,
             principal.key_id or "anonymous",
             provider,
             model,
             route,
             status,
-            facts.streamed if facts is not None else False,
+            streamed,
             prompt,
             completion,
             cached,
@@ -89,13 +121,13 @@ class Ledger:
             cost,
             elapsed * 1000.0,
             ttft * 1000.0 if ttft is not None else None,
-            facts.attempts if facts is not None else 0,
+            attempts,
         )
         self.store.add(record)
         if self.sink is not None:
             self.sink.add(orjson.dumps(record.as_json()))
         if cost:
-            self.metrics.record_cost(provider, model, usd(cost))
+            self.metrics.record_cost(provider, model, cost / PICO_PER_USD)
 
     def _cost(
         self, provider: str, model: str, prompt: int, completion: int, cached: int
@@ -103,8 +135,13 @@ class Ledger:
         """pico-USD; 0 when nothing was used; None when tokens were used at an unknown price."""
         if not (prompt or completion):
             return 0
-        live = self.directory.get(provider) if provider else None
-        rate = live.prices.rate(model) if live is not None else None
+        try:
+            rate = self._rates[provider, model]
+        except KeyError:
+            live = self.directory.get(provider) if provider else None
+            rate = live.prices.rate(model) if live is not None else None
+            if len(self._rates) < MAX_CACHED_RATES:
+                self._rates[provider, model] = rate
         return rate.cost(prompt, completion, cached) if rate is not None else None
 
     # budgets -----------------------------------------------------------------
@@ -213,9 +250,11 @@ async def check_budget(request: web.Request) -> None:
 
 def _keep_usage(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:
     """Usage hook: the usage goes onto the request's facts, for ``record``."""
-    facts = request.get(FACTS)
-    if facts is not None:
-        facts.usage = usage
+    try:
+        facts = request[FACTS]
+    except KeyError:
+        return
+    facts.usage = usage
 
 
 def create_store(app: web.Application) -> LedgerStore:
