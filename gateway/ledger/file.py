@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from gateway.ledger.aggregates import COST, Rows, add_into, counters_of, merge
+from gateway.ledger.aggregates import COST, Rows, add_into, add_record, merge
 from gateway.ledger.record import UsageRecord, Window
 from gateway.ledger.store import LogPage, Spend, cursor_key, log_matches
 from gateway.storage.file import locked, write_atomically
@@ -142,24 +142,9 @@ class FileLedger:
     # hot path ------------------------------------------------------------------
 
     def add(self, record: UsageRecord) -> None:
-        """Count one entry in memory (``add_record`` inlined: one call less per request)."""
+        """Count one entry in memory; written at the next flush."""
         record.seq = next(self._seq)
-        key = (record.day, record.key_id, record.provider, record.model)
-        row = self._pending.get(key)
-        if row is None:
-            self._pending[key] = counters_of(record)
-        else:
-            row[0] += 1
-            if record.status >= 400:
-                row[1] += 1
-            row[2] += record.prompt_tokens
-            row[3] += record.completion_tokens
-            row[4] += record.cached_tokens
-            row[5] += record.reasoning_tokens
-            if record.cost is None:
-                row[7] += 1
-            else:
-                row[6] += record.cost
+        add_record(self._pending, record)
         if self.log_entries:
             self._pending_log.append(record)
             if len(self._pending_log) > self.log_entries:
