@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
 from gateway.fields import DisplayName, ModelName
 from gateway.keys import KEYS
 from gateway.keys.principal import BudgetPeriod, Scope
 from gateway.ledger.service import LEDGER, SPEND_SCHEMA
-from gateway.routes.body import read_json_object
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import read_json_object
 
 Whole = Annotated[int, Strict()]
 """An integer, never a boolean (``true`` is not 1)."""
