@@ -53,7 +53,6 @@ def create_app(settings: Settings) -> web.Application:
         register_secret(value.strip())
     limits = settings.body_limits
     app = web.Application(
-        middlewares=build_chain(settings),
         client_max_size=max(limits.chat_bytes, limits.admin_bytes, limits.default_bytes),
         handler_args={"max_field_size": 16 * 1024},
     )
@@ -73,6 +72,7 @@ def create_app(settings: Settings) -> web.Application:
     registry.setup(app)
     services.setup(app)  # upstream client, health, catalog, router, usage hooks, monitor
     ledger.setup(app)  # usage and cost per request, budgets
+    app.middlewares.extend(build_chain(settings, app.get(ledger.LEDGER)))  # uses the ledger
     health.setup(app)
     providers.setup(app)
     provider_checks.setup(app)

@@ -10,7 +10,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, TypeVar
 
 from gateway.ledger.pricing import usd
-from gateway.ledger.record import UsageRecord
+from gateway.ledger.record import (
+    AT_CACHED,
+    AT_COMPLETION,
+    AT_COST,
+    AT_DAY,
+    AT_KEY_ID,
+    AT_MODEL,
+    AT_PROMPT,
+    AT_PROVIDER,
+    AT_REASONING,
+    AT_STATUS,
+    Entry,
+)
 
 GroupKey = tuple[str, str, str, str]
 """(day, key_id, provider, model)."""
@@ -31,20 +43,6 @@ Rows = dict[GroupKey, list[int]]
 K = TypeVar("K")
 
 
-def counters_of(record: UsageRecord) -> list[int]:
-    """One request as a row's counters."""
-    return [
-        1,
-        1 if record.status >= 400 else 0,
-        record.prompt_tokens,
-        record.completion_tokens,
-        record.cached_tokens,
-        record.reasoning_tokens,
-        record.cost or 0,
-        1 if record.cost is None else 0,
-    ]
-
-
 def add_into(rows: dict[K, list[int]], key: K, counters: Iterable[int]) -> None:
     row = rows.get(key)
     if row is None:
@@ -54,24 +52,34 @@ def add_into(rows: dict[K, list[int]], key: K, counters: Iterable[int]) -> None:
         row[index] += value
 
 
-def add_record(rows: Rows, record: UsageRecord) -> None:
+def add_entry(rows: Rows, entry: Entry) -> None:
     """Count one request into ``rows`` (hot path: no intermediate lists when the row exists)."""
-    key = (record.day, record.key_id, record.provider, record.model)
+    key = (entry[AT_DAY], entry[AT_KEY_ID], entry[AT_PROVIDER], entry[AT_MODEL])
+    cost = entry[AT_COST]
     row = rows.get(key)
     if row is None:
-        rows[key] = counters_of(record)
+        rows[key] = [
+            1,
+            1 if entry[AT_STATUS] >= 400 else 0,
+            entry[AT_PROMPT],
+            entry[AT_COMPLETION],
+            entry[AT_CACHED],
+            entry[AT_REASONING],
+            cost or 0,
+            1 if cost is None else 0,
+        ]
         return
     row[0] += 1
-    if record.status >= 400:
+    if entry[AT_STATUS] >= 400:
         row[1] += 1
-    row[2] += record.prompt_tokens
-    row[3] += record.completion_tokens
-    row[4] += record.cached_tokens
-    row[5] += record.reasoning_tokens
-    if record.cost is None:
+    row[2] += entry[AT_PROMPT]
+    row[3] += entry[AT_COMPLETION]
+    row[4] += entry[AT_CACHED]
+    row[5] += entry[AT_REASONING]
+    if cost is None:
         row[7] += 1
     else:
-        row[6] += record.cost
+        row[6] += cost
 
 
 def merge(*parts: Mapping[GroupKey, list[int]]) -> Rows:

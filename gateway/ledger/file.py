@@ -17,14 +17,14 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from gateway.ledger.aggregates import COST, Rows, add_into, add_record, merge
-from gateway.ledger.record import UsageRecord, Window
+from gateway.ledger.aggregates import COST, Rows, add_entry, add_into, merge
+from gateway.ledger.record import AT_KEY_ID, AT_TIME, Entry, UsageRecord, Window
 from gateway.ledger.store import LogPage, Spend, cursor_key, log_matches
 from gateway.storage.file import locked, write_atomically
 
@@ -39,7 +39,7 @@ class CorruptLedger(ValueError):
 
 
 Log = list[bytes]
-"""Log entries, oldest first, each one ``UsageRecord.row()`` as JSON."""
+"""Log entries, oldest first, each an Entry and its seq as one JSON array."""
 
 
 def read_ledger(path: Path) -> tuple[Rows, Log, dict[str, float]]:
@@ -67,7 +67,7 @@ def encode_ledger(rows: Rows, log: Sequence[bytes], last_used: dict[str, float])
             "last_used": last_used,
         }
     )
-    return head[:-1] + b',"log":[' + b",".join(log) + b"]}"
+    return b"".join((head[:-1], b',"log":[', b",".join(log), b"]}"))
 
 
 def _sum(row: list[int], counters: list[int]) -> list[int]:
@@ -88,14 +88,17 @@ class FileLedger:
         self._base_log: Log = []
         self._last_used: dict[str, float] = {}
         self._pending: Rows = {}
-        self._pending_log: list[UsageRecord] = []
+        self._pending_log: list[Entry] = []
         self._flushing: Rows = {}
-        self._flushing_log: list[UsageRecord] = []
+        self._flushing_log: list[Entry] = []
+        self._next_seq = 1
+        """The seq of the first pending log entry (the others follow it)."""
+        self._flushing_seq = 1
+        """The seq of the first log entry being flushed."""
         self._flushing_last_used: dict[str, float] = {}
         self._by_key_day: dict[str, dict[str, list[int]]] = {}
         """key id -> day -> [cost, tokens, requests] of the file's rows: budgets read it."""
         self._stamp: tuple[int, int, int] | None = None
-        self._seq = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -141,15 +144,17 @@ class FileLedger:
 
     # hot path ------------------------------------------------------------------
 
-    def add(self, record: UsageRecord) -> None:
-        """Count one entry in memory; written at the next flush."""
-        record.seq = next(self._seq)
-        add_record(self._pending, record)
+    def add(self, entry: Entry) -> None:
+        """Count one entry in memory; written (and given its seq) at the next flush."""
+        add_entry(self._pending, entry)
         if self.log_entries:
-            self._pending_log.append(record)
-            if len(self._pending_log) > self.log_entries:
-                del self._pending_log[: -self.log_entries]
-        self._last_used[record.key_id] = record.time
+            log = self._pending_log
+            log.append(entry)
+            if len(log) > self.log_entries:
+                dropped = len(log) - self.log_entries
+                del log[:dropped]
+                self._next_seq += dropped
+        self._last_used[entry[AT_KEY_ID]] = entry[AT_TIME]
 
     # flushing ------------------------------------------------------------------
 
@@ -182,11 +187,14 @@ class FileLedger:
         """On the loop: hand what was counted to the flush (which may run in a thread)."""
         self._flushing, self._pending = self._pending, {}
         self._flushing_log, self._pending_log = self._pending_log, []
+        self._flushing_seq = self._next_seq
+        self._next_seq += len(self._flushing_log)
         self._flushing_last_used = dict(self._last_used)
 
     def _give_back(self) -> None:
         self._pending = merge(self._flushing, self._pending)
         self._pending_log = self._flushing_log + self._pending_log
+        self._next_seq = self._flushing_seq
         self._flushing, self._flushing_log = {}, []
 
     def _write(self) -> tuple[Rows, Log, dict[str, float], bool]:
@@ -204,7 +212,11 @@ class FileLedger:
             for key, counters in self._flushing.items():
                 row = rows.get(key)
                 rows[key] = list(counters) if row is None else _sum(row, counters)
-            new = [orjson.dumps(record.row()) for record in self._flushing_log]
+            dumps = orjson.dumps
+            new = [
+                dumps((*entry, seq))
+                for seq, entry in enumerate(self._flushing_log, self._flushing_seq)
+            ]
             keep = self.log_entries - len(new)
             log = (log[-keep:] if keep > 0 else []) + new[-self.log_entries :]
             if not self.log_entries:
@@ -269,8 +281,7 @@ class FileLedger:
         bound = cursor_key(before) if before else None
         found: list[dict[str, Any]] = []
         stored = (UsageRecord.from_row(orjson.loads(line)) for line in reversed(self._base_log))
-        recent = reversed([*self._flushing_log, *self._pending_log])
-        for record in itertools.chain(recent, stored):
+        for record in itertools.chain(self._unwritten(), stored):
             if bound is not None and (int(record.time * 1000), record.seq) >= bound:
                 continue
             entry = record.as_json(record.cursor)
@@ -279,6 +290,15 @@ class FileLedger:
                 if len(found) >= limit:
                     break
         return LogPage(found)
+
+    def _unwritten(self) -> Iterator[UsageRecord]:
+        """The entries not in the file yet, newest first, with the seq each will be given."""
+        for first, log in (
+            (self._next_seq, self._pending_log),
+            (self._flushing_seq, self._flushing_log),
+        ):
+            for index in range(len(log) - 1, -1, -1):
+                yield UsageRecord(*log[index], first + index)
 
     async def spend(self, key_ids: Sequence[str], windows: Sequence[Window]) -> list[Spend]:
         return [self.spend_now(k, w) for k, w in zip(key_ids, windows, strict=True)]

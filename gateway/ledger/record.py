@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from gateway.ledger.pricing import usd
 
@@ -14,11 +15,34 @@ UNKNOWN = ""
 """Provider or model of a request that never reached a provider (stored as "", shown as null)."""
 
 
+Entry = tuple[
+    float, str, str, str, str, str, str, int, bool, int, int, int, int, int | None, float,
+    float | None, int,
+]  # fmt: skip
+"""One request as the hot path hands it to a backend: UsageRecord's fields up to ``attempts``.
+
+A plain tuple: built without a constructor call, and the garbage collector stops
+tracking it (it holds only strings and numbers) while it waits for the flush.
+"""
+# Positions in an Entry (Final: mypy knows each item's type).
+AT_TIME: Final = 0
+AT_DAY: Final = 1
+AT_KEY_ID: Final = 3
+AT_PROVIDER: Final = 4
+AT_MODEL: Final = 5
+AT_STATUS: Final = 7
+AT_PROMPT: Final = 9
+AT_COMPLETION: Final = 10
+AT_CACHED: Final = 11
+AT_REASONING: Final = 12
+AT_COST: Final = 13
+
+
 @dataclass(slots=True)
 class UsageRecord:
     """What one request on a metered route used: counts and timings, never content.
 
-    Built positionally on the request path (keyword arguments cost more).
+    The form queries and the sink read; the request path builds an Entry instead.
     """
 
     time: float
@@ -43,7 +67,7 @@ class UsageRecord:
     ttft_ms: float | None
     attempts: int
     seq: int = 0
-    """Set by the file backend: with the time in ms, this entry's place in the log."""
+    """Given by the file backend: with the time in ms, this entry's place in the log."""
 
     @property
     def tokens(self) -> int:
@@ -54,31 +78,9 @@ class UsageRecord:
         """Where this entry sits in the file backend's log (``<ms>-<seq>``, as stream ids)."""
         return f"{int(self.time * 1000)}-{self.seq}"
 
-    def row(self) -> list[Any]:
-        """The compact form the backends store (a JSON array, in field order)."""
-        return [
-            self.time,
-            self.day,
-            self.request_id,
-            self.key_id,
-            self.provider,
-            self.model,
-            self.route,
-            self.status,
-            self.streamed,
-            self.prompt_tokens,
-            self.completion_tokens,
-            self.cached_tokens,
-            self.reasoning_tokens,
-            self.cost,
-            self.latency_ms,
-            self.ttft_ms,
-            self.attempts,
-            self.seq,
-        ]
-
     @classmethod
-    def from_row(cls, row: list[Any]) -> UsageRecord:
+    def from_row(cls, row: Sequence[Any]) -> UsageRecord:
+        """From an Entry followed by its seq, or the JSON array the backends store."""
         return cls(*row)
 
     def as_json(self, cursor: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ appends the log entries to a capped stream:
   window (``YYYY-MM-DD``, ``YYYY-MM``, ``total``), read by budget checks
 - ``gw:usage:last_used``: hash key id -> unix time
 - ``gw:usage:log``: stream (MAXLEN ~ ``usage.log_entries``), one ``e`` field holding
-  ``UsageRecord.row()`` as JSON (the stream id is the entry's cursor)
+  the Entry and a seq of 0 as one JSON array (the stream id is the entry's cursor)
 
 Until a write is confirmed its counts are added to what Redis answers, so this
 instance's budget checks never miss its own requests. When Redis cannot be
@@ -29,8 +29,18 @@ from typing import Any, TypeVar, cast
 import orjson
 
 from gateway.cluster.client import UNREACHABLE, Redis, bounded
-from gateway.ledger.aggregates import COUNTERS, Rows, add_record, merge
-from gateway.ledger.record import UsageRecord, Window
+from gateway.ledger.aggregates import COUNTERS, Rows, add_entry, merge
+from gateway.ledger.record import (
+    AT_COMPLETION,
+    AT_COST,
+    AT_DAY,
+    AT_KEY_ID,
+    AT_PROMPT,
+    AT_TIME,
+    Entry,
+    UsageRecord,
+    Window,
+)
 from gateway.ledger.store import LogPage, Spend, log_matches
 from gateway.storage.base import StorageUnavailable
 
@@ -80,7 +90,7 @@ class RedisLedger:
         """(key, window kind, window id) -> [cost, tokens, requests] not yet written."""
         self._unconfirmed: dict[tuple[str, str], list[int]] = {}
         """(key, window id) -> counts written nowhere yet, or in a write not yet confirmed."""
-        self._log: list[UsageRecord] = []
+        self._log: list[Entry] = []
         """Entries not yet sent; encoded when written, off the request path."""
         self._last_used: dict[str, float] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -103,18 +113,18 @@ class RedisLedger:
 
     # hot path ------------------------------------------------------------------
 
-    def add(self, record: UsageRecord) -> None:
-        add_record(self._rows, record)
-        day = record.day
-        key_id = record.key_id
-        cost = record.cost or 0
-        tokens = record.tokens
+    def add(self, entry: Entry) -> None:
+        add_entry(self._rows, entry)
+        day = entry[AT_DAY]
+        key_id = entry[AT_KEY_ID]
+        cost = entry[AT_COST] or 0
+        tokens = entry[AT_PROMPT] + entry[AT_COMPLETION]
         for kind, window_id in (("day", day), ("month", day[:7]), ("total", "total")):
             _count(self._spend, (key_id, kind, window_id), cost, tokens)
             _count(self._unconfirmed, (key_id, window_id), cost, tokens)
-        self._last_used[key_id] = record.time
+        self._last_used[key_id] = entry[AT_TIME]
         if self.log_entries:
-            self._log.append(record)
+            self._log.append(entry)
             if len(self._log) > self.log_entries:  # Redis away for long: keep the newest
                 del self._log[: -self.log_entries]
         self._schedule(WRITE_DELAY_S)
@@ -173,9 +183,9 @@ class RedisLedger:
                 pipe.expire(name, WINDOW_TTL_S[kind])
         if last_used:
             pipe.hset(LAST_USED, mapping={k: repr(v) for k, v in last_used.items()})
-        for record in log:
+        for entry in log:
             pipe.xadd(
-                LOG, {"e": orjson.dumps(record.row())}, maxlen=self.log_entries, approximate=True
+                LOG, {"e": orjson.dumps((*entry, 0))}, maxlen=self.log_entries, approximate=True
             )
         try:
             await bounded(pipe.execute(), self.timeout_s)

@@ -18,16 +18,16 @@ from aiohttp import web
 
 from gateway.adapters.base import StreamUsage
 from gateway.errors import QuotaExceeded
-from gateway.keys.principal import PRINCIPAL, Budget, BudgetPeriod, Principal
+from gateway.keys.principal import Budget, BudgetPeriod, Principal
 from gateway.ledger.file import FileLedger
 from gateway.ledger.pricing import PICO_PER_USD, Rate, usd
-from gateway.ledger.record import UsageRecord, Window, day_of, iso, window
+from gateway.ledger.record import Entry, UsageRecord, Window, day_of, iso, window
 from gateway.ledger.sink import JsonLinesSink
 from gateway.ledger.store import LedgerStore, Spend
 from gateway.metrics import METRICS, Metrics
 from gateway.providers.live import ProviderDirectory
 from gateway.providers.registry import PROVIDERS
-from gateway.state import REQUEST_ID, SETTINGS
+from gateway.state import SETTINGS
 from gateway.usage import FACTS, USAGE_HOOKS, RequestFacts
 
 Clock = Callable[[], float]
@@ -62,49 +62,57 @@ class Ledger:
     def _forget_rates(self, provider_id: str | None) -> None:
         self._rates.clear()
 
-    def record(self, request: web.Request, route: str, status: int, elapsed: float) -> None:
+    def record(
+        self,
+        request: web.Request,
+        principal: Principal,
+        route: str,
+        status: int,
+        elapsed: float,
+        request_id: str,
+    ) -> None:
         """One metered request is over (``status`` as the client got it).
 
-        Hot path: ``request[...]`` (one call) rather than ``request.get`` (two), the
-        UTC day kept until the clock leaves it, the rate looked up once per provider x model.
+        Hot path: the entry is a plain tuple, the UTC day is kept until the clock
+        leaves it, the rate is looked up once per provider x model.
         """
         try:
-            principal = request[PRINCIPAL]
-        except KeyError:  # refused before authentication: nobody to charge
-            return
-        try:
             facts: RequestFacts | None = request[FACTS]
-        except KeyError:
+        except KeyError:  # answered before the proxy ran
             facts = None
-        try:
-            request_id = request[REQUEST_ID]
-        except KeyError:
-            request_id = ""
-        provider = model = ""
-        usage: StreamUsage | None = None
-        streamed = False
-        ttft: float | None = None
-        attempts = 0
-        if facts is not None:
+        cost: int | None = 0
+        if facts is None:
+            provider = model = ""
+            streamed = False
+            ttft_ms = None
+            attempts = prompt = completion = cached = reasoning = 0
+        else:
             provider = facts.provider or ""
             model = facts.model or ""
-            usage = facts.usage
             streamed = facts.streamed
             ttft = facts.ttft
+            ttft_ms = ttft * 1000.0 if ttft is not None else None
             attempts = facts.attempts
-        prompt = completion = cached = reasoning = 0
-        if usage is not None:
-            prompt = usage.prompt_tokens
-            completion = usage.completion_tokens
-            cached = usage.cached_tokens
-            reasoning = usage.reasoning_tokens
-        cost = self._cost(provider, model, prompt, completion, cached)
+            usage = facts.usage
+            if usage is None:
+                prompt = completion = cached = reasoning = 0
+            else:
+                prompt = usage.prompt_tokens
+                completion = usage.completion_tokens
+                cached = usage.cached_tokens
+                reasoning = usage.reasoning_tokens
+                if prompt or completion:  # else 0: nothing was used
+                    try:
+                        rate = self._rates[provider, model]
+                    except KeyError:
+                        rate = self._rate(provider, model)
+                    cost = rate.cost(prompt, completion, cached) if rate is not None else None
         now = self.clock()
         if not self._day_start <= now < self._day_end:
             self._day = day_of(now)
             self._day_start = (now // 86400) * 86400
             self._day_end = self._day_start + 86400
-        record = UsageRecord(
+        entry: Entry = (
             now,
             self._day,
             request_id,
@@ -120,29 +128,22 @@ class Ledger:
             reasoning,
             cost,
             elapsed * 1000.0,
-            ttft * 1000.0 if ttft is not None else None,
+            ttft_ms,
             attempts,
         )
-        self.store.add(record)
+        self.store.add(entry)
         if self.sink is not None:
-            self.sink.add(orjson.dumps(record.as_json()))
+            self.sink.add(orjson.dumps(UsageRecord(*entry).as_json()))
         if cost:
             self.metrics.record_cost(provider, model, cost / PICO_PER_USD)
 
-    def _cost(
-        self, provider: str, model: str, prompt: int, completion: int, cached: int
-    ) -> int | None:
-        """pico-USD; 0 when nothing was used; None when tokens were used at an unknown price."""
-        if not (prompt or completion):
-            return 0
-        try:
-            rate = self._rates[provider, model]
-        except KeyError:
-            live = self.directory.get(provider) if provider else None
-            rate = live.prices.rate(model) if live is not None else None
-            if len(self._rates) < MAX_CACHED_RATES:
-                self._rates[provider, model] = rate
-        return rate.cost(prompt, completion, cached) if rate is not None else None
+    def _rate(self, provider: str, model: str) -> Rate | None:
+        """The provider's rate for ``model`` (None: no price known), remembered."""
+        live = self.directory.get(provider) if provider else None
+        rate = live.prices.rate(model) if live is not None else None
+        if len(self._rates) < MAX_CACHED_RATES:
+            self._rates[provider, model] = rate
+        return rate
 
     # budgets -----------------------------------------------------------------
 
@@ -225,27 +226,6 @@ SPEND_SCHEMA: dict[str, Any] = {
 }
 
 LEDGER = web.AppKey("ledger", Ledger)
-
-
-def record_usage(request: web.Request, route: str, status: int, elapsed: float) -> None:
-    """The middleware's call once a metered request is over (nothing when the ledger is off)."""
-    ledger = request.app.get(LEDGER)
-    if ledger is not None:
-        ledger.record(request, route, status, elapsed)
-
-
-def has_budget(request: web.Request) -> bool:
-    """Whether the caller's key has a budget or token limit (no coroutine for those without)."""
-    principal = request.get(PRINCIPAL)
-    return principal is not None and principal.budget is not None
-
-
-async def check_budget(request: web.Request) -> None:
-    """The admission step for metered routes: 429 insufficient_quota once the budget is spent."""
-    principal = request[PRINCIPAL]
-    ledger = request.app.get(LEDGER)
-    if ledger is not None and principal.budget is not None:
-        await ledger.check_budget(principal, principal.budget)
 
 
 def _keep_usage(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.ledger.aggregates import Rows
-from gateway.ledger.record import UsageRecord, Window
+from gateway.ledger.record import Entry, Window
 
 
 @dataclass(slots=True)
@@ -62,7 +62,7 @@ class LedgerStore(Protocol):
     async def close(self) -> None:
         """Write whatever is still pending."""
 
-    def add(self, record: UsageRecord) -> None: ...
+    def add(self, entry: Entry) -> None: ...
 
     async def rows(self, first_day: str, last_day: str) -> Rows:
         """Aggregate rows of these days (inclusive)."""

@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway.endpoints import route_info
-from gateway.ledger.service import check_budget, has_budget, record_usage
+from gateway.ledger.service import Ledger
 from gateway.logs import request_id_var
 from gateway.middleware.access_log import CLIENT_CLOSED, record_request
 from gateway.middleware.auth import auth_check
@@ -36,8 +36,11 @@ from gateway.settings import Settings
 from gateway.state import REQUEST_ID
 
 
-def gateway_middleware(settings: Settings) -> Middleware:
-    """The whole chain as one middleware (see the module docstring for the order)."""
+def gateway_middleware(settings: Settings, ledger: Ledger | None) -> Middleware:
+    """The whole chain as one middleware (see the module docstring for the order).
+
+    ``ledger``: None when ``usage.enabled`` is false (then metered routes skip it).
+    """
     body_limit = body_limit_check(settings.body_limits)
     auth = auth_check(settings)
     rate_limit = rate_limit_check(settings)
@@ -51,15 +54,22 @@ def gateway_middleware(settings: Settings) -> Middleware:
         status = 500
         response: web.StreamResponse | None = None
         info = None
+        principal = None
         admitted = request
         try:
             try:
                 info = route_info(request)
                 admitted = body_limit(request, info)
-                await auth(admitted, info)
+                principal = await auth(admitted, info)
                 await rate_limit(admitted, info)
-                if info is not None and info.group == "chat" and has_budget(admitted):
-                    await check_budget(admitted)
+                if (
+                    ledger is not None
+                    and principal is not None
+                    and principal.budget is not None
+                    and info is not None
+                    and info.group == "chat"
+                ):
+                    await ledger.check_budget(principal, principal.budget)
                 response = await handler(admitted)
             except Exception as exc:
                 response = error_for(request, exc)
@@ -77,11 +87,16 @@ def gateway_middleware(settings: Settings) -> Middleware:
             elapsed = time.perf_counter() - started
             request_id_var.reset(token)  # before recording: the line carries the id itself
             record_request(request, status, elapsed, response, request_id)
-            if info is not None and info.group == "chat":
-                record_usage(admitted, info.path, status, elapsed)
+            if (
+                ledger is not None
+                and principal is not None
+                and info is not None
+                and info.group == "chat"
+            ):
+                ledger.record(admitted, principal, info.path, status, elapsed, request_id)
 
     return gateway
 
 
-def build_chain(settings: Settings) -> list[Middleware]:
-    return [gateway_middleware(settings)]
+def build_chain(settings: Settings, ledger: Ledger | None) -> list[Middleware]:
+    return [gateway_middleware(settings, ledger)]

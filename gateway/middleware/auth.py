@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
 
@@ -19,7 +20,7 @@ from gateway.endpoints import RouteGroup, RouteInfo
 from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
 from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
-from gateway.middleware.rate_limit import Check, charge_failed_auth
+from gateway.middleware.rate_limit import charge_failed_auth
 from gateway.settings import ConfigError, Settings
 
 logger = logging.getLogger("gateway.auth")
@@ -115,8 +116,12 @@ def loopback_host(host: str) -> bool:
     return name in LOOPBACK_NAMES
 
 
-def auth_check(settings: Settings) -> Check:
-    """The auth step: sets the request's principal, or raises 401/403."""
+AuthCheck = Callable[[web.Request, RouteInfo | None], Awaitable[Principal | None]]
+"""The auth step: the request's principal (None on routes without one), or an error."""
+
+
+def auth_check(settings: Settings) -> AuthCheck:
+    """The auth step: sets the request's principal and returns it, or raises 401/403."""
     enabled = auth_enabled(settings)
     # Without auth on loopback, a DNS-rebinding page could reach us under its own name.
     loopback_only = not enabled and is_loopback(settings.server.host)
@@ -138,7 +143,7 @@ def auth_check(settings: Settings) -> Check:
             raise AuthenticationFailed("This API key has expired.")
         return principal
 
-    async def auth(request: web.Request, info: RouteInfo | None) -> None:
+    async def auth(request: web.Request, info: RouteInfo | None) -> Principal | None:
         if loopback_only and not loopback_host(request.headers.get(hdrs.HOST, "")):
             raise PermissionDenied(
                 "Authentication is off, so only loopback host names (localhost, 127.0.0.1, "
@@ -146,16 +151,16 @@ def auth_check(settings: Settings) -> Check:
                 code="host_not_allowed",
             )
         if info is None or info.group == "public" or request.method == "OPTIONS":
-            return
+            return None
         if info.group == "metrics":
             if metrics_digest is not None:
                 key = presented_key(request)
                 if key is None or not hmac.compare_digest(_digest(key), metrics_digest):
                     raise AuthenticationFailed("This endpoint needs the metrics token.")
-            return
+            return None
         if not enabled:
             request[PRINCIPAL] = ANONYMOUS
-            return
+            return ANONYMOUS
         try:
             principal = identify(request, presented_key(request))
         except AuthenticationFailed:
@@ -166,5 +171,6 @@ def auth_check(settings: Settings) -> Check:
             scopes = ", ".join(sorted(needed))
             raise PermissionDenied(f"This API key lacks the scope for this route ({scopes}).")
         request[PRINCIPAL] = principal
+        return principal
 
     return auth

@@ -12,34 +12,44 @@ import os
 import random
 import signal
 import time
+from dataclasses import astuple
 from pathlib import Path
 
 from gateway.ledger.file import FILE_NAME, FileLedger, read_ledger
-from gateway.ledger.record import UsageRecord, day_of
+from gateway.ledger.record import Entry, UsageRecord, day_of
 
 BATCH = 200
 LOG_ENTRIES = 2000
 
 
-def record(n: int) -> UsageRecord:
-    return UsageRecord(
-        time=1_790_000_000.0 + n,
-        day=day_of(1_790_000_000.0 + n),
-        request_id=f"req-{n}",
-        key_id=f"key_{n % 7}",
-        provider="oa",
-        model="gpt-4o-mini",
-        route="/v1/chat/completions",
-        status=200,
-        streamed=bool(n % 2),
-        prompt_tokens=10,
-        completion_tokens=5,
-        cached_tokens=0,
-        reasoning_tokens=0,
-        cost=4_500_000,
-        latency_ms=1.5,
-        ttft_ms=None,
-        attempts=1,
+def entry_of(record: UsageRecord) -> Entry:
+    """The Entry a backend is handed for ``record`` (its fields but ``seq``)."""
+    fields: Entry = astuple(record)[:-1]
+    return fields
+
+
+def record(n: int) -> Entry:
+    """Entry ``n`` (UsageRecord names the fields; the hot path hands backends tuples)."""
+    return entry_of(
+        UsageRecord(
+            time=1_790_000_000.0 + n,
+            day=day_of(1_790_000_000.0 + n),
+            request_id=f"req-{n}",
+            key_id=f"key_{n % 7}",
+            provider="oa",
+            model="gpt-4o-mini",
+            route="/v1/chat/completions",
+            status=200,
+            streamed=bool(n % 2),
+            prompt_tokens=10,
+            completion_tokens=5,
+            cached_tokens=0,
+            reasoning_tokens=0,
+            cost=4_500_000,
+            latency_ms=1.5,
+            ttft_ms=None,
+            attempts=1,
+        )
     )
 
 

@@ -35,6 +35,7 @@ from tests.fakes.console_upstream import (
     UpstreamLog,
     create_upstream,
 )
+from tests.ledger.test_crash import entry_of
 from tests.web.conftest import WATCH_CSP, PageProblems, axe_violations, screenshot
 from tests.web.live import serve_in_thread
 
@@ -101,7 +102,7 @@ def seed_ledger(folder: Path, records: list[UsageRecord]) -> None:
     ledger = FileLedger(folder, log_entries=10_000, flush_interval_s=60)
     ledger.load()
     for record in sorted(records, key=lambda r: r.time):  # as they would have ended
-        ledger.add(record)
+        ledger.add(entry_of(record))
     ledger.flush_sync()
 
 
