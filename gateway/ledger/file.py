@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -38,12 +38,64 @@ class CorruptLedger(ValueError):
     """The ledger file cannot be read back."""
 
 
-Log = list[bytes]
-"""Log entries, oldest first, each an Entry and its seq as one JSON array."""
+class EncodedLog:
+    """Log entries encoded once, oldest first, back to back in one buffer (``,e0,e1,...``).
+
+    A flush adds only its new entries and writes the kept ones as one slice, so
+    its cost follows the entries it adds, not the log's length. Entries dropped
+    off the front are reclaimed once they fill half the buffer. Only the event
+    loop changes it (a flush thread reads it while no one does).
+    """
+
+    __slots__ = ("_bounds", "_data", "_first")
+
+    def __init__(self, entries: Sequence[bytes] = ()) -> None:
+        self._data = bytearray()
+        self._bounds = [0]
+        """Entry i is ``_data[_bounds[i] + 1 : _bounds[i + 1]]`` (after its comma)."""
+        self._first = 0
+        """The oldest entry still kept."""
+        self.extend(entries)
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1 - self._first
+
+    def tail(self, count: int) -> memoryview:
+        """The newest ``count`` entries, comma-separated, as a view (release it after use)."""
+        bounds = self._bounds
+        if count <= 0 or len(bounds) == 1:
+            return memoryview(b"")
+        start = bounds[max(self._first, len(bounds) - 1 - count)]
+        return memoryview(self._data)[start + 1 : bounds[-1]]
+
+    def newest_first(self) -> Iterator[bytes]:
+        data, bounds = self._data, self._bounds
+        for index in range(len(bounds) - 2, self._first - 1, -1):
+            yield bytes(data[bounds[index] + 1 : bounds[index + 1]])
+
+    def keep(self, count: int) -> None:
+        """Drop all but the newest ``count`` entries."""
+        self._first = max(self._first, len(self._bounds) - 1 - max(count, 0))
+        start = self._bounds[self._first]
+        if start > len(self._data) // 2:
+            del self._data[:start]
+            self._bounds = [bound - start for bound in self._bounds[self._first :]]
+            self._first = 0
+
+    def extend(self, entries: Sequence[bytes]) -> None:
+        if not entries:
+            return
+        bounds = self._bounds
+        end = bounds[-1]
+        for entry in entries:
+            end += 1 + len(entry)
+            bounds.append(end)
+        self._data += b","
+        self._data += b",".join(entries)
 
 
-def read_ledger(path: Path) -> tuple[Rows, Log, dict[str, float]]:
-    """Rows, log entries and last uses from a ledger file; empty when absent."""
+def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:
+    """Rows, log entries (each encoded, oldest first) and last uses; empty when absent."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -58,8 +110,8 @@ def read_ledger(path: Path) -> tuple[Rows, Log, dict[str, float]]:
     return rows, log, last_used
 
 
-def encode_ledger(rows: Rows, log: Sequence[bytes], last_used: dict[str, float]) -> bytes:
-    """The file's bytes; log entries are spliced in as they are (encoded once each)."""
+def ledger_head(rows: Rows, last_used: dict[str, float]) -> bytes:
+    """The file's bytes up to its log entries (then come the entries, then ``]}``)."""
     head = orjson.dumps(
         {
             "version": VERSION,
@@ -67,7 +119,19 @@ def encode_ledger(rows: Rows, log: Sequence[bytes], last_used: dict[str, float])
             "last_used": last_used,
         }
     )
-    return b"".join((head[:-1], b',"log":[', b",".join(log), b"]}"))
+    return head[:-1] + b',"log":['
+
+
+class Written(NamedTuple):
+    """What a flush wrote: the rows, and the log as ``log``'s newest ``keep`` then ``new``."""
+
+    rows: Rows
+    log: EncodedLog
+    keep: int
+    new: list[bytes]
+    last_used: dict[str, float]
+    reread: bool
+    """The file was read back first (another worker had written it)."""
 
 
 def _sum(row: list[int], counters: list[int]) -> list[int]:
@@ -85,7 +149,7 @@ class FileLedger:
         self.log_entries = log_entries
         self.flush_interval_s = flush_interval_s
         self._base: Rows = {}
-        self._base_log: Log = []
+        self._base_log = EncodedLog()
         self._last_used: dict[str, float] = {}
         self._pending: Rows = {}
         self._pending_log: list[Entry] = []
@@ -116,15 +180,15 @@ class FileLedger:
                 with contextlib.suppress(FileNotFoundError):
                     stale.unlink()
             try:
-                rows, log, last_used = read_ledger(self.path)
+                rows, entries, last_used = read_ledger(self.path)
             except CorruptLedger as exc:
                 aside = self.path.with_name(f"{FILE_NAME}.corrupt-{int(time.time())}")
                 logger.error(
                     "usage ledger unreadable (%s); moved to %s, starting empty", exc, aside
                 )
                 os.replace(self.path, aside)
-                rows, log, last_used = {}, [], {}
-            self._adopt(rows, log, last_used)
+                rows, entries, last_used = {}, [], {}
+            self._adopt(rows, EncodedLog(entries), last_used)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -165,11 +229,11 @@ class FileLedger:
                 return
             self._take()
             try:
-                result = await asyncio.to_thread(self._write)
+                written = await asyncio.to_thread(self._write)
             except BaseException:
                 self._give_back()
                 raise
-            self._adopt_written(*result)
+            self._adopt_written(written)
 
     def flush_sync(self) -> None:
         """``flush`` without an event loop (tests, and the crash test's writer)."""
@@ -177,11 +241,11 @@ class FileLedger:
             return
         self._take()
         try:
-            result = self._write()
+            written = self._write()
         except BaseException:
             self._give_back()
             raise
-        self._adopt_written(*result)
+        self._adopt_written(written)
 
     def _take(self) -> None:
         """On the loop: hand what was counted to the flush (which may run in a thread)."""
@@ -197,44 +261,54 @@ class FileLedger:
         self._next_seq = self._flushing_seq
         self._flushing, self._flushing_log = {}, []
 
-    def _write(self) -> tuple[Rows, Log, dict[str, float], bool]:
+    def _write(self) -> Written:
         """Add the entries being flushed to the file's content and replace the file.
 
         Only the new entries are encoded and only their rows added up (the rest of
-        the rows and log are copied as they are); the last item: the file was re-read.
+        the rows is copied, the kept log entries are written from where they are).
         """
         with locked(self._lock_path):
             reread = self._file_stamp() != self._stamp  # another worker wrote since
             if reread:
-                rows, log, last_used = read_ledger(self.path)
+                rows, entries, last_used = read_ledger(self.path)
+                log = EncodedLog(entries)
             else:
                 rows, log, last_used = dict(self._base), self._base_log, {}
             for key, counters in self._flushing.items():
                 row = rows.get(key)
                 rows[key] = list(counters) if row is None else _sum(row, counters)
-            dumps = orjson.dumps
-            new = [
-                dumps((*entry, seq))
-                for seq, entry in enumerate(self._flushing_log, self._flushing_seq)
-            ]
+            new: list[bytes] = []
+            if self.log_entries:
+                dumps = orjson.dumps
+                flushed = enumerate(self._flushing_log, self._flushing_seq)
+                new = [dumps((*entry, seq)) for seq, entry in flushed][-self.log_entries :]
             keep = self.log_entries - len(new)
-            log = (log[-keep:] if keep > 0 else []) + new[-self.log_entries :]
-            if not self.log_entries:
-                log = []
             for key_id, when in self._flushing_last_used.items():
                 if when > last_used.get(key_id, 0.0):
                     last_used[key_id] = when
-            write_atomically(self.path, encode_ledger(rows, log, last_used))
+            with log.tail(keep) as kept:
+                pieces: list[bytes | memoryview] = [ledger_head(rows, last_used), kept]
+                if new:
+                    pieces.append(b"," + b",".join(new) if kept else b",".join(new))
+                pieces.append(b"]}")
+                write_atomically(self.path, pieces)
             self._stamp = self._file_stamp()
-            return rows, log, last_used, reread
+            return Written(rows, log, keep, new, last_used, reread)
 
-    def _adopt_written(
-        self, rows: Rows, log: Log, last_used: dict[str, float], reread: bool
-    ) -> None:
-        self._adopt(rows, log, last_used, None if reread else self._flushing)
+    def _adopt_written(self, written: Written) -> None:
+        """On the loop: the flushed file's content becomes the base."""
+        log = written.log
+        log.keep(written.keep)
+        log.extend(written.new)
+        added = None if written.reread else self._flushing
+        self._adopt(written.rows, log, written.last_used, added)
 
     def _adopt(
-        self, rows: Rows, log: Log, last_used: dict[str, float], added: Rows | None = None
+        self,
+        rows: Rows,
+        log: EncodedLog,
+        last_used: dict[str, float],
+        added: Rows | None = None,
     ) -> None:
         """Take the file's content as the base; ``added``: only these rows are new in it."""
         self._base = rows
@@ -280,7 +354,7 @@ class FileLedger:
     ) -> LogPage:
         bound = cursor_key(before) if before else None
         found: list[dict[str, Any]] = []
-        stored = (UsageRecord.from_row(orjson.loads(line)) for line in reversed(self._base_log))
+        stored = (UsageRecord.from_row(orjson.loads(e)) for e in self._base_log.newest_first())
         for record in itertools.chain(self._unwritten(), stored):
             if bound is not None and (int(record.time * 1000), record.seq) >= bound:
                 continue

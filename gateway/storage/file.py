@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gateway.storage.base import (
@@ -58,13 +58,17 @@ def read_documents(path: Path) -> dict[str, Document]:
     return data["documents"]  # type: ignore[no-any-return]
 
 
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Replace ``path`` so that a crash leaves either the old or the new file, never half."""
+def write_atomically(path: Path, payload: bytes | Sequence[bytes | memoryview]) -> None:
+    """Replace ``path`` so that a crash leaves either the old or the new file, never half.
+
+    ``payload``: the bytes, or pieces written one after the other (no joined copy).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            for piece in (payload,) if isinstance(payload, bytes) else payload:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
