@@ -31,6 +31,7 @@ from gateway.storage.base import (
     StorageError,
     StorageStatus,
 )
+from gateway.storage.listeners import Listeners
 
 logger = logging.getLogger("gateway.storage.file")
 
@@ -103,7 +104,7 @@ class FileCollection:
         self._lock_path = folder / f".{name}.lock"
         self._docs: dict[str, Document] = {}
         self._stamp: tuple[int, int, int] | None = None
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Change] = Listeners(logger, f"storage listener for {name}")
         self._write_lock = asyncio.Lock()
 
     def load(self) -> None:
@@ -130,7 +131,7 @@ class FileCollection:
         self._stamp = stamp
         if docs != self._docs:
             self._docs = docs
-            self._emit(Change("reloaded", None))
+            self._listeners.emit(Change("reloaded", None))
 
     async def all(self) -> dict[str, Document]:
         return dict(self._docs)
@@ -145,7 +146,7 @@ class FileCollection:
             docs[doc_id] = doc
 
         await self._mutate(apply)
-        self._emit(Change("created", doc_id))
+        self._listeners.emit(Change("created", doc_id))
 
     async def replace(self, doc_id: str, doc: Document) -> None:
         def apply(docs: dict[str, Document]) -> None:
@@ -154,7 +155,7 @@ class FileCollection:
             docs[doc_id] = doc
 
         await self._mutate(apply)
-        self._emit(Change("updated", doc_id))
+        self._listeners.emit(Change("updated", doc_id))
 
     async def delete(self, doc_id: str) -> bool:
         existed = False
@@ -165,7 +166,7 @@ class FileCollection:
 
         await self._mutate(apply)
         if existed:
-            self._emit(Change("deleted", doc_id))
+            self._listeners.emit(Change("deleted", doc_id))
         return existed
 
     async def replace_all(self, docs: dict[str, Document]) -> None:
@@ -174,11 +175,10 @@ class FileCollection:
             current.update(docs)
 
         await self._mutate(apply)
-        self._emit(Change("reloaded", None))
+        self._listeners.emit(Change("reloaded", None))
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     async def _mutate(self, apply: Callable[[dict[str, Document]], None]) -> None:
         async with self._write_lock:
@@ -191,13 +191,6 @@ class FileCollection:
             apply(docs)
             write_atomically(self.path, _encode(docs))
             return docs
-
-    def _emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                logger.exception("storage listener failed for %s", self.name)
 
 
 def remove_leftovers(folder: Path) -> None:
