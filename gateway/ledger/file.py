@@ -27,6 +27,7 @@ from gateway.ledger.aggregates import COST, Rows, add_into, add_record, merge
 from gateway.ledger.record import UsageRecord, Window
 from gateway.ledger.store import LogPage, Spend, cursor_key, log_matches
 from gateway.storage.file import locked, write_atomically
+from gateway.tasks import cancel_and_wait
 
 logger = logging.getLogger("gateway.ledger.file")
 
@@ -124,11 +125,8 @@ class FileLedger:
             self._adopt(rows, log, last_used)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.flush()
 
     async def _flush_forever(self) -> None:

@@ -8,7 +8,6 @@ admin API writes through: it checks templates and file ownership, then stores.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -39,6 +38,7 @@ from gateway.state import SETTINGS, STORAGE
 from gateway.storage.base import Change, Collection
 from gateway.storage.crypto import Cipher, MasterKeyError, load_cipher
 from gateway.storage.listeners import Listeners
+from gateway.tasks import cancel_and_wait
 
 logger = logging.getLogger("gateway.providers.registry")
 
@@ -135,12 +135,7 @@ class ProviderRegistry:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        tasks = [*self._tasks, *([self._watcher] if self._watcher else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks, self._watcher)
         self._watcher = None
 
     @property

@@ -32,6 +32,7 @@ from gateway.storage.base import (
     StorageStatus,
 )
 from gateway.storage.listeners import Listeners
+from gateway.tasks import cancel_and_wait
 
 logger = logging.getLogger("gateway.storage.file")
 
@@ -250,11 +251,8 @@ class FileStorage:
         return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await cancel_and_wait(self._poller)
+        self._poller = None
 
     async def _poll_forever(self) -> None:
         while True:
