@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.endpoints import Operation, add_route, route_info
 from gateway.metrics import METRICS, UPSTREAM_WAIT
+from gateway.routes.common import text_answer
 from gateway.stamps import RESPONSE_STAMPS
 from gateway.state import SETTINGS
 
@@ -51,11 +52,7 @@ def setup(app: web.Application) -> None:
                 "With several workers the numbers add up across them."
             ),
             responses={
-                200: {
-                    "description": "Metrics in Prometheus' text format",
-                    "content_type": "text/plain",
-                    "schema": {"type": "string"},
-                },
+                200: text_answer("Metrics in Prometheus' text format", "text/plain"),
                 401: "Missing or wrong metrics token",
             },
         ),

@@ -81,6 +81,15 @@ def write_atomically(path: Path, payload: bytes) -> None:
         os.close(dir_fd)
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """Inode, mtime and size: changes whenever another process replaces or rewrites ``path``."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 @contextlib.contextmanager
 def locked(lock_path: Path) -> Iterator[None]:
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -110,18 +119,11 @@ class FileCollection:
 
     def load(self) -> None:
         self._docs = read_documents(self.path)
-        self._stamp = self._file_stamp()
-
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        self._stamp = file_stamp(self.path)
 
     def poll(self) -> None:
         """Reload when another process rewrote the file; tell subscribers."""
-        stamp = self._file_stamp()
+        stamp = file_stamp(self.path)
         if stamp == self._stamp:
             return
         try:
@@ -184,7 +186,7 @@ class FileCollection:
     async def _mutate(self, apply: Callable[[dict[str, Document]], None]) -> None:
         async with self._write_lock:
             self._docs = await asyncio.to_thread(self._mutate_on_disk, apply)
-            self._stamp = self._file_stamp()
+            self._stamp = file_stamp(self.path)
 
     def _mutate_on_disk(self, apply: Callable[[dict[str, Document]], None]) -> dict[str, Document]:
         with locked(self._lock_path):
