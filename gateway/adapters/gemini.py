@@ -57,7 +57,6 @@ from gateway.errors import InvalidRequest, UpstreamError
 logger = logging.getLogger("gateway.adapters.gemini")
 
 GENERATE = ":generateContent"
-MODELS_PAGE_SIZE = 1000
 EMBEDDING_BYTES_PER_TOKEN = 4
 LISTED_METHODS = frozenset({"generateContent", "embedContent", "batchEmbedContents"})
 """Models offering one of these appear in /v1/models (chat and embeddings)."""
@@ -104,10 +103,7 @@ def _method_url(target: Target, model: str, method: str) -> str:
 
 
 def _image(part: JSON, param: str) -> JSON:
-    image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else image
-    if not isinstance(url, str) or not url:
-        raise InvalidRequest("image_url.url must be a non-empty string", param=param)
+    url = shapes.image_url(part, param)
     if url.startswith("data:"):
         mime, data = shapes.parse_data_url(url, param)
         return {"inlineData": {"mimeType": mime, "data": data}}
@@ -118,23 +114,11 @@ def _image(part: JSON, param: str) -> JSON:
 def _parts(content: Any, param: str) -> list[JSON]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if not isinstance(content, list):
-        raise InvalidRequest("content must be a string or a list of parts", param=param)
-    parts: list[JSON] = []
-    for j, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            parts.append({"text": str(part.get("text", ""))})
-        elif kind == "image_url":
-            parts.append(_image(part, f"{param}[{j}]"))
-        elif kind == "file":
-            parts.append(_file(part, f"{param}[{j}]"))
-        else:
-            raise InvalidRequest(
-                f"content part type {kind!r} is not supported by this provider",
-                param=f"{param}[{j}].type",
-            )
-    return parts
+    return shapes.translate_parts(content, param, _PARTS)
+
+
+def _text(part: JSON, param: str) -> JSON:
+    return {"text": str(part.get("text", ""))}
 
 
 def _file(part: JSON, param: str) -> JSON:
@@ -147,6 +131,9 @@ def _file(part: JSON, param: str) -> JSON:
         )
     mime, encoded = shapes.parse_data_url(data, f"{param}.file.file_data")
     return {"inlineData": {"mimeType": mime, "data": encoded}}
+
+
+_PARTS: dict[str, shapes.PartTranslator] = {"text": _text, "image_url": _image, "file": _file}
 
 
 def _function_response(content: Any, param: str) -> JSON:
@@ -274,10 +261,7 @@ def _generation_config(body: JSON, target: Target, model: str) -> JSON:
 
 def _tools(body: JSON) -> tuple[list[JSON], JSON | None]:
     declarations = []
-    for i, tool in enumerate(body["tools"]):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if tool.get("type") != "function" or not isinstance(function, dict):
-            raise InvalidRequest("only function tools are supported", param=f"tools[{i}].type")
+    for function in shapes.functions(body["tools"]):
         declaration: JSON = {"name": function.get("name")}
         if function.get("description"):
             declaration["description"] = function["description"]
@@ -601,24 +585,11 @@ class GeminiAdapter:
     def parse_chat(self, payload: bytes, model: str) -> JSON:
         return to_completion(shapes.load_object(payload, "answer"), model)
 
-    def parse_error(self, status: int, payload: bytes) -> str:
-        return shapes.error_message(status, payload)
-
-    def stream_chat(
-        self,
-        events: AsyncIterator[bytes],
-        model: str,
-        include_usage: bool,
-        usage: list[StreamUsage],
-    ) -> AsyncIterator[bytes]:
-        return to_chunks(events, model, include_usage, usage)
+    parse_error = staticmethod(shapes.error_message)
+    stream_chat = staticmethod(to_chunks)
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:
-        params = {**target.query, "pageSize": str(MODELS_PAGE_SIZE)}
-        if cursor:
-            params["pageToken"] = cursor
-        path = target.paths.models or "/models"
-        return UpstreamRequest("GET", target.url(path), target.headers, None, params)
+        return shapes.models_request(target, cursor, size="pageSize", after="pageToken")
 
     def parse_models(self, payload: bytes) -> ModelPage:
         listing = shapes.load_object(payload, "model list")

@@ -26,7 +26,8 @@ import orjson
 from gateway.ledger.aggregates import COST, Rows, add_entry, add_into, merge
 from gateway.ledger.record import AT_KEY_ID, AT_TIME, Entry, UsageRecord, Window
 from gateway.ledger.store import LogPage, Spend, cursor_key, log_matches
-from gateway.storage.file import locked, write_atomically
+from gateway.storage.file import file_stamp, locked, write_atomically
+from gateway.tasks import cancel_and_wait
 
 logger = logging.getLogger("gateway.ledger.file")
 
@@ -191,11 +192,8 @@ class FileLedger:
             self._adopt(rows, EncodedLog(entries), last_used)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.flush()
 
     async def _flush_forever(self) -> None:
@@ -268,7 +266,7 @@ class FileLedger:
         the rows is copied, the kept log entries are written from where they are).
         """
         with locked(self._lock_path):
-            reread = self._file_stamp() != self._stamp  # another worker wrote since
+            reread = file_stamp(self.path) != self._stamp  # another worker wrote since
             if reread:
                 rows, entries, last_used = read_ledger(self.path)
                 log = EncodedLog(entries)
@@ -292,7 +290,7 @@ class FileLedger:
                     pieces.append(b"," + b",".join(new) if kept else b",".join(new))
                 pieces.append(b"]}")
                 write_atomically(self.path, pieces)
-            self._stamp = self._file_stamp()
+            self._stamp = file_stamp(self.path)
             return Written(rows, log, keep, new, last_used, reread)
 
     def _adopt_written(self, written: Written) -> None:
@@ -318,7 +316,7 @@ class FileLedger:
                 self._last_used[key_id] = when
         self._flushing, self._flushing_log = {}, []
         if self._stamp is None:
-            self._stamp = self._file_stamp()
+            self._stamp = file_stamp(self.path)
         if added is None:
             self._by_key_day = {}
             added = rows
@@ -328,13 +326,6 @@ class FileLedger:
             spent[0] += counters[COST]
             spent[1] += counters[2] + counters[3]
             spent[2] += counters[0]
-
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     # queries -------------------------------------------------------------------
 

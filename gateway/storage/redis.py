@@ -39,6 +39,7 @@ from gateway.storage.base import (
     StorageStatus,
     StorageUnavailable,
 )
+from gateway.storage.listeners import Listeners
 
 logger = logging.getLogger("gateway.storage.redis")
 
@@ -109,7 +110,7 @@ class RedisCollection:
         """Revision of the last change applied per id (deletions included)."""
         self._loaded = False
         self._load_lock = asyncio.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Change] = Listeners(logger, f"storage listener for {name}")
 
     @property
     def loaded(self) -> bool:
@@ -150,8 +151,7 @@ class RedisCollection:
         await self.reload()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     async def reload(self, *, notify: bool = True) -> None:
         """Replace the snapshot with what Redis holds now."""
@@ -167,7 +167,7 @@ class RedisCollection:
         self._doc_rev.clear()
         self._loaded = True
         if notify:
-            self._emit(Change("reloaded", None))
+            self._listeners.emit(Change("reloaded", None))
 
     def on_message(self, data: bytes) -> None:
         """Apply one change published by any instance (ours included, ignored by revision)."""
@@ -195,7 +195,7 @@ class RedisCollection:
             self._docs.pop(doc_id, None)
         else:
             self._docs[doc_id] = doc
-        self._emit(Change(kind, doc_id))
+        self._listeners.emit(Change(kind, doc_id))
 
     async def _ensure_loaded(self) -> None:
         if self._loaded or not self._storage.healthy:
@@ -224,19 +224,15 @@ class RedisCollection:
             raise StorageUnavailable(UNAVAILABLE_MESSAGE) from None
         return int(cast(int, result))
 
-    def _emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                logger.exception("storage listener failed for %s", self.name)
-
 
 UNAVAILABLE_ERRORS = UNREACHABLE
 
 
 class RedisStorage:
-    """Collections in one Redis, with a watcher task that follows other instances' writes."""
+    """Collections in one Redis, with a watcher task that follows other instances' writes.
+
+    ``client`` belongs to the caller (the worker's, see gateway.cluster.client), who closes it.
+    """
 
     def __init__(self, client: Redis, timeout_s: float, link: RedisLink | None = None) -> None:
         self.client = client
@@ -278,7 +274,6 @@ class RedisStorage:
             for collection in list(self._collections.values()):
                 await collection.reload(notify=False)
         except UNAVAILABLE_ERRORS as exc:
-            await self.client.aclose()
             raise StorageUnavailable(
                 f"cannot reach Redis at start-up ({describe(exc)}); "
                 "check storage.redis_url and that Redis is running"
@@ -292,7 +287,6 @@ class RedisStorage:
             self._watcher.cancel()
             await asyncio.wait([self._watcher], timeout=self.timeout_s + 1)
             self._watcher = None
-        await self.client.aclose()
 
     def mark_down(self, exc: BaseException) -> None:
         self.link.failed(isinstance(exc, TIMEOUTS))
