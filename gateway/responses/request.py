@@ -14,7 +14,7 @@ import orjson
 
 from gateway.adapters.base import JSON
 from gateway.errors import InvalidRequest
-from gateway.validation import ChatParams
+from gateway.validation import ChatParams, encode, whole
 
 FUNCTION_TOOL: Final = "function"
 ROLES: Final = frozenset({"user", "assistant", "system", "developer"})
@@ -56,11 +56,14 @@ def parse_request(body: JSON, raw: bytes) -> ResponsesRequest:
         raise _invalid("'previous_response_id' must be a response id.", "previous_response_id")
     for name, low, high in _NUMBERS:
         _number(body.get(name), name, low, high)
-    tokens = body.get("max_output_tokens")
-    if tokens is not None and (
-        not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1
-    ):
-        raise _invalid("'max_output_tokens' must be a positive integer.", "max_output_tokens")
+    given = body.get("max_output_tokens")
+    if given is not None:
+        tokens = whole(given)
+        if tokens is None or tokens < 1:
+            raise _invalid("'max_output_tokens' must be a positive integer.", "max_output_tokens")
+        if tokens is not given:  # 2.0: the int it spells, in what is relayed too
+            body["max_output_tokens"] = tokens
+            raw = encode(body)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str | list):
         raise _invalid("'instructions' must be a string.", "instructions")
@@ -155,14 +158,12 @@ def _item(item: Any, param: str) -> JSON:
     )
 
 
-_PART_TYPES: Final = frozenset(
-    {"input_text", "output_text", "refusal", "input_image", "input_file"}
-)
+PART_TYPES: Final = frozenset({"input_text", "output_text", "refusal", "input_image", "input_file"})
 
 
 def _part(part: Any, param: str) -> None:
     kind = part.get("type") if isinstance(part, dict) else None
-    if not isinstance(kind, str) or kind not in _PART_TYPES:
+    if not isinstance(kind, str) or kind not in PART_TYPES:
         raise _invalid(f"Content part type {kind!r} is not supported.", f"{param}.type")
     if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
         raise _invalid("A text part needs a string 'text'.", f"{param}.text")

@@ -16,7 +16,7 @@ from gateway.proxy import complete
 from gateway.routes.body import read_json_object
 from gateway.routes.chat import ERRORS, PROVIDER_HEADER
 from gateway.routes.table import Operation, add_route
-from gateway.validation import validate_embeddings
+from gateway.validation import encode, validate_embeddings
 
 EMBEDDINGS_REQUEST_SCHEMA = {
     "type": "object",
@@ -24,7 +24,24 @@ EMBEDDINGS_REQUEST_SCHEMA = {
     "additionalProperties": True,
     "properties": {
         "model": {"type": "string", "minLength": 1},
-        "input": {"type": ["string", "array"]},
+        "input": {
+            "description": "A string, a list of strings, a list of token ids, or a list of "
+            "lists of token ids",
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "integer"},
+                            {"type": "array", "items": {"type": "integer"}},
+                        ]
+                    },
+                },
+            ],
+        },
         "encoding_format": {"type": "string", "enum": ["float", "base64"]},
     },
 }
@@ -53,7 +70,9 @@ def encoded(answer: JSON, encoding: str) -> JSON:
 
 async def embeddings(request: web.Request) -> web.Response:
     body, raw = await read_json_object(request)
-    model = validate_embeddings(body)
+    model, rewritten = validate_embeddings(body)
+    if rewritten:
+        raw = encode(body)
     encoding = body.get("encoding_format") or "float"
     if encoding not in ENCODINGS:
         raise InvalidRequest("encoding_format must be float or base64.", param="encoding_format")

@@ -9,15 +9,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from gateway.errors import InvalidRequest, NotFound
-from gateway.fields import DisplayName, ModelName
+from gateway.fields import WHOLE, DisplayName, ModelName
 from gateway.keys import KEYS
 from gateway.keys.principal import BudgetPeriod, Scope
 from gateway.ledger.service import LEDGER, SPEND_SCHEMA
 from gateway.routes.body import read_json_object
 from gateway.routes.table import Operation, add_route
 
-Whole = Annotated[int, Strict()]
-"""An integer, never a boolean (``true`` is not 1)."""
 Number = Annotated[float, Strict()]
 """A number (an integer will do), never a boolean."""
 
@@ -35,24 +33,25 @@ class NewKey(BaseModel):
     scopes: list[Scope] = Field(default_factory=_chat_only, min_length=1, max_length=3)
     models: list[ModelName] | None = Field(None, max_length=1000)
     """The models the key may use; empty or absent means every model."""
-    rpm: Whole | None = Field(None, ge=1, le=10_000_000)
-    tpm: Whole | None = Field(None, ge=1, le=1_000_000_000)
-    expires_at: datetime | None = None
+    rpm: Annotated[int, Strict(), Field(ge=1, le=10_000_000), WHOLE] | None = None
+    tpm: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000), WHOLE] | None = None
+    expires_at: datetime | None = Field(
+        None,
+        description="When the key stops working; a time already past makes a key that is "
+        "expired from the start (listed, unusable), as a key that expires later would be.",
+    )
     budget_usd: Number | None = Field(None, ge=0, le=1_000_000_000)
     """Spend allowed per budget period, in USD at the configured prices."""
-    max_tokens: Whole | None = Field(None, ge=1, le=10**15)
+    max_tokens: Annotated[int, Strict(), Field(ge=1, le=10**15), WHOLE] | None = None
     """Tokens (prompt + completion) allowed per budget period."""
     budget_period: BudgetPeriod = "month"
 
     @field_validator("expires_at")
     @classmethod
-    def _in_the_future(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        if value <= datetime.now(UTC):
-            raise ValueError("must be in the future")
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        """A time without an offset is UTC."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -62,10 +61,10 @@ class KeyChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DisplayName | None = None
-    rpm: Whole | None = Field(None, ge=1, le=10_000_000)
-    tpm: Whole | None = Field(None, ge=1, le=1_000_000_000)
+    rpm: Annotated[int, Strict(), Field(ge=1, le=10_000_000), WHOLE] | None = None
+    tpm: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000), WHOLE] | None = None
     budget_usd: Number | None = Field(None, ge=0, le=1_000_000_000)
-    max_tokens: Whole | None = Field(None, ge=1, le=10**15)
+    max_tokens: Annotated[int, Strict(), Field(ge=1, le=10**15), WHOLE] | None = None
     budget_period: BudgetPeriod | None = None
 
 
@@ -110,6 +109,7 @@ CREATED_SCHEMA: dict[str, Any] = {
 }
 NEW_KEY_SCHEMA = NewKey.model_json_schema()
 KEY_CHANGES_SCHEMA = KeyChanges.model_json_schema()
+KEY_CHANGES_SCHEMA["properties"]["name"] = NEW_KEY_SCHEMA["properties"]["name"]  # never null
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:

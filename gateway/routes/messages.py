@@ -28,6 +28,7 @@ from gateway.proxy import complete, complete_as, stream_as
 from gateway.routes.body import read_json_object
 from gateway.routes.chat import PROVIDER_HEADER
 from gateway.routes.table import Operation, add_route
+from gateway.validation import encode
 
 COUNT_HEADER: Final = "X-Gateway-Token-Count"
 ESTIMATED: Final = f"estimate; tokenizer={tokens.TOKENIZER}"
@@ -124,6 +125,8 @@ def _candidates(request: web.Request, model: str) -> list[Candidate]:
 async def create_message(request: web.Request) -> web.StreamResponse:
     body, raw = await read_json_object(request)
     params = messages_request.params(body)
+    if params.rewritten:
+        raw = encode(body)
     candidates = _candidates(request, params.model)
     await check_tokens_per_minute(request)
     fmt = MessagesFormat(body, raw, params, request.headers)
