@@ -82,8 +82,8 @@ def bare_app() -> web.Application:
 
 def gateway_app() -> web.Application:
     from gateway.app import create_app
+    from gateway.endpoints import Operation, add_route
     from gateway.logs import configure_logging
-    from gateway.routes.table import Operation, add_route
     from gateway.settings import load_settings
 
     settings = load_settings()

@@ -7,16 +7,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import services
+from gateway import services, stamps
+from gateway.cluster.link import RedisLink
 from gateway.cors import setup_cors
+from gateway.endpoints import ROUTES
 from gateway.keys import KEYS, KeyStore
 from gateway.ledger import service as ledger
-from gateway.limiting import LIMITER, create_limiter
+from gateway.limits import LIMITER, create_limiter
 from gateway.metrics import METRICS, Metrics
-from gateway.middleware import build_chain, response_stamps
+from gateway.middleware import build_chain
 from gateway.middleware.auth import check_auth_config, warn_if_auth_off
 from gateway.middleware.rate_limit import stamp_rate_limit_headers
-from gateway.middleware.response_stamps import RESPONSE_STAMPS
 from gateway.middleware.security_headers import response_stamper
 from gateway.providers import registry
 from gateway.routes import (
@@ -35,10 +36,9 @@ from gateway.routes import (
     ui,
     usage,
 )
-from gateway.routes.table import ROUTES
 from gateway.security.redaction import register_secret
 from gateway.settings import Settings
-from gateway.shared.link import RedisLink
+from gateway.stamps import RESPONSE_STAMPS
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
 from gateway.storage.factory import create_storage
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics(settings.metrics)
     app[KEYS] = KeyStore(app[STORAGE].collection("keys"))
     app[LIMITER] = create_limiter(settings, redis_link)
-    response_stamps.setup(app)
+    stamps.setup(app)
     app[RESPONSE_STAMPS].append(response_stamper(settings))
     app[RESPONSE_STAMPS].append(stamp_rate_limit_headers)
     app.cleanup_ctx.append(_storage_context)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import aiohttp_cors
 from aiohttp import web
 
-from gateway.middleware.response_stamps import ORIGIN_HOOKS
 from gateway.settings import Settings
+from gateway.stamps import ORIGIN_HOOKS
 
 ALLOWED_HEADERS = (
     "Authorization",

@@ -40,9 +40,9 @@ from gateway.errors import (
     error_body,
     error_class_for,
 )
+from gateway.health.state import PROVIDER_HEALTH
+from gateway.keys.policy import permitted
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait, outcome_for_status
-from gateway.middleware.auth import permitted
-from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
 from gateway.providers.router import Candidate
 from gateway.security.redaction import mask_secrets

@@ -17,27 +17,25 @@ from aiohttp import web
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import StreamUsage
+from gateway.cluster.cache import SharedCache
+from gateway.health.monitor import HealthMonitor, monitor_context
+from gateway.health.shared import SHARED_PROBES, SharedProbes
+from gateway.health.state import PROVIDER_HEALTH, ProviderHealth
+from gateway.health.store import SharedHealth
 from gateway.keys.principal import PRINCIPAL
 from gateway.metrics import METRICS, Metrics
 from gateway.middleware.rate_limit import record_tokens
 from gateway.providers.catalog import MODEL_CATALOG, Fetcher, ModelCatalog, upstream_model_fetcher
-from gateway.providers.health import PROVIDER_HEALTH, ProviderHealth
 from gateway.providers.live import ProviderDirectory
-from gateway.providers.monitor import HealthMonitor, monitor_context
 from gateway.providers.registry import PROVIDERS, ProviderRegistry
 from gateway.providers.router import ROUTER, Router, known_models
-from gateway.providers.shared_catalog import SharedCatalog
-from gateway.providers.shared_probes import SHARED_PROBES, SharedProbes
+from gateway.providers.shared_catalog import SHARED_CATALOG, SharedCatalog
 from gateway.security.ssrf import GuardedResolver
 from gateway.settings import RateLimitSettings
-from gateway.shared.cache import SharedCache
-from gateway.shared.health import SharedHealth
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, Upstream, upstream_context
 from gateway.usage import USAGE_HOOKS, UsageHook
 
-SHARED_CATALOG = web.AppKey("shared_catalog", SharedCatalog)
-"""Only with the redis backend: the cross-instance copy behind the model catalog."""
 SHARED_HEALTH_TTL = 3.0
 """Shared probe records live this many health intervals, so a stopped prober leaves none."""
 BACKGROUND = web.AppKey("background_tasks", set[asyncio.Task[None]])
@@ -58,7 +56,7 @@ def setup(app: web.Application) -> None:
         directory, ADAPTERS, app[UPSTREAM], settings.catalog.timeout_s
     )
     if settings.storage.backend == "redis":
-        from gateway.shared.client import redis_client
+        from gateway.cluster.client import redis_client
 
         client = redis_client(settings.storage)
         timeout_s = settings.storage.redis_timeout_s
@@ -92,13 +90,6 @@ def configured_model_labels(directory: ProviderDirectory, metrics: Metrics) -> N
     for provider in directory.all():
         names = [*known_models(provider), *provider.aliases.values()]
         metrics.register_configured_models(provider.id, names)
-
-
-async def forget_shared_models(app: web.Application, provider_id: str) -> None:
-    """Drop the cross-instance copy of a provider's model list (before a refresh)."""
-    shared = app.get(SHARED_CATALOG)
-    if shared is not None:
-        await shared.forget(provider_id)
 
 
 def token_metrics(metrics: Metrics) -> UsageHook:

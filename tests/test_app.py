@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from gateway.app import create_app
-from gateway.routes.table import Operation, add_route
+from gateway.endpoints import Operation, add_route
 from gateway.settings import Settings
 from tests.conftest import AppClient
 

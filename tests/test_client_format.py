@@ -16,10 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.adapters.base import JSON, StreamUsage, TemplatePaths
+from gateway.endpoints import Operation, add_route
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete_as, stream_as
-from gateway.routes.body import read_json_object
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import read_json_object
 from gateway.settings import Settings
 from gateway.usage import USAGE_HOOKS
 from gateway.validation import ChatParams

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 
 from gateway.app import create_app
+from gateway.endpoints import Operation, add_route
 from gateway.logs import access_log, configure_logging
-from gateway.routes.table import Operation, add_route
 from gateway.settings import Settings
 from tests.conftest import AppClient
 

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from gateway.app import create_app
+from gateway.endpoints import Operation, add_route
 from gateway.metrics import (
     MAX_UNLISTED_MODELS,
     METRICS,
@@ -26,7 +27,6 @@ from gateway.metrics import (
     Metrics,
     add_upstream_wait,
 )
-from gateway.routes.table import Operation, add_route
 from gateway.settings import Settings
 from tests.conftest import AppClient
 

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.providers.shared_probes import SHARED_PROBES
+from gateway.health.shared import SHARED_PROBES
 from gateway.settings import Settings
 from tests.conftest import TEST_SECRET_KEY, AppClient
 from tests.fakes.anthropic_upstream import FakeAnthropic

@@ -28,10 +28,10 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
+from gateway.cluster.client import UNREACHABLE, Redis, bounded
 from gateway.ledger.aggregates import COUNTERS, Rows, add_record, merge
 from gateway.ledger.record import UsageRecord, Window
 from gateway.ledger.store import LogPage, Spend, log_matches
-from gateway.shared.client import UNREACHABLE, Redis, bounded
 from gateway.storage.base import StorageUnavailable
 
 logger = logging.getLogger("gateway.ledger.redis")

@@ -260,8 +260,8 @@ def _keep_usage(request: web.Request, provider_id: str, model: str, usage: Strea
 def create_store(app: web.Application) -> LedgerStore:
     settings = app[SETTINGS]
     if settings.storage.backend == "redis":
+        from gateway.cluster.client import redis_client
         from gateway.ledger.redis import RedisLedger
-        from gateway.shared.client import redis_client
 
         return RedisLedger(
             redis_client(settings.storage),

@@ -23,6 +23,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from gateway.endpoints import route_info
 from gateway.ledger.service import check_budget, has_budget, record_usage
 from gateway.logs import request_id_var
 from gateway.middleware.access_log import CLIENT_CLOSED, record_request
@@ -31,7 +32,6 @@ from gateway.middleware.body_limit import body_limit_check
 from gateway.middleware.errors import error_for
 from gateway.middleware.rate_limit import rate_limit_check
 from gateway.middleware.request_id import accepted_id
-from gateway.routes.table import route_info
 from gateway.settings import Settings
 from gateway.state import REQUEST_ID
 

@@ -15,12 +15,11 @@ import time
 
 from aiohttp import hdrs, web
 
+from gateway.endpoints import RouteGroup, RouteInfo
 from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
 from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
 from gateway.middleware.rate_limit import Check, charge_failed_auth
-from gateway.providers.router import Candidate
-from gateway.routes.table import RouteGroup, RouteInfo
 from gateway.settings import ConfigError, Settings
 
 logger = logging.getLogger("gateway.auth")
@@ -104,25 +103,6 @@ def presented_key(request: web.Request) -> str | None:
 
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
-
-
-def permitted(request: web.Request, candidates: list[Candidate]) -> list[Candidate]:
-    """The candidates the caller's key may use; 403 when its model list allows none of them."""
-    principal: Principal | None = request.get(PRINCIPAL)
-    if principal is None or principal.models is None:
-        return candidates
-    allowed = [
-        c for c in candidates if principal.allows_route(c.provider.id, c.model, c.upstream_model)
-    ]
-    if not allowed:
-        first = candidates[0]
-        model = first.model or first.upstream_model
-        shown = model if len(model) <= 100 else model[:97] + "..."
-        where = f" on provider '{first.provider.id}'" if len(candidates) == 1 else ""
-        raise PermissionDenied(
-            f"This API key may not use the model {shown!r}{where}.", param="model"
-        )
-    return allowed
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from gateway.endpoints import RouteGroup, RouteInfo
 from gateway.errors import PayloadTooLarge
-from gateway.routes.table import RouteGroup, RouteInfo
 from gateway.settings import BodyLimitSettings
 
 BodyLimit = Callable[[web.Request, RouteInfo | None], web.Request]

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from gateway.endpoints import anthropic_errors
 from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
@@ -15,7 +16,6 @@ from gateway.errors import (
     error_class_for,
     error_response,
 )
-from gateway.routes.table import anthropic_errors
 from gateway.state import REQUEST_ID
 from gateway.storage.base import StorageUnavailable
 

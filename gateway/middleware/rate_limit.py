@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.endpoints import RouteGroup, RouteInfo
 from gateway.errors import RateLimited
 from gateway.keys.principal import PRINCIPAL, Principal
-from gateway.limiting import LIMITER
-from gateway.limits import Decision, RateLimiter
-from gateway.routes.table import RouteGroup, RouteInfo
+from gateway.limits import LIMITER
+from gateway.limits.base import Decision, RateLimiter
 from gateway.settings import RateLimitSettings, Settings
 from gateway.state import SETTINGS
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import istr
 
-from gateway.middleware.response_stamps import Stamp
 from gateway.settings import Settings
+from gateway.stamps import Stamp
 from gateway.state import REQUEST_ID
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from aiohttp import web
+
+from gateway.cluster.cache import SharedCache, shared_by_key
 from gateway.providers.catalog import Fetcher
 from gateway.providers.live import LiveProvider, ProviderDirectory
-from gateway.shared.cache import SharedCache, shared_by_key
 
 NAMESPACE = "catalog"
 
@@ -66,3 +68,14 @@ class SharedCatalog:
             task = loop.create_task(self.forget(provider_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+
+SHARED_CATALOG = web.AppKey("shared_catalog", SharedCatalog)
+"""Only with the redis backend: the cross-instance copy behind the model catalog."""
+
+
+async def forget_shared_models(app: web.Application, provider_id: str) -> None:
+    """Drop the cross-instance copy of a provider's model list (before a refresh)."""
+    shared = app.get(SHARED_CATALOG)
+    if shared is not None:
+        await shared.forget(provider_id)

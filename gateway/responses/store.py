@@ -22,8 +22,8 @@ from typing import Any, Final, Protocol
 import orjson
 
 from gateway.adapters.base import JSON
+from gateway.cluster.client import UNREACHABLE, Redis, bounded
 from gateway.errors import ServiceUnavailable
-from gateway.shared.client import UNREACHABLE, Redis, bounded
 from gateway.storage.crypto import Cipher
 from gateway.storage.file import write_atomically
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.endpoints import Operation, add_route
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete, stream
-from gateway.routes.body import read_json_object
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
 from gateway.validation import encode, validate_chat
 
 _TEXT_PART: dict[str, Any] = {
@@ -93,26 +93,6 @@ CHAT_REQUEST_SCHEMA: dict[str, Any] = {
         "max_completion_tokens": {"type": "integer", "minimum": 1},
         "tools": {"type": "array"},
     },
-}
-
-PROVIDER_HEADER = {
-    "name": "X-Gateway-Provider",
-    "in": "header",
-    "required": False,
-    "description": "Force this provider id instead of choosing by model.",
-    "schema": {"type": "string"},
-}
-
-ERRORS: dict[int, str] = {
-    400: "Invalid request (error.param names the field)",
-    401: "Missing or wrong API key (or the provider refused its key)",
-    403: "The API key may not use this model",
-    404: "No provider serves this model",
-    413: "Request body too large",
-    415: "The body is not JSON",
-    429: "Rate limited (by the gateway or the provider)",
-    502: "The provider failed",
-    504: "The provider timed out",
 }
 
 

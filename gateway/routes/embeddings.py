@@ -9,13 +9,12 @@ from aiohttp import web
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import JSON
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy import complete
-from gateway.routes.body import read_json_object
-from gateway.routes.chat import ERRORS, PROVIDER_HEADER
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
 from gateway.validation import encode, validate_embeddings
 
 EMBEDDINGS_REQUEST_SCHEMA = {

@@ -8,9 +8,9 @@ import time
 from aiohttp import web
 
 from gateway import __version__
-from gateway.providers.health import PROVIDER_HEALTH
+from gateway.endpoints import Operation, add_route
+from gateway.health.state import PROVIDER_HEALTH
 from gateway.providers.registry import PROVIDERS
-from gateway.routes.table import Operation, add_route
 from gateway.state import LIFECYCLE, STORAGE
 
 HEALTH_SCHEMA = {

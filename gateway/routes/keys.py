@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
 from gateway.fields import WHOLE, DisplayName, ModelName
 from gateway.keys import KEYS
 from gateway.keys.principal import BudgetPeriod, Scope
 from gateway.ledger.service import LEDGER, SPEND_SCHEMA
-from gateway.routes.body import read_json_object
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import read_json_object
 
 Number = Annotated[float, Strict()]
 """A number (an integer will do), never a boolean."""

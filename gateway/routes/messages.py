@@ -17,17 +17,16 @@ from aiohttp import web
 
 from gateway.adapters.base import JSON, Adapter, UpstreamRequest
 from gateway.adapters.shapes import load_object
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest
+from gateway.keys.policy import permitted
 from gateway.messages import request as messages_request
 from gateway.messages import tokens
 from gateway.messages.format import MessagesFormat
-from gateway.middleware.auth import permitted
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER, Candidate
 from gateway.proxy import complete, complete_as, stream_as
-from gateway.routes.body import read_json_object
-from gateway.routes.chat import PROVIDER_HEADER
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import PROVIDER_HEADER, read_json_object
 from gateway.validation import encode
 
 COUNT_HEADER: Final = "X-Gateway-Token-Count"

@@ -8,10 +8,10 @@ import hmac
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from gateway.endpoints import Operation, add_route, route_info
 from gateway.errors import AuthenticationFailed
 from gateway.metrics import METRICS, UPSTREAM_WAIT
-from gateway.middleware.response_stamps import RESPONSE_STAMPS
-from gateway.routes.table import Operation, add_route, route_info
+from gateway.stamps import RESPONSE_STAMPS
 from gateway.state import SETTINGS
 
 

@@ -14,10 +14,10 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
 from gateway.providers.catalog import MODEL_CATALOG
 from gateway.providers.router import ROUTER
-from gateway.routes.table import Operation, add_route
 
 MODEL_SCHEMA = {
     "type": "object",

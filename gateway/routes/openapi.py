@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from gateway import __version__
-from gateway.routes.table import ROUTES, Operation, add_route
+from gateway.endpoints import ROUTES, Operation, add_route
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -13,18 +13,18 @@ from typing import Any
 from aiohttp import web
 
 from gateway.adapters import ADAPTERS
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
+from gateway.health.monitor import ProbeResult, probe_completion, probe_provider
+from gateway.health.shared import SHARED_PROBES
+from gateway.health.state import PROVIDER_HEALTH
 from gateway.providers.catalog import MODEL_CATALOG, CatalogEntry, merge_models
-from gateway.providers.health import PROVIDER_HEALTH
 from gateway.providers.live import LiveProvider
-from gateway.providers.monitor import ProbeResult, probe_completion, probe_provider
 from gateway.providers.registry import PROVIDERS
-from gateway.providers.shared_probes import SHARED_PROBES
+from gateway.providers.shared_catalog import forget_shared_models
 from gateway.providers.templates import TEMPLATES, Templates
-from gateway.routes.body import read_json_object
+from gateway.routes.common import read_json_object
 from gateway.routes.providers import body_schema
-from gateway.routes.table import Operation, add_route
-from gateway.services import forget_shared_models
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM
 

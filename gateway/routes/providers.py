@@ -7,12 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
 from gateway.providers.records import ProviderBody, ProviderRecord, provider_schema
 from gateway.providers.registry import PROVIDERS
 from gateway.providers.templates import TEMPLATES, Templates
-from gateway.routes.body import inline_refs, read_json_object
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import inline_refs, read_json_object
 
 PROVIDER_SCHEMA = inline_refs(provider_schema())
 BODY_SCHEMA = inline_refs(ProviderBody.model_json_schema())

@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from gateway.adapters.base import JSON
+from gateway.endpoints import Operation, add_route
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.keys.principal import ADMIN, PRINCIPAL
 from gateway.middleware.rate_limit import check_tokens_per_minute
@@ -24,9 +25,7 @@ from gateway.responses.format import ResponsesFormat
 from gateway.responses.objects import input_resources
 from gateway.responses.request import FUNCTION_TOOL, PART_TYPES, ROLES, parse_request
 from gateway.responses.store import FileResponses, RedisResponses, ResponseStore, StoredResponse
-from gateway.routes.body import read_json_object
-from gateway.routes.chat import ERRORS, PROVIDER_HEADER
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
 from gateway.state import SETTINGS, STORAGE
 from gateway.storage.crypto import load_cipher
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.endpoints import Operation, add_route
 from gateway.errors import NotFound
 from gateway.providers.templates import TEMPLATES, Template
-from gateway.routes.body import inline_refs
-from gateway.routes.table import Operation, add_route
+from gateway.routes.common import inline_refs
 
 _FIELDS = inline_refs(Template.model_json_schema())
 TEMPLATE_SCHEMA: dict[str, Any] = {

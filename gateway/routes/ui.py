@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.endpoints import Operation, add_route
 from gateway.errors import NotFound
-from gateway.routes.table import Operation, add_route
 
 UI_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "

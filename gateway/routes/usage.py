@@ -8,12 +8,12 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
 from gateway.keys.principal import ANONYMOUS, PRINCIPAL
 from gateway.ledger.aggregates import COUNTERS, DIMENSIONS, Dimension, query
 from gateway.ledger.redis import MAX_DAYS
 from gateway.ledger.service import LEDGER, SPEND_SCHEMA, Ledger
-from gateway.routes.table import Operation, add_route
 
 DEFAULT_DAYS: Final = 30
 DEFAULT_LOGS: Final = 100

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from gateway.cluster.link import RedisLink
 from gateway.settings import Settings
-from gateway.shared.link import RedisLink
 from gateway.storage.base import Storage
 from gateway.storage.file import FileStorage
 
@@ -20,7 +20,7 @@ def create_storage(settings: Settings, link: RedisLink | None = None) -> Storage
 def create_backend(settings: Settings, backend: Backend, link: RedisLink | None = None) -> Storage:
     """A backend by name, configured from ``settings.storage`` (``gateway migrate`` uses both)."""
     if backend == "redis":
-        from gateway.shared.client import redis_client
+        from gateway.cluster.client import redis_client
         from gateway.storage.redis import RedisStorage
 
         return RedisStorage(redis_client(settings.storage), settings.storage.redis_timeout_s, link)

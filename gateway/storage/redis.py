@@ -28,8 +28,8 @@ from typing import Any, Literal, cast
 
 from redis.asyncio.client import PubSub
 
-from gateway.shared.client import TIMEOUTS, UNREACHABLE, Redis, bounded, describe
-from gateway.shared.link import RedisLink
+from gateway.cluster.client import TIMEOUTS, UNREACHABLE, Redis, bounded, describe
+from gateway.cluster.link import RedisLink
 from gateway.storage.base import (
     AlreadyExists,
     Change,

@@ -15,7 +15,7 @@ from aiohttp import web
 import gateway.server
 from gateway.app import create_app
 from gateway.cli import main
-from gateway.routes.table import Operation, add_route
+from gateway.endpoints import Operation, add_route
 from gateway.settings import Settings
 
 CHUNKS = 8

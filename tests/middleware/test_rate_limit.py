@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.limiting import LIMITER
-from gateway.limits import Decision
+from gateway.limits import LIMITER
+from gateway.limits.base import Decision
 from gateway.settings import Settings
 from tests.conftest import TEST_SECRET_KEY, AppClient
 from tests.middleware.probe import probe_app

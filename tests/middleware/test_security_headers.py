@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import ClientResponse, web
 
-from gateway.routes.table import add_route
+from gateway.endpoints import add_route
 from gateway.settings import Settings
 from tests.conftest import AppClient
 from tests.fakes.base import API_KEY, Fault

@@ -19,7 +19,7 @@ from gateway.providers.catalog import (
 from gateway.settings import MetricsSettings
 from gateway.upstream import Upstream
 from tests.fakes.models_upstream import ModelsUpstream, OpenAIModelsAdapter
-from tests.providers.conftest import Directory, FakeClock, live_provider
+from tests.fakes.providers import Directory, FakeClock, live_provider
 
 ADAPTERS = {"openai": OpenAIModelsAdapter()}
 

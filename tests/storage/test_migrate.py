@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from gateway.cluster.client import redis_client
 from gateway.settings import StorageSettings
-from gateway.shared.client import redis_client
 from gateway.storage.file import FileStorage
 from gateway.storage.redis import RedisStorage
 from tests.fakes.redis_server import RedisServer

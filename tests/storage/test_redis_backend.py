@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
 from gateway.app import create_app
-from gateway.routes.table import Operation, add_route
+from gateway.cluster.client import redis_client
+from gateway.endpoints import Operation, add_route
 from gateway.settings import Settings, StorageSettings
-from gateway.shared.client import redis_client
 from gateway.storage.base import Change, StorageUnavailable
 from gateway.storage.redis import RedisStorage
 from tests.conftest import TEST_SECRET_KEY

@@ -17,10 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from gateway.errors import ServiceUnavailable
-from gateway.limits import Decision
-from gateway.settings import Settings
-from gateway.shared.client import (
+from gateway.cluster.client import (
     TIMEOUTS,
     UNREACHABLE,
     Redis,
@@ -28,9 +25,12 @@ from gateway.shared.client import (
     describe,
     redis_client,
 )
-from gateway.shared.link import RedisLink
+from gateway.cluster.link import RedisLink
+from gateway.errors import ServiceUnavailable
+from gateway.limits.base import Decision
+from gateway.settings import Settings
 
-logger = logging.getLogger("gateway.shared.limits")
+logger = logging.getLogger("gateway.limits.redis")
 
 PREFIX = "gw:rl:"
 TPM_PREFIX = "gw:tpm:"

@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.providers.health import Clock, HealthState, HealthStatus, ProviderHealth
-from gateway.shared.health import SharedHealth
+from gateway.health.state import Clock, HealthState, HealthStatus, ProviderHealth
+from gateway.health.store import SharedHealth
 
 logger = logging.getLogger("gateway.health")
 

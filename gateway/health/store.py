@@ -14,9 +14,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.shared.client import UNREACHABLE, Redis, bounded, describe
+from gateway.cluster.client import UNREACHABLE, Redis, bounded, describe
 
-logger = logging.getLogger("gateway.shared.health")
+logger = logging.getLogger("gateway.health.store")
 
 PREFIX = "gw:health:"
 INDEX = "gw:health:index"

@@ -13,7 +13,7 @@ from collections import deque
 
 from aiolimiter import AsyncLimiter
 
-from gateway.limits import Decision
+from gateway.limits.base import Decision
 
 TOKEN_WINDOW_S = 60.0
 SWEEP_INTERVAL_S = 60.0
@@ -35,7 +35,7 @@ class _TokenWindow:
 
 
 class MemoryRateLimiter:
-    """RateLimiter for one process (see gateway.limits for the shared semantics)."""
+    """RateLimiter for one process (see gateway.limits.base for the shared semantics)."""
 
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, int, float], AsyncLimiter] = {}

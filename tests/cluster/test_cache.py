@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from gateway.cluster.cache import SharedCache, shared_by_key
+from gateway.cluster.client import redis_client
 from gateway.settings import StorageSettings
-from gateway.shared.cache import SharedCache, shared_by_key
-from gateway.shared.client import redis_client
 from tests.fakes.redis_server import RedisServer
 
 TIMEOUT_S = 0.5

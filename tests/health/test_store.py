@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from pydantic import SecretStr
 
+from gateway.cluster.client import redis_client
+from gateway.health.store import SharedHealth
 from gateway.settings import StorageSettings
-from gateway.shared.client import redis_client
-from gateway.shared.health import SharedHealth
 from tests.fakes.redis_server import RedisServer
 
 TIMEOUT_S = 0.5

@@ -23,11 +23,11 @@ from aiohttp import web
 
 from gateway.adapters.base import Adapter, UpstreamRequest
 from gateway.errors import UpstreamError
+from gateway.health.shared import SharedProbes
+from gateway.health.state import HealthStatus, ProviderHealth
 from gateway.metrics import Metrics
 from gateway.providers.catalog import ModelsAdapter, send_upstream, upstream_reason
-from gateway.providers.health import HealthStatus, ProviderHealth
 from gateway.providers.live import LiveProvider, ProviderDirectory
-from gateway.providers.shared_probes import SharedProbes
 from gateway.security.redaction import mask_secrets
 from gateway.settings import HealthSettings
 from gateway.upstream import Upstream

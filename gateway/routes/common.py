@@ -1,4 +1,4 @@
-"""Reading a JSON object body, with the errors OpenAI clients understand (400, 415)."""
+"""What the route modules share: reading JSON bodies (400, 415), OpenAPI pieces, header names."""
 
 from __future__ import annotations
 
@@ -9,6 +9,26 @@ from aiohttp import web
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.security.json_body import read_json_body
 from gateway.state import SETTINGS
+
+PROVIDER_HEADER = {
+    "name": "X-Gateway-Provider",
+    "in": "header",
+    "required": False,
+    "description": "Force this provider id instead of choosing by model.",
+    "schema": {"type": "string"},
+}
+
+ERRORS: dict[int, str] = {
+    400: "Invalid request (error.param names the field)",
+    401: "Missing or wrong API key (or the provider refused its key)",
+    403: "The API key may not use this model",
+    404: "No provider serves this model",
+    413: "Request body too large",
+    415: "The body is not JSON",
+    429: "Rate limited (by the gateway or the provider)",
+    502: "The provider failed",
+    504: "The provider timed out",
+}
 
 
 async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]:

@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from gateway.shared.client import UNREACHABLE, Redis, bounded, describe
+from gateway.cluster.client import UNREACHABLE, Redis, bounded, describe
 
-logger = logging.getLogger("gateway.shared.cache")
+logger = logging.getLogger("gateway.cluster.cache")
 
 T = TypeVar("T")
 

@@ -10,15 +10,15 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.adapters.base import TemplatePaths
+from gateway.health.monitor import HealthMonitor, monitor_context, probe_provider
+from gateway.health.state import HealthStatus, ProviderHealth
 from gateway.metrics import Metrics
-from gateway.providers.health import HealthStatus, ProviderHealth
 from gateway.providers.live import LiveProvider
-from gateway.providers.monitor import HealthMonitor, monitor_context, probe_provider
 from gateway.settings import HealthSettings, MetricsSettings
 from gateway.upstream import Upstream
 from tests.conftest import AppClient
 from tests.fakes.models_upstream import ModelsUpstream, OpenAIModelsAdapter
-from tests.providers.conftest import Directory, live_provider
+from tests.fakes.providers import Directory, live_provider
 
 ADAPTER = OpenAIModelsAdapter()
 

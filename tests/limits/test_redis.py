@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from pydantic import SecretStr
 
+from gateway.cluster.client import redis_client
 from gateway.errors import ServiceUnavailable
+from gateway.limits.redis import LocalLimiter, RedisRateLimiter
 from gateway.settings import StorageSettings
-from gateway.shared.client import redis_client
-from gateway.shared.limits import LocalLimiter, RedisRateLimiter
 from tests.fakes.redis_server import RedisServer
 
 TIMEOUT_S = 0.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.providers.health import (
+from gateway.health.state import (
     CircuitBreaker,
     CircuitState,
     HealthStatus,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.limiting.memory import MemoryRateLimiter
-from gateway.limits import RateLimiter
+from gateway.cluster.link import RedisLink
+from gateway.limits.base import RateLimiter
+from gateway.limits.memory import MemoryRateLimiter
 from gateway.settings import Settings
-from gateway.shared.link import RedisLink
 
 LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
@@ -19,7 +19,7 @@ LIMITER = web.AppKey("rate_limiter", RateLimiter)
 def create_limiter(settings: Settings, link: RedisLink | None = None) -> RateLimiter:
     """Shared through Redis when the storage is (``link``: the store's); in-process otherwise."""
     if settings.storage.backend == "redis":
-        from gateway.shared.limits import RedisRateLimiter
+        from gateway.limits.redis import RedisRateLimiter
 
         return RedisRateLimiter.from_settings(settings, link)
     return MemoryRateLimiter()

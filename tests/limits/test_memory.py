@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from gateway.limiting import memory
-from gateway.limiting.memory import MemoryRateLimiter
+from gateway.limits import memory
+from gateway.limits.memory import MemoryRateLimiter
 
 
 async def test_exact_counts_then_refusal() -> None:

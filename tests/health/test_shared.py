@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from gateway.providers.health import HealthStatus, ProviderHealth
-from gateway.providers.shared_probes import SharedProbes
+from gateway.cluster.client import redis_client
+from gateway.health.shared import SharedProbes
+from gateway.health.state import HealthStatus, ProviderHealth
+from gateway.health.store import SharedHealth
 from gateway.settings import HealthSettings, StorageSettings
-from gateway.shared.client import redis_client
-from gateway.shared.health import SharedHealth
 from tests.fakes.redis_server import RedisServer
 
 TIMEOUT_S = 0.5
