@@ -40,7 +40,7 @@ def gateway_middleware(settings: Settings) -> Middleware:
     """The whole chain as one middleware (see the module docstring for the order)."""
     body_limit = body_limit_check(settings.body_limits)
     auth = auth_check(settings)
-    rate_limit = rate_limit_check(settings)
+    rate_limit = rate_limit_check()
 
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
