@@ -23,8 +23,7 @@ from gateway.providers.live import LiveProvider
 from gateway.providers.registry import PROVIDERS
 from gateway.providers.shared_catalog import forget_shared_models
 from gateway.providers.templates import TEMPLATES, Templates
-from gateway.routes.common import read_json_object
-from gateway.routes.providers import body_schema
+from gateway.routes.common import body_schema, read_json_object
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM
 

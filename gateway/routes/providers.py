@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from aiohttp import web
 
 from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
-from gateway.providers.records import ProviderBody, ProviderRecord, provider_schema
+from gateway.providers.records import ProviderRecord, provider_schema
 from gateway.providers.registry import PROVIDERS
-from gateway.providers.templates import TEMPLATES, Templates
-from gateway.routes.common import inline_refs, read_json_object
+from gateway.providers.templates import TEMPLATES
+from gateway.routes.common import body_schema, inline_refs, read_json_object
 
 PROVIDER_SCHEMA = inline_refs(provider_schema())
-BODY_SCHEMA = inline_refs(ProviderBody.model_json_schema())
-
-
-def body_schema(templates: Templates, *, new: bool) -> dict[str, Any]:
-    """BODY_SCHEMA as the loaded templates complete it: ``template`` is one of theirs, and
-    those without a default base_url or that need a key require it. A change names no id
-    (the path does; a body may repeat it, nothing else)."""
-    schema = copy.deepcopy(BODY_SCHEMA)
-    schema["properties"]["template"]["enum"] = sorted(templates)
-    if not new:
-        del schema["properties"]["id"]
-    needs = {
-        "base_url": sorted(t.id for t in templates.values() if t.base_url is None),
-        "api_key": sorted(t.id for t in templates.values() if t.key_required),
-    }
-    schema["allOf"] = [
-        {
-            "if": {"required": ["template"], "properties": {"template": {"enum": ids}}},
-            "then": {"required": [field], "properties": {field: {"type": "string"}}},
-        }
-        for field, ids in needs.items()
-        if ids
-    ]
-    return schema
-
-
 LIST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
