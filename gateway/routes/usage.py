@@ -14,6 +14,7 @@ from gateway.keys.principal import ANONYMOUS, PRINCIPAL
 from gateway.ledger.aggregates import COUNTERS, DIMENSIONS, Dimension, query
 from gateway.ledger.redis import MAX_DAYS
 from gateway.ledger.service import LEDGER, SPEND_SCHEMA, Ledger
+from gateway.routes.common import optional_parameter
 
 DEFAULT_DAYS: Final = 30
 DEFAULT_LOGS: Final = 100
@@ -245,14 +246,11 @@ ME_SCHEMA: dict[str, Any] = {
 }
 
 
+LEDGER_ERRORS: dict[int, str] = {404: "Ledger off", 503: "The Redis backend cannot be reached"}
+
+
 def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
+    return optional_parameter("query", name, description, **schema)
 
 
 _WHEN: dict[str, Any] = {"anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]}
@@ -294,8 +292,7 @@ def setup(app: web.Application) -> None:
             ),
             responses={
                 200: {"description": "Aggregate rows", "schema": USAGE_SCHEMA},
-                404: "Ledger off",
-                503: "The Redis backend cannot be reached",
+                **LEDGER_ERRORS,
             },
         ),
     )
@@ -309,13 +306,13 @@ def setup(app: web.Application) -> None:
             summary="The request log, newest first (no prompt or answer content)",
             tag="usage",
             parameters=(
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "required": False,
-                    "description": f"Entries per page (default {DEFAULT_LOGS})",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LOGS},
-                },
+                _query(
+                    "limit",
+                    f"Entries per page (default {DEFAULT_LOGS})",
+                    type="integer",
+                    minimum=1,
+                    maximum=MAX_LOGS,
+                ),
                 _query(
                     "before",
                     "Only entries older than this id (next_before of a page)." + EMPTY_IS_ABSENT,
@@ -330,8 +327,7 @@ def setup(app: web.Application) -> None:
             ),
             responses={
                 200: {"description": "Log entries", "schema": LOGS_SCHEMA},
-                404: "Ledger off",
-                503: "The Redis backend cannot be reached",
+                **LEDGER_ERRORS,
             },
         ),
     )
