@@ -49,9 +49,6 @@ def create_app(settings: Settings) -> web.Application:
     check_auth_config(settings)
     for secret in (settings.admin_key, settings.metrics.token):
         register_secret(secret.get_secret_value() if secret else None)
-    master = settings.secret_key.get_secret_value() if settings.secret_key else ""
-    for value in master.split(","):  # NEW,OLD during a rotation
-        register_secret(value.strip())
     limits = settings.body_limits
     app = web.Application(
         client_max_size=max(limits.chat_bytes, limits.admin_bytes, limits.default_bytes),
