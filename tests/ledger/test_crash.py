@@ -29,27 +29,26 @@ def entry_of(record: UsageRecord) -> Entry:
 
 
 def record(n: int) -> Entry:
-    """Entry ``n`` (UsageRecord names the fields; the hot path hands backends tuples)."""
-    return entry_of(
-        UsageRecord(
-            time=1_790_000_000.0 + n,
-            day=day_of(1_790_000_000.0 + n),
-            request_id=f"req-{n}",
-            key_id=f"key_{n % 7}",
-            provider="oa",
-            model="gpt-4o-mini",
-            route="/v1/chat/completions",
-            status=200,
-            streamed=bool(n % 2),
-            prompt_tokens=10,
-            completion_tokens=5,
-            cached_tokens=0,
-            reasoning_tokens=0,
-            cost=4_500_000,
-            latency_ms=1.5,
-            ttft_ms=None,
-            attempts=1,
-        )
+    """Entry ``n``: UsageRecord's fields in order, built as the hot path builds them (fast)."""
+    ended = 1_790_000_000.0 + n
+    return (
+        ended,
+        day_of(ended),
+        f"req-{n}",
+        f"key_{n % 7}",
+        "oa",
+        "gpt-4o-mini",
+        "/v1/chat/completions",
+        200,
+        bool(n % 2),
+        10,  # prompt tokens
+        5,  # completion tokens
+        0,  # cached tokens
+        0,  # reasoning tokens
+        4_500_000,  # cost
+        1.5,  # latency (ms)
+        None,  # time to first token
+        1,  # attempts
     )
 
 
