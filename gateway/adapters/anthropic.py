@@ -38,7 +38,7 @@ first in that turn. ``reasoning_content`` stays the plain text, for display.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -410,7 +410,7 @@ class _Blocks:
 
 async def to_chunks(
     events: AsyncIterator[bytes], model: str, include_usage: bool, usage: list[StreamUsage]
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Anthropic stream event payloads -> chat.completion.chunk events."""
     writer = shapes.ChunkWriter(model)
     blocks = _Blocks()
@@ -550,7 +550,7 @@ class AnthropicAdapter:
         model: str,
         include_usage: bool,
         usage: list[StreamUsage],
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         return to_chunks(events, model, include_usage, usage)
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:

@@ -13,7 +13,7 @@ from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER
-from gateway.proxy import complete
+from gateway.proxy.complete import complete
 from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
 from gateway.validation import validate_embeddings
 

@@ -25,7 +25,8 @@ from gateway.messages import tokens
 from gateway.messages.format import MessagesFormat
 from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER, Candidate
-from gateway.proxy import complete, complete_as, stream_as
+from gateway.proxy.complete import complete, complete_as
+from gateway.proxy.stream import stream_as
 from gateway.routes.common import PROVIDER_HEADER, read_json_object
 
 COUNT_HEADER: Final = "X-Gateway-Token-Count"
