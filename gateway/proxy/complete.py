@@ -72,13 +72,14 @@ async def complete(
     try:
         app = request.app
         upstream = app[UPSTREAM]
+        adapters = app[ADAPTERS]
         attempts = Attempts(request)
         last: GatewayError | None = None
         candidates = permitted(request, candidates)
         for candidate in candidates[: app[SETTINGS].routing.max_attempts]:
             provider = candidate.provider
             model = candidate.upstream_model
-            adapter = ADAPTERS.get(provider.adapter)
+            adapter = adapters.get(provider.adapter)
             if adapter is None:
                 last = no_adapter(provider)
                 continue

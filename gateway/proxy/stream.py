@@ -104,11 +104,12 @@ async def _stream_candidates(
     """``_stream``'s work: candidates in order until one streams or a failure is final."""
     request = call.request
     settings = request.app[SETTINGS]
+    adapters = request.app[ADAPTERS]
     attempts = Attempts(request, streamed=True)
     last: GatewayError | None = None
     candidates = permitted(request, candidates)
     for candidate in candidates[: settings.routing.max_attempts]:
-        adapter = ADAPTERS.get(candidate.provider.adapter)
+        adapter = adapters.get(candidate.provider.adapter)
         if adapter is None:
             last = no_adapter(candidate.provider)
             continue
