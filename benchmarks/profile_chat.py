@@ -113,8 +113,8 @@ async def serve_and_load(
         rate_limit={"chat_rpm": 100_000_000},  # type: ignore[arg-type]
         usage={"enabled": ledger},  # type: ignore[arg-type]
     )
-    configure_logging(settings.logging)
-    app = create_app(settings)
+    access_log = configure_logging(settings.logging)
+    app = create_app(settings, access_log)
     if os.environ.get("BENCH_CLIENT") == "aiohttp":
         from benchmarks.aiohttp_client import AiohttpClient
         from gateway.upstream import UPSTREAM
