@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import services, stamps
+from gateway.cluster.client import REDIS, redis_client, redis_context
 from gateway.cluster.link import RedisLink
 from gateway.cors import setup_cors
 from gateway.endpoints import ROUTES
 from gateway.keys import KEYS, KeyStore
 from gateway.ledger import service as ledger
-from gateway.limits import LIMITER, create_limiter
+from gateway.limits import LIMITER, RATE_POLICY, RatePolicy, create_limiter
 from gateway.logs import AccessLog
 from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain
@@ -72,11 +73,16 @@ def create_app(settings: Settings, access_log: AccessLog | None = None) -> web.A
     app.cleanup_ctx.append(_own_context)  # first: in force for every start-up that follows
     app[LIFECYCLE] = Lifecycle(started_at=time.monotonic())
     app[ROUTES] = {}
+    app.cleanup_ctx.append(redis_context)  # first, so the client closes after all its users
+    redis = None
+    if settings.storage.backend == "redis":
+        redis = app[REDIS] = redis_client(settings.storage)  # the worker's one client
     redis_link = RedisLink()  # the store and the limiter learn together that Redis hangs
-    app[STORAGE] = create_storage(settings, redis_link)
+    app[STORAGE] = create_storage(settings, redis, redis_link)
     app[METRICS] = Metrics(settings.metrics)
     app[KEYS] = KeyStore(app[STORAGE].collection("keys"))
-    app[LIMITER] = create_limiter(settings, redis_link)
+    app[LIMITER] = create_limiter(settings, redis, redis_link)
+    app[RATE_POLICY] = RatePolicy(settings.rate_limit)
     stamps.setup(app)
     app[RESPONSE_STAMPS].append(response_stamper(settings))
     app[RESPONSE_STAMPS].append(stamp_rate_limit_headers)
@@ -125,4 +131,3 @@ async def _security_context(app: web.Application) -> AsyncIterator[None]:
     await app[KEYS].start()
     yield
     await app[KEYS].stop()
-    await app[LIMITER].close()

@@ -19,7 +19,7 @@ from gateway.middleware.auth import check_auth_config
 from gateway.routes.keys import NewKey
 from gateway.settings import ConfigError, Settings, load_settings, masked_dump
 from gateway.storage.base import StorageError
-from gateway.storage.factory import create_storage
+from gateway.storage.factory import opened_storage
 
 EXIT_CONFIG = 2
 
@@ -171,7 +171,6 @@ def _migrate(args: argparse.Namespace) -> int:
     import asyncio
     from typing import cast
 
-    from gateway.storage.factory import create_backend
     from gateway.storage.migrate import Enumerable, migrate
 
     if args.source == args.target:
@@ -183,18 +182,12 @@ def _migrate(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     async def run() -> dict[str, int]:
-        source = create_backend(settings, args.source)
-        target = create_backend(settings, args.target)
-        await source.open()
-        try:
-            await target.open()
-            try:
-                # Both backends list their collections (FileStorage, RedisStorage).
-                return await migrate(cast(Enumerable, source), target, args.collection)
-            finally:
-                await target.close()
-        finally:
-            await source.close()
+        async with (
+            opened_storage(settings, args.source) as source,
+            opened_storage(settings, args.target) as target,
+        ):
+            # Both backends list their collections (FileStorage, RedisStorage).
+            return await migrate(cast(Enumerable, source), target, args.collection)
 
     try:
         copied = asyncio.run(run())
@@ -228,13 +221,8 @@ def _add_migrate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 async def _with_key_store(settings: Settings, action: Callable[[KeyStore], Awaitable[int]]) -> int:
-    storage = create_storage(settings)
-    store = KeyStore(storage.collection("keys"))
-    await storage.open()
-    try:
-        return await action(store)
-    finally:
-        await storage.close()
+    async with opened_storage(settings) as storage:
+        return await action(KeyStore(storage.collection("keys")))
 
 
 def _keys_create(args: argparse.Namespace) -> int:

@@ -44,6 +44,8 @@ class RouteInfo:
 
 
 ROUTES = web.AppKey("routes", dict[AbstractResource, RouteInfo])
+Check = Callable[[web.Request, RouteInfo | None], Awaitable[None]]
+"""A step of the admission frame (see gateway.middleware): returns, or raises an error."""
 
 
 def add_route(

@@ -18,20 +18,20 @@ from aiohttp import web
 from gateway.adapters import ADAPTERS, create_adapters
 from gateway.adapters.base import StreamUsage
 from gateway.cluster.cache import SharedCache
+from gateway.cluster.client import REDIS
 from gateway.health.monitor import HealthMonitor, monitor_context
 from gateway.health.shared import SHARED_PROBES, SharedProbes
 from gateway.health.state import PROVIDER_HEALTH, ProviderHealth
 from gateway.health.store import SharedHealth
 from gateway.keys.principal import PRINCIPAL
+from gateway.limits import RATE_POLICY, RatePolicy, record_tokens
 from gateway.metrics import METRICS, Metrics
-from gateway.middleware.rate_limit import record_tokens
 from gateway.providers.catalog import MODEL_CATALOG, Fetcher, ModelCatalog, upstream_model_fetcher
 from gateway.providers.live import ProviderDirectory
 from gateway.providers.registry import PROVIDERS, ProviderRegistry
 from gateway.providers.router import ROUTER, Router, known_models
 from gateway.providers.shared_catalog import SHARED_CATALOG, SharedCatalog
 from gateway.security.ssrf import GuardedResolver
-from gateway.settings import RateLimitSettings
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, Upstream, upstream_context
 from gateway.usage import USAGE_HOOKS, UsageHook
@@ -56,10 +56,8 @@ def setup(app: web.Application) -> None:
     fetch: Fetcher = upstream_model_fetcher(
         directory, adapters, app[UPSTREAM], settings.catalog.timeout_s
     )
-    if settings.storage.backend == "redis":
-        from gateway.cluster.client import redis_client
-
-        client = redis_client(settings.storage)
+    client = app.get(REDIS)
+    if client is not None:
         timeout_s = settings.storage.redis_timeout_s
         shared = app[SHARED_CATALOG] = SharedCatalog(
             SharedCache(client, timeout_s),
@@ -78,9 +76,8 @@ def setup(app: web.Application) -> None:
     app[ROUTER] = Router(directory, settings.routing, catalog=catalog, available=health.available)
     app[USAGE_HOOKS] = [
         token_metrics(metrics),
-        tokens_per_minute(settings.rate_limit, app[BACKGROUND]),
+        tokens_per_minute(app[RATE_POLICY], app[BACKGROUND]),
     ]
-    app.cleanup_ctx.append(_redis_context)  # closed after everything that uses it
     app.cleanup_ctx.append(upstream_context)  # the pool the monitor and catalog use
     app.cleanup_ctx.append(monitor_context(_build_monitor))
     app.cleanup_ctx.append(_catalog_context)
@@ -109,7 +106,7 @@ def token_metrics(metrics: Metrics) -> UsageHook:
     return hook
 
 
-def tokens_per_minute(settings: RateLimitSettings, tasks: set[asyncio.Task[None]]) -> UsageHook:
+def tokens_per_minute(policy: RatePolicy, tasks: set[asyncio.Task[None]]) -> UsageHook:
     """Usage hook: count the tokens against the caller's tpm limit (in the background).
 
     Only when a tpm limit applies (globally or on the caller's key): no task otherwise.
@@ -117,10 +114,7 @@ def tokens_per_minute(settings: RateLimitSettings, tasks: set[asyncio.Task[None]
 
     def hook(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:
         total = usage.prompt_tokens + usage.completion_tokens
-        if total <= 0 or not settings.enabled:
-            return
-        principal = request.get(PRINCIPAL)
-        if settings.tpm is None and (principal is None or principal.tpm is None):
+        if total <= 0 or policy.tpm(request.get(PRINCIPAL)) is None:
             return
         task = asyncio.get_running_loop().create_task(record_tokens(request, total))
         tasks.add(task)
@@ -173,14 +167,6 @@ async def _catalog_context(app: web.Application) -> AsyncIterator[None]:
     for task in list(tasks):
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _redis_context(app: web.Application) -> AsyncIterator[None]:
-    """Close the shared-state Redis client (redis backend only) once nothing uses it."""
-    yield
-    shared = app.get(SHARED_CATALOG)
-    if shared is not None:
-        await shared.cache.client.aclose()
 
 
 async def _prefetch(

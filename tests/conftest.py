@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.storage.base import Storage
-from gateway.storage.factory import create_storage
+from gateway.storage.factory import opened_storage
 from tests.fakes.redis_server import RedisServer, start_redis_server
 
 TEST_SECRET_KEY = "OgFXO1xRYQ6a8sS-hP_10522qq16aa0Kqnn7CVFxPSk="
@@ -99,7 +99,5 @@ async def storage_backend(
         )
     else:
         settings = make_settings()
-    storage = create_storage(settings)
-    await storage.open()
-    yield storage
-    await storage.close()
+    async with opened_storage(settings) as storage:
+        yield storage

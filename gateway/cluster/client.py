@@ -1,17 +1,22 @@
-"""One way to build a Redis client: every call bounded by ``storage.redis_timeout_s``.
+"""The worker's one Redis client: built one way, every call bounded by ``storage.redis_timeout_s``.
 
-The client never retries on its own; callers decide (the store reconnects in the
-background, the limiter falls back), so no request waits longer than the timeout.
+With the redis backend, ``create_app`` puts one client under ``REDIS`` and hands
+it to everything kept in Redis (the store, the limiter, the shared catalog and
+health probes, the ledger, the Responses store); none of them closes it:
+``redis_context`` does, after the last of them has stopped. The client never
+retries on its own; callers decide (the store reconnects in the background, the
+limiter falls back), so no request waits longer than the timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from aiohttp import web
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -45,6 +50,18 @@ def redis_client(storage: StorageSettings) -> Redis:
         retry=Retry(NoBackoff(), 0),
         decode_responses=False,
     )
+
+
+REDIS = web.AppKey("redis", Redis)
+"""This worker's Redis client (redis backend only)."""
+
+
+async def redis_context(app: web.Application) -> AsyncIterator[None]:
+    """Close the worker's Redis client; register it first, so it runs after every user's."""
+    yield
+    client = app.get(REDIS)
+    if client is not None:
+        await client.aclose()
 
 
 async def bounded(call: Awaitable[T], timeout_s: float) -> T:

@@ -99,7 +99,6 @@ class RedisLedger:
             await asyncio.gather(self._writing, return_exceptions=True)
         with contextlib.suppress(*UNREACHABLE):
             await self.write()
-        await self.client.aclose()  # this backend's own client
 
     # hot path ------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from gateway.adapters.base import StreamUsage
+from gateway.cluster.client import REDIS
 from gateway.errors import QuotaExceeded
 from gateway.keys.principal import PRINCIPAL, Budget, BudgetPeriod, Principal
 from gateway.ledger.file import FileLedger
@@ -259,15 +260,11 @@ def _keep_usage(request: web.Request, provider_id: str, model: str, usage: Strea
 
 def create_store(app: web.Application) -> LedgerStore:
     settings = app[SETTINGS]
-    if settings.storage.backend == "redis":
-        from gateway.cluster.client import redis_client
+    client = app.get(REDIS)
+    if client is not None:
         from gateway.ledger.redis import RedisLedger
 
-        return RedisLedger(
-            redis_client(settings.storage),
-            settings.storage.redis_timeout_s,
-            settings.usage.log_entries,
-        )
+        return RedisLedger(client, settings.storage.redis_timeout_s, settings.usage.log_entries)
     return FileLedger(
         settings.storage.path / "usage",
         settings.usage.log_entries,

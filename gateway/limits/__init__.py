@@ -1,28 +1,54 @@
-"""Rate limiting: the limiter service (an AppKey) and the backend factory.
+"""Rate limiting: the interface and its backends, and the policy of who gets which limit.
 
-The interface is ``gateway.limits.RateLimiter``; this package holds the
-implementations and what the middleware and the chat route call.
+- ``base``: the ``RateLimiter`` interface, ``Decision`` and the ``LIMITER`` AppKey.
+- ``memory``: the in-process limiter (GCRA); ``redis``: the one shared by every
+  instance (a sliding-window log), which falls back to the in-process one.
+- ``policy``: which limit applies to whom, tokens per minute, failed-auth
+  charging and the 429s; the middleware and the routes call it.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
-
+from gateway.cluster.client import Redis
 from gateway.cluster.link import RedisLink
-from gateway.limits.base import RateLimiter
+from gateway.limits.base import LIMITER, Decision, RateLimiter
 from gateway.limits.memory import MemoryRateLimiter
+from gateway.limits.policy import (
+    RATE_POLICY,
+    RatePolicy,
+    charge_failed_auth,
+    check_tokens_per_minute,
+    record_tokens,
+)
 from gateway.settings import Settings
 
-LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
-
-def create_limiter(settings: Settings, link: RedisLink | None = None) -> RateLimiter:
-    """Shared through Redis when the storage is (``link``: the store's); in-process otherwise."""
-    if settings.storage.backend == "redis":
+def create_limiter(
+    settings: Settings, client: Redis | None = None, link: RedisLink | None = None
+) -> RateLimiter:
+    """Shared through ``client`` (the worker's Redis, with the store's ``link``) when the
+    storage is Redis; in-process otherwise."""
+    if client is not None:
         from gateway.limits.redis import RedisRateLimiter
 
-        return RedisRateLimiter.from_settings(settings, link)
+        return RedisRateLimiter(
+            client,
+            settings.storage.redis_timeout_s,
+            fail_open=settings.rate_limit.fail_open,
+            link=link,
+        )
     return MemoryRateLimiter()
 
 
-__all__ = ["LIMITER", "MemoryRateLimiter", "create_limiter"]
+__all__ = [
+    "LIMITER",
+    "RATE_POLICY",
+    "Decision",
+    "MemoryRateLimiter",
+    "RateLimiter",
+    "RatePolicy",
+    "charge_failed_auth",
+    "check_tokens_per_minute",
+    "create_limiter",
+    "record_tokens",
+]

@@ -1,18 +1,25 @@
-"""The rate-limiter interface; in-process and Redis implementations plug in behind it.
+"""The rate-limiter interface, its decision, and the AppKey the limiter is found under.
 
-Semantics every implementation keeps, so the headers mean the same thing on
-one process or many: each (key, limit, window) is a bucket holding ``limit``
-requests that refills continuously at ``limit / window_s`` per second (a leaky
-bucket, GCRA). A burst of ``limit`` requests is allowed at once; after that one
-more request is allowed every ``window_s / limit`` seconds. Counts are exact:
-``limit`` requests in quick succession are allowed with ``remaining`` going
-``limit - 1, ..., 0``, and the next one is refused without being counted.
+Every backend counts the same way within a window, so the headers mean the same
+thing on one process or many: ``limit`` requests in quick succession are allowed
+with ``remaining`` going ``limit - 1, ..., 0``, and the next one is refused
+without being counted. Where they differ is how capacity comes back:
+
+- ``MemoryRateLimiter`` (gateway.limits.memory, one process): GCRA, a leaky
+  bucket that drains continuously, so after a full burst one more request is
+  allowed every ``window_s / limit`` seconds.
+- ``RedisRateLimiter`` (gateway.limits.redis, every instance): a sliding-window
+  log, so a slot frees when the request that took it is ``window_s`` old.
+
+Tokens per minute are a sliding 60-second sum on both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+
+from aiohttp import web
 
 
 @dataclass(slots=True)  # not frozen: made per request; a frozen __init__ costs 2x
@@ -45,4 +52,5 @@ class RateLimiter(Protocol):
     async def tokens_used(self, key: str) -> int:
         """Tokens recorded for ``key`` in the last 60 seconds (a sliding window)."""
 
-    async def close(self) -> None: ...
+
+LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,8 +1,10 @@
-"""The in-process rate limiter: one aiolimiter leaky bucket per key and limit.
+"""The in-process rate limiter: GCRA, one aiolimiter leaky bucket per key and limit.
 
 Each process counts on its own; a multi-process deployment shares counts through
-the Redis limiter instead. Idle buckets are swept so memory follows the number
-of active clients, not of all clients ever seen.
+the Redis limiter instead, which counts here too while Redis is unreachable and
+``rate_limit.fail_open`` is set. Tokens are a sliding minute of (time, tokens)
+entries. Idle buckets are swept so memory follows the number of active clients,
+not of all clients ever seen.
 """
 
 from __future__ import annotations
@@ -87,10 +89,6 @@ class MemoryRateLimiter:
             return 0
         window.expire(asyncio.get_running_loop().time())
         return window.total
-
-    async def close(self) -> None:
-        self._buckets.clear()
-        self._tokens.clear()
 
     @staticmethod
     def _level(bucket: AsyncLimiter) -> float:

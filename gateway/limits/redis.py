@@ -1,10 +1,12 @@
 """A RateLimiter shared by every gateway instance: one atomic Lua script per request.
 
 Requests: a sliding-window log per key (a sorted set of request times, Redis's
-own clock), so counts are exact across instances. Tokens: per-second buckets in
-a hash, summed over the last minute. When Redis cannot be reached within
+own clock), so counts are exact across instances and a slot frees when the
+request that took it is a window old. Tokens: per-second buckets in a hash,
+summed over the last minute. When Redis cannot be reached within
 ``storage.redis_timeout_s``, ``rate_limit.fail_open`` decides: count in this
-process instead (true, the default) or refuse with 503 (false). After a failure
+process with the in-process limiter (gateway.limits.memory, GCRA) instead
+(true, the default) or refuse with 503 (false). After a failure
 Redis is retried with backoff, so an outage does not cost every request a timeout;
 the RedisLink shared with the store skips Redis as soon as either found it hanging.
 """
@@ -13,28 +15,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from gateway.cluster.client import (
-    TIMEOUTS,
-    UNREACHABLE,
-    Redis,
-    bounded,
-    describe,
-    redis_client,
-)
+from gateway.cluster.client import TIMEOUTS, UNREACHABLE, Redis, bounded, describe
 from gateway.cluster.link import RedisLink
 from gateway.errors import ServiceUnavailable
 from gateway.limits.base import Decision
-from gateway.settings import Settings
+from gateway.limits.memory import MemoryRateLimiter
 
 logger = logging.getLogger("gateway.limits.redis")
 
 PREFIX = "gw:rl:"
 TPM_PREFIX = "gw:tpm:"
-TOKEN_WINDOW_S = 60
 RETRY_START_S = 0.5
 RETRY_MAX_S = 5.0
 
@@ -89,47 +82,12 @@ REFUSED_MESSAGE = (
 )
 
 
-class LocalLimiter:
-    """The same exact sliding window and token minute, counted in this process only."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._logs: dict[str, deque[float]] = {}
-        self._tokens: dict[str, deque[tuple[float, int]]] = {}
-
-    def hit(self, key: str, limit: int, window_s: float) -> Decision:
-        now = self._clock()
-        log = self._logs.setdefault(key, deque())
-        while log and log[0] <= now - window_s:
-            log.popleft()
-        allowed = len(log) < limit
-        if allowed:
-            log.append(now)
-        if not log:
-            return Decision(allowed, limit, limit, 0.0, 0.0 if allowed else window_s)
-        return Decision(
-            allowed=allowed,
-            limit=limit,
-            remaining=max(limit - len(log), 0),
-            reset_s=max(log[-1] + window_s - now, 0.0),
-            retry_after_s=0.0 if allowed else max(log[0] + window_s - now, 0.0),
-        )
-
-    def add_tokens(self, key: str, tokens: int) -> None:
-        self._tokens.setdefault(key, deque()).append((self._clock(), tokens))
-
-    def tokens_used(self, key: str) -> int:
-        entries = self._tokens.get(key)
-        if not entries:
-            return 0
-        horizon = self._clock() - TOKEN_WINDOW_S
-        while entries and entries[0][0] <= horizon:
-            entries.popleft()
-        return sum(tokens for _, tokens in entries)
-
-
 class RedisRateLimiter:
-    """RateLimiter on Redis, exact across instances; degrades as ``fail_open`` says."""
+    """RateLimiter on Redis, exact across instances; degrades as ``fail_open`` says.
+
+    ``client`` is the worker's one Redis client (gateway.cluster.client.REDIS): its
+    owner closes it, so this limiter has nothing to close.
+    """
 
     def __init__(
         self,
@@ -147,7 +105,7 @@ class RedisRateLimiter:
         self.healthy = True
         self.last_error: str | None = None
         self._clock = clock
-        self._fallback = LocalLimiter(clock)
+        self._fallback = MemoryRateLimiter()
         self._hit = client.register_script(_HIT)
         self._add_tokens = client.register_script(_ADD_TOKENS)
         self._tokens_used = client.register_script(_TOKENS_USED)
@@ -155,15 +113,6 @@ class RedisRateLimiter:
         self._instance = f"{id(self):x}{time.time_ns():x}"
         self._retry_at = 0.0
         self._retry_delay = RETRY_START_S
-
-    @classmethod
-    def from_settings(cls, settings: Settings, link: RedisLink | None = None) -> RedisRateLimiter:
-        return cls(
-            redis_client(settings.storage),
-            settings.storage.redis_timeout_s,
-            fail_open=settings.rate_limit.fail_open,
-            link=link,
-        )
 
     async def hit(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
         if self._available():
@@ -187,7 +136,7 @@ class RedisRateLimiter:
                     retry_after_s=0.0 if allowed else max(int(oldest_ms), 0) / 1000,
                 )
         self._refuse_unless_fail_open()
-        return self._fallback.hit(key, limit, window_s)
+        return await self._fallback.hit(key, limit, window_s)
 
     async def add_tokens(self, key: str, tokens: int) -> None:
         if tokens <= 0:
@@ -203,7 +152,7 @@ class RedisRateLimiter:
                 self._succeeded()
                 return
         # The response is already served: record locally whatever fail_open says.
-        self._fallback.add_tokens(key, tokens)
+        await self._fallback.add_tokens(key, tokens)
 
     async def tokens_used(self, key: str) -> int:
         if self._available():
@@ -215,10 +164,7 @@ class RedisRateLimiter:
                 self._succeeded()
                 return int(cast(int, result))
         self._refuse_unless_fail_open()
-        return self._fallback.tokens_used(key)
-
-    async def close(self) -> None:
-        await self.client.aclose()
+        return await self._fallback.tokens_used(key)
 
     def _available(self) -> bool:
         if self.healthy and self.link.hung:  # the store found Redis hanging first

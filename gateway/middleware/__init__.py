@@ -48,7 +48,7 @@ def gateway_middleware(
     ids = RequestIds(secrets)
     body_limit = body_limit_check(settings.body_limits)
     auth = auth_check(settings)
-    rate_limit = rate_limit_check(settings)
+    rate_limit = rate_limit_check()
 
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:

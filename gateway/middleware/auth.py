@@ -15,11 +15,11 @@ import time
 
 from aiohttp import hdrs, web
 
-from gateway.endpoints import RouteGroup, RouteInfo
+from gateway.endpoints import Check, RouteGroup, RouteInfo
 from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
 from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
-from gateway.middleware.rate_limit import Check, charge_failed_auth
+from gateway.limits import charge_failed_auth
 from gateway.settings import ConfigError, Settings
 
 logger = logging.getLogger("gateway.auth")

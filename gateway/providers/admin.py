@@ -23,7 +23,7 @@ from gateway.storage.crypto import (
     parse_keys,
     write_key_file,
 )
-from gateway.storage.factory import create_storage
+from gateway.storage.factory import opened_storage
 
 ROTATE_HELP = """\
 Re-encrypt every stored provider key under a new master key.
@@ -44,23 +44,19 @@ def _read_secret(stream: TextIO) -> str:
 
 def list_providers(settings: Settings, as_json: bool, out: TextIO = sys.stdout) -> int:
     async def collect() -> list[dict[str, object]]:
-        storage = create_storage(settings)
         secrets = SecretRegistry()
         secrets.activate()  # the keys it loads are masked in what it logs
-        registry = ProviderRegistry(
-            settings,
-            storage.collection(COLLECTION),
-            load_templates(settings.providers.templates_dir),
-            secrets,
-        )
-        await storage.open()
-        try:
+        async with opened_storage(settings) as storage:
+            registry = ProviderRegistry(
+                settings,
+                storage.collection(COLLECTION),
+                load_templates(settings.providers.templates_dir),
+                secrets,
+            )
             await registry.start(watch=False)
             records = [record.public() for record in registry.records()]
             await registry.stop()
             return records
-        finally:
-            await storage.close()
 
     records = asyncio.run(collect())
     if as_json:
@@ -97,14 +93,10 @@ def rotate(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdo
     new = Cipher(keys, old.origin)
 
     async def run() -> int:
-        storage = create_storage(settings)
-        store = ProviderStore(storage.collection(COLLECTION), old)
-        await storage.open()
-        try:
+        async with opened_storage(settings) as storage:
+            store = ProviderStore(storage.collection(COLLECTION), old)
             await store.verify()
             return await store.rotate(new)
-        finally:
-            await storage.close()
 
     count = asyncio.run(run())
     if settings.secret_key is None:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.endpoints import Operation, add_route
-from gateway.middleware.rate_limit import check_tokens_per_minute
+from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy.complete import complete
 from gateway.proxy.stream import stream

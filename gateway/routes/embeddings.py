@@ -11,7 +11,7 @@ from gateway.adapters import ADAPTERS
 from gateway.adapters.base import JSON
 from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, UpstreamError
-from gateway.middleware.rate_limit import check_tokens_per_minute
+from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy.complete import complete
 from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object

@@ -20,10 +20,10 @@ from gateway.adapters.shapes import load_object
 from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest
 from gateway.keys.policy import permitted
+from gateway.limits import check_tokens_per_minute
 from gateway.messages import request as messages_request
 from gateway.messages import tokens
 from gateway.messages.format import MessagesFormat
-from gateway.middleware.rate_limit import check_tokens_per_minute
 from gateway.providers.router import ROUTER, Candidate
 from gateway.proxy.complete import complete, complete_as
 from gateway.proxy.stream import stream_as

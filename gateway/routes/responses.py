@@ -15,10 +15,11 @@ import orjson
 from aiohttp import web
 
 from gateway.adapters.base import JSON
+from gateway.cluster.client import REDIS
 from gateway.endpoints import Operation, add_route
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.keys.principal import ADMIN, PRINCIPAL
-from gateway.middleware.rate_limit import check_tokens_per_minute
+from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy.complete import complete_as
 from gateway.proxy.stream import stream_as
@@ -27,7 +28,7 @@ from gateway.responses.objects import input_resources
 from gateway.responses.request import parse_request
 from gateway.responses.store import FileResponses, RedisResponses, ResponseStore, StoredResponse
 from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
-from gateway.state import SETTINGS, STORAGE
+from gateway.state import SETTINGS
 from gateway.storage.crypto import load_cipher
 
 logger = logging.getLogger("gateway.responses")
@@ -172,14 +173,13 @@ def _json(body: JSON) -> web.Response:
 
 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
-    """The response store, once storage is open (it shares the Redis client and master key)."""
+    """The response store, once storage is open: in Redis (the worker's client) or in files."""
     settings = app[SETTINGS]
     if settings.responses.store:
         cipher = load_cipher(settings)
-        storage = app[STORAGE]
-        client = getattr(storage, "client", None)
+        client = app.get(REDIS)
         retention = settings.responses.retention_s
-        if settings.storage.backend == "redis" and client is not None:
+        if client is not None:
             timeout = settings.storage.redis_timeout_s
             app[RESPONSE_STORE] = RedisResponses(client, cipher, retention, timeout)
         else:

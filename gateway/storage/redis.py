@@ -236,7 +236,10 @@ UNAVAILABLE_ERRORS = UNREACHABLE
 
 
 class RedisStorage:
-    """Collections in one Redis, with a watcher task that follows other instances' writes."""
+    """Collections in one Redis, with a watcher task that follows other instances' writes.
+
+    ``client`` belongs to the caller (the worker's, see gateway.cluster.client), who closes it.
+    """
 
     def __init__(self, client: Redis, timeout_s: float, link: RedisLink | None = None) -> None:
         self.client = client
@@ -278,7 +281,6 @@ class RedisStorage:
             for collection in list(self._collections.values()):
                 await collection.reload(notify=False)
         except UNAVAILABLE_ERRORS as exc:
-            await self.client.aclose()
             raise StorageUnavailable(
                 f"cannot reach Redis at start-up ({describe(exc)}); "
                 "check storage.redis_url and that Redis is running"
@@ -292,7 +294,6 @@ class RedisStorage:
             self._watcher.cancel()
             await asyncio.wait([self._watcher], timeout=self.timeout_s + 1)
             self._watcher = None
-        await self.client.aclose()
 
     def mark_down(self, exc: BaseException) -> None:
         self.link.failed(isinstance(exc, TIMEOUTS))

@@ -38,6 +38,8 @@ async def make_storage(
     yield build
     for storage in opened:
         await storage.close()
+        if isinstance(storage, RedisStorage):
+            await storage.client.aclose()
 
 
 async def open_store(make_storage: StorageFactory) -> KeyStore:

@@ -8,7 +8,7 @@ from gateway.app import create_app
 from gateway.endpoints import Operation, RouteGroup, add_route
 from gateway.errors import InvalidRequest, PermissionDenied
 from gateway.keys.principal import PRINCIPAL
-from gateway.middleware.rate_limit import check_tokens_per_minute, record_tokens
+from gateway.limits import check_tokens_per_minute, record_tokens
 from gateway.settings import Settings
 
 OP = Operation(summary="test probe", tag="test", responses={200: "ok"})

@@ -27,6 +27,7 @@ SECRET_BEARING_TESTS = [
     # Every test module that sends keys (gateway keys, provider keys).
     "tests/middleware/test_auth.py",
     "tests/middleware/test_rate_limit.py",
+    "tests/limits/test_policy.py",
     "tests/keys",
     "tests/test_cli_keys.py",
     "tests/routes/test_providers.py",

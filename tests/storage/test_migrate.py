@@ -40,6 +40,7 @@ async def read_redis(url: str) -> dict[str, dict[str, object]]:
     await storage.open()
     found = {name: await storage.collection(name).all() for name in STORED}
     await storage.close()
+    await storage.client.aclose()
     return found
 
 

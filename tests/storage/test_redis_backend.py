@@ -43,6 +43,7 @@ async def open_storage(redis_url: str) -> AsyncIterator[OpenStorage]:
     yield build
     for storage in opened:
         await storage.close()
+        await storage.client.aclose()  # the store's owner closes the client
 
 
 async def wait_for(condition: Callable[[], bool], within_s: float) -> float:
@@ -175,6 +176,7 @@ async def test_open_refuses_when_redis_is_down(redis_server: RedisServer, redis_
     storage = RedisStorage(redis_client(settings), TIMEOUT_S)
     with pytest.raises(StorageUnavailable, match="cannot reach Redis at start-up"):
         await storage.open()
+    await storage.client.aclose()
 
 
 async def test_health_reports_degraded_while_redis_is_down(
@@ -242,6 +244,7 @@ async def test_password_in_the_url_works_and_never_leaks(redis_url: str) -> None
         await storage.open()
         await storage.collection("providers").create("p", {"v": 1})
         await storage.close()
+        await storage.client.aclose()
 
         bad = redis_url.replace("redis://", "redis://:wrong-redis-pass@")
         refused = RedisStorage(
@@ -249,6 +252,7 @@ async def test_password_in_the_url_works_and_never_leaks(redis_url: str) -> None
         )
         with pytest.raises(StorageUnavailable) as caught:
             await refused.open()
+        await refused.client.aclose()
         assert "wrong-redis-pass" not in str(caught.value)
     finally:
         authed = redis_url.replace("redis://", "redis://:s3cret-redis-pass@")
