@@ -33,7 +33,7 @@ from gateway.middleware.body_limit import body_limit_check
 from gateway.middleware.errors import error_for
 from gateway.middleware.rate_limit import rate_limit_check
 from gateway.middleware.request_id import RequestIds
-from gateway.security.redaction import SecretRegistry, deactivate
+from gateway.security.redaction import IN_FORCE, SecretRegistry
 from gateway.settings import Settings
 from gateway.state import REQUEST_ID
 
@@ -52,7 +52,8 @@ def gateway_middleware(
 
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
-        in_force = secrets.activate()
+        if IN_FORCE.get() is not secrets:  # usually inherited from the app's start-up
+            IN_FORCE.set(secrets)  # for this request's task only: no reset needed
         request_id = ids.accepted(request.headers.get("X-Request-ID"))
         request[REQUEST_ID] = request_id
         token = request_id_var.set(request_id)
@@ -88,7 +89,6 @@ def gateway_middleware(
             record_request(request, status, elapsed, response, request_id, access_log)
             if info is not None and info.group == "chat":
                 record_usage(admitted, info.path, status, elapsed)
-            deactivate(in_force)
 
     return gateway
 

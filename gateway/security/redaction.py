@@ -71,9 +71,9 @@ class SecretRegistry:
             pattern = self._pattern = re.compile("|".join(map(re.escape, longest_first)))
         return pattern
 
-    def activate(self) -> contextvars.Token[SecretRegistry | None]:
+    def activate(self) -> None:
         """Make this the registry in force in the current context (and tasks it starts)."""
-        return _ACTIVE.set(self)
+        IN_FORCE.set(self)
 
     def looks_secret(self, text: str) -> bool:
         """Whether ``redact`` would change ``text`` with this registry in force."""
@@ -83,21 +83,17 @@ class SecretRegistry:
 SECRETS = web.AppKey("secrets", SecretRegistry)
 """The application's registry: fed by its settings, its provider registry and providers.d."""
 
-_ACTIVE: contextvars.ContextVar[SecretRegistry | None] = contextvars.ContextVar(
+IN_FORCE: contextvars.ContextVar[SecretRegistry | None] = contextvars.ContextVar(
     "secrets", default=None
 )
+"""The registry of the application this context serves; set with ``activate``."""
 _OUTSIDE = SecretRegistry()
 """In force outside any application (a CLI command, a test without an app)."""
 
 
 def in_force() -> SecretRegistry:
     """The registry of the application this context serves (``activate``)."""
-    return _ACTIVE.get() or _OUTSIDE
-
-
-def deactivate(token: contextvars.Token[SecretRegistry | None]) -> None:
-    """Undo ``SecretRegistry.activate``."""
-    _ACTIVE.reset(token)
+    return IN_FORCE.get() or _OUTSIDE
 
 
 def register_secret(value: str | None) -> None:
