@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from gateway import __version__
 from gateway.errors import GatewayError
 from gateway.keys import KeyStore
+from gateway.keys.spec import NewKey, issue_key
 from gateway.logs import configure_logging
 from gateway.middleware.auth import check_auth_config
-from gateway.routes.keys import NewKey
 from gateway.settings import ConfigError, Settings, load_settings, masked_dump
 from gateway.storage.base import StorageError
 from gateway.storage.factory import opened_storage
@@ -250,17 +250,7 @@ def _keys_create(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
 
     async def create(store: KeyStore) -> int:
-        key, meta = await store.create(
-            name=spec.name,
-            scopes=list(spec.scopes),
-            models=spec.models,
-            rpm=spec.rpm,
-            tpm=spec.tpm,
-            expires_at=spec.expires_at,
-            budget_usd=spec.budget_usd,
-            max_tokens=spec.max_tokens,
-            budget_period=spec.budget_period,
-        )
+        key, meta = await issue_key(store, spec)
         print(json.dumps({**meta, "key": key}, indent=2))
         print("Store the key now: it is not shown again.", file=sys.stderr)
         return 0

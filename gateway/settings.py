@@ -7,6 +7,8 @@ environment variables. Secrets come only from the environment or ``.env``.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,8 +31,14 @@ from gateway.egress import masked_proxy_url, parse_proxy
 
 Environment = Literal["development", "production", "test"]
 
+logger = logging.getLogger("gateway.settings")
+
 ENV_PREFIX = "GATEWAY_"
 SECRET_FIELDS = ("admin_key", "secret_key")
+RENAMED: dict[tuple[str, str], tuple[str, str]] = {
+    ("upstream", "keepalive_interval_s"): ("server", "sse_comment_interval_s"),
+}
+"""Old (section, key) -> new: the old name still works, with a warning logged once."""
 PRODUCTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "logging": {"format": "json"},
     "server": {"hsts": True},
@@ -64,6 +72,8 @@ class ServerSettings(Section):
     """An idle connection (before its first request or between requests) is closed after this."""
     max_connections_per_client: int = Field(256, ge=1, le=1_000_000)
     """Open connections per client address (rate_limit.trusted_proxies are exempt)."""
+    sse_comment_interval_s: float = Field(15.0, gt=0, le=600)
+    """Between ``: keep-alive`` comments to a streaming client while its provider is silent."""
 
 
 class LoggingSettings(Section):
@@ -98,8 +108,6 @@ class UpstreamSettings(Section):
     first_byte_timeout_s: float = Field(120.0, gt=0, le=3600)
     total_timeout_s: float = Field(600.0, gt=0, le=3600)
     idle_timeout_s: float = Field(120.0, gt=0, le=3600)
-    keepalive_interval_s: float = Field(15.0, gt=0, le=600)
-    """Between ``: keep-alive`` comments while a stream waits for its provider."""
     max_event_bytes: int = Field(32 * MiB, ge=1024)
     """Largest single SSE line or event a stream may carry; a larger one ends it with 502."""
     idle_connection_s: float = Field(4.0, gt=0, le=3600)
@@ -264,6 +272,25 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        """Old names in files or the environment move to their new place (a set new one wins)."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for (section, key), (new_section, new_key) in RENAMED.items():
+            given = merged.get(section)
+            if not isinstance(given, Mapping) or key not in given:
+                continue
+            _warn_renamed(f"{section}.{key}", f"{new_section}.{new_key}")
+            merged[section] = {k: v for k, v in given.items() if k != key}
+            target = merged.get(new_section)
+            target = dict(target) if isinstance(target, Mapping) else {}
+            target.setdefault(new_key, given[key])
+            merged[new_section] = target
+        return merged
+
+    @model_validator(mode="before")
+    @classmethod
     def _production_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict) or data.get("env") != "production":
             return data
@@ -334,6 +361,12 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+@functools.cache
+def _warn_renamed(old: str, new: str) -> None:
+    """Once per process and name, however many times settings are built."""
+    logger.warning("setting %s is deprecated: it is now %s (same meaning)", old, new)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

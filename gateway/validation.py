@@ -34,14 +34,15 @@ class ChatParams:
     include_usage: bool
 
 
-def _invalid(message: str, param: str) -> InvalidRequest:
+def invalid_value(message: str, param: str) -> InvalidRequest:
+    """The 400 for a field with a wrong value; chat, Messages and Responses bodies share it."""
     return InvalidRequest(message, param=param, code="invalid_value")
 
 
 def _model(body: JSON) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise _invalid("'model' must be a non-empty string.", "model")
+        raise invalid_value("'model' must be a non-empty string.", "model")
     return model
 
 
@@ -52,57 +53,57 @@ def _number(body: JSON, name: str, low: float, high: float | None, integer: bool
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
         noun = "an integer" if integer else "a number"
-        raise _invalid(f"'{name}' must be {noun}.", name)
+        raise invalid_value(f"'{name}' must be {noun}.", name)
     if value < low or (high is not None and value > high):
         bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise _invalid(f"'{name}' must be {bounds}.", name)
+        raise invalid_value(f"'{name}' must be {bounds}.", name)
 
 
 def _parts(content: list[Any], path: str) -> None:
     for j, part in enumerate(content):
         where = f"{path}[{j}]"
         if not isinstance(part, dict):
-            raise _invalid("A content part must be an object.", where)
+            raise invalid_value("A content part must be an object.", where)
         kind = part.get("type")
         if not isinstance(kind, str) or not kind:
-            raise _invalid("A content part needs a 'type'.", f"{where}.type")
+            raise invalid_value("A content part needs a 'type'.", f"{where}.type")
         if kind == "text" and not isinstance(part.get("text"), str):
-            raise _invalid("A text part needs a string 'text'.", f"{where}.text")
+            raise invalid_value("A text part needs a string 'text'.", f"{where}.text")
         if kind == "image_url":
             image = part.get("image_url")
             url = image.get("url") if isinstance(image, dict) else image
             if not isinstance(url, str) or not url:
-                raise _invalid("An image part needs 'image_url.url'.", f"{where}.image_url")
+                raise invalid_value("An image part needs 'image_url.url'.", f"{where}.image_url")
 
 
 def _message(message: Any, i: int) -> None:
     path = f"messages[{i}]"
     if not isinstance(message, dict):
-        raise _invalid("Each message must be an object.", path)
+        raise invalid_value("Each message must be an object.", path)
     role = message.get("role")
     if not isinstance(role, str) or role not in ROLES:
         allowed = ", ".join(sorted(ROLES))
-        raise _invalid(f"'role' must be one of {allowed}.", f"{path}.role")
+        raise invalid_value(f"'role' must be one of {allowed}.", f"{path}.role")
     content = message.get("content")
     if content is None:
         if role == "assistant" and (message.get("tool_calls") or message.get("function_call")):
             pass
         elif role != "assistant":
-            raise _invalid(f"A {role} message needs 'content'.", f"{path}.content")
+            raise invalid_value(f"A {role} message needs 'content'.", f"{path}.content")
     elif isinstance(content, list):
         _parts(content, f"{path}.content")
     elif not isinstance(content, str):
-        raise _invalid("'content' must be a string or a list of parts.", f"{path}.content")
+        raise invalid_value("'content' must be a string or a list of parts.", f"{path}.content")
     if role == "tool" and not isinstance(message.get("tool_call_id"), str):
-        raise _invalid("A tool message needs a string 'tool_call_id'.", f"{path}.tool_call_id")
+        raise invalid_value("A tool message needs a string 'tool_call_id'.", f"{path}.tool_call_id")
     tool_calls = message.get("tool_calls")
     if tool_calls is not None:
         if not isinstance(tool_calls, list):
-            raise _invalid("'tool_calls' must be a list.", f"{path}.tool_calls")
+            raise invalid_value("'tool_calls' must be a list.", f"{path}.tool_calls")
         for k, call in enumerate(tool_calls):
             function = call.get("function") if isinstance(call, dict) else None
             if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                raise _invalid(
+                raise invalid_value(
                     "A tool call needs 'function.name'.", f"{path}.tool_calls[{k}].function"
                 )
 
@@ -112,7 +113,7 @@ def validate_chat(body: JSON) -> ChatParams:
     model = _model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _invalid("'messages' must be a non-empty list.", "messages")
+        raise invalid_value("'messages' must be a non-empty list.", "messages")
     for i, message in enumerate(messages):
         _message(message, i)
     for name, low, high, integer in _RANGES:
@@ -120,19 +121,21 @@ def validate_chat(body: JSON) -> ChatParams:
             _number(body, name, low, high, integer)
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
-        raise _invalid("'stream' must be a boolean.", "stream")
+        raise invalid_value("'stream' must be a boolean.", "stream")
     include_usage = False
     options = body.get("stream_options")
     if options is not None:
         if not isinstance(options, dict):
-            raise _invalid("'stream_options' must be an object.", "stream_options")
+            raise invalid_value("'stream_options' must be an object.", "stream_options")
         flag = options.get("include_usage")
         if flag is not None and not isinstance(flag, bool):
-            raise _invalid("'include_usage' must be a boolean.", "stream_options.include_usage")
+            raise invalid_value(
+                "'include_usage' must be a boolean.", "stream_options.include_usage"
+            )
         include_usage = bool(flag)
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
-        raise _invalid("'tools' must be a list.", "tools")
+        raise invalid_value("'tools' must be a list.", "tools")
     return ChatParams(model=model, stream=bool(stream), include_usage=include_usage)
 
 
@@ -142,7 +145,7 @@ def validate_embeddings(body: JSON) -> str:
     data = body.get("input")
     if isinstance(data, str):
         if not data:
-            raise _invalid("'input' must not be empty.", "input")
+            raise invalid_value("'input' must not be empty.", "input")
     elif isinstance(data, list) and data:
         for i, item in enumerate(data):
             ok = (
@@ -151,7 +154,9 @@ def validate_embeddings(body: JSON) -> str:
                 or (isinstance(item, list) and all(isinstance(t, int) for t in item))
             )
             if not ok:
-                raise _invalid("Each input must be a string or a list of tokens.", f"input[{i}]")
+                raise invalid_value(
+                    "Each input must be a string or a list of tokens.", f"input[{i}]"
+                )
     else:
-        raise _invalid("'input' must be a string or a non-empty list.", "input")
+        raise invalid_value("'input' must be a string or a non-empty list.", "input")
     return model

@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "gateway", "gateway.settings", "gateway.errors", "gateway.egress", "gateway.transport",
         "gateway.fields", "gateway.validation", "gateway.tallies", "gateway.security",
-        "gateway.logs", "gateway.endpoints", "gateway.stamps",
+        "gateway.logs", "gateway.endpoints", "gateway.stamps", "gateway.tasks",
     ),
 )  # fmt: skip
 

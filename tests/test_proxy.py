@@ -47,7 +47,7 @@ async def gateway(
 ) -> Client:
     """Model ``m``: provider a first, then b; keep-alive every 0.2 s."""
     a, b = fakes
-    settings = make_settings(upstream={"keepalive_interval_s": 0.2}, **QUIET)
+    settings = make_settings(server={"sse_comment_interval_s": 0.2}, **QUIET)
     app = gateway_app(
         settings,
         {"provider_id": "a", "base_url": a.url, "serves": ("m",), "api_key": API_KEY,
@@ -285,7 +285,7 @@ async def test_request_a_later_candidate_cannot_translate_ends_the_committed_str
 ) -> None:
     a, _ = fakes
     a.fault = Fault(first_byte_delay=0.3, status=503)
-    settings = make_settings(upstream={"keepalive_interval_s": 0.1}, **QUIET)
+    settings = make_settings(server={"sse_comment_interval_s": 0.1}, **QUIET)
     app = gateway_app(
         settings,
         {"provider_id": "a", "base_url": a.url, "serves": ("m",), "api_key": API_KEY,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
-from gateway.settings import ConfigError, load_settings
+from gateway.settings import ConfigError, _warn_renamed, load_settings
 from tests.processes import run_cli
 
 
@@ -79,6 +80,32 @@ def test_every_problem_is_listed_with_its_path(tmp_path: Path) -> None:
     assert "server.colour" in text
     assert "logging.level: 'LOUD'" in text
     assert len(caught.value.problems) == 4
+
+
+def test_the_old_sse_comment_setting_still_works_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """upstream.keepalive_interval_s is now server.sse_comment_interval_s (the pool's
+    keep-alive is upstream.idle_connection_s); old configurations keep working."""
+    _warn_renamed.cache_clear()
+    old = write(tmp_path / "old/gateway.yaml", "upstream:\n  keepalive_interval_s: 4\n")
+    new = write(tmp_path / "new/gateway.yaml", "server:\n  sse_comment_interval_s: 3\n")
+    plain = write(tmp_path / "plain/gateway.yaml", "server:\n  port: 8080\n")
+    both = write(
+        tmp_path / "both/gateway.yaml",
+        "server:\n  sse_comment_interval_s: 3\nupstream:\n  keepalive_interval_s: 4\n",
+    )
+    with caplog.at_level(logging.WARNING, "gateway.settings"):
+        assert load_settings(old, dotenv_path=None).server.sse_comment_interval_s == 4
+        assert load_settings(new, dotenv_path=None).server.sse_comment_interval_s == 3
+        assert load_settings(both, dotenv_path=None).server.sse_comment_interval_s == 3
+        monkeypatch.setenv("GATEWAY_UPSTREAM__KEEPALIVE_INTERVAL_S", "2.5")
+        assert load_settings(plain, dotenv_path=None).server.sse_comment_interval_s == 2.5
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [
+        "setting upstream.keepalive_interval_s is deprecated: "
+        "it is now server.sse_comment_interval_s (same meaning)"
+    ]
 
 
 def test_check_config_exits_2_without_traceback(tmp_path: Path) -> None:

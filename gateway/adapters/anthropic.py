@@ -56,7 +56,6 @@ from gateway.errors import InvalidRequest, UpstreamError
 
 DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024
-MODELS_PAGE_SIZE = 1000
 RESPONSE_TOOL = "json_response"
 """The tool that carries a ``response_format`` answer on models without structured outputs."""
 REFUSAL = "The model declined to answer (Anthropic stop_reason: refusal)."
@@ -541,24 +540,11 @@ class AnthropicAdapter:
     def parse_chat(self, payload: bytes, model: str) -> JSON:
         return to_completion(shapes.load_object(payload, "message"), model)
 
-    def parse_error(self, status: int, payload: bytes) -> str:
-        return shapes.error_message(status, payload)
-
-    def stream_chat(
-        self,
-        events: AsyncIterator[bytes],
-        model: str,
-        include_usage: bool,
-        usage: list[StreamUsage],
-    ) -> AsyncGenerator[bytes, None]:
-        return to_chunks(events, model, include_usage, usage)
+    parse_error = staticmethod(shapes.error_message)
+    stream_chat = staticmethod(to_chunks)
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:
-        params = {**target.query, "limit": str(MODELS_PAGE_SIZE)}
-        if cursor:
-            params["after_id"] = cursor
-        path = target.paths.models or "/models"
-        return UpstreamRequest("GET", target.url(path), target.headers, None, params)
+        return shapes.models_request(target, cursor, size="limit", after="after_id")
 
     def parse_models(self, payload: bytes) -> ModelPage:
         listing = shapes.load_object(payload, "model list")

@@ -57,7 +57,6 @@ from gateway.errors import InvalidRequest, UpstreamError
 logger = logging.getLogger("gateway.adapters.gemini")
 
 GENERATE = ":generateContent"
-MODELS_PAGE_SIZE = 1000
 EMBEDDING_BYTES_PER_TOKEN = 4
 LISTED_METHODS = frozenset({"generateContent", "embedContent", "batchEmbedContents"})
 """Models offering one of these appear in /v1/models (chat and embeddings)."""
@@ -601,24 +600,11 @@ class GeminiAdapter:
     def parse_chat(self, payload: bytes, model: str) -> JSON:
         return to_completion(shapes.load_object(payload, "answer"), model)
 
-    def parse_error(self, status: int, payload: bytes) -> str:
-        return shapes.error_message(status, payload)
-
-    def stream_chat(
-        self,
-        events: AsyncIterator[bytes],
-        model: str,
-        include_usage: bool,
-        usage: list[StreamUsage],
-    ) -> AsyncGenerator[bytes, None]:
-        return to_chunks(events, model, include_usage, usage)
+    parse_error = staticmethod(shapes.error_message)
+    stream_chat = staticmethod(to_chunks)
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:
-        params = {**target.query, "pageSize": str(MODELS_PAGE_SIZE)}
-        if cursor:
-            params["pageToken"] = cursor
-        path = target.paths.models or "/models"
-        return UpstreamRequest("GET", target.url(path), target.headers, None, params)
+        return shapes.models_request(target, cursor, size="pageSize", after="pageToken")
 
     def parse_models(self, payload: bytes) -> ModelPage:
         listing = shapes.load_object(payload, "model list")

@@ -15,7 +15,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 import orjson
 
 from gateway.adapters.base import JSON, ModelPage, StreamUsage, Target, UpstreamRequest
-from gateway.adapters.shapes import error_event, error_message, load_object, new_id
+from gateway.adapters.shapes import (
+    error_event,
+    error_message,
+    load_object,
+    models_request,
+    new_id,
+)
 from gateway.errors import UpstreamError
 from gateway.security.redaction import mask_secrets
 
@@ -82,8 +88,7 @@ class OpenAIAdapter:
         answer.setdefault("created", int(time.time()))
         return answer
 
-    def parse_error(self, status: int, payload: bytes) -> str:
-        return error_message(status, payload)
+    parse_error = staticmethod(error_message)
 
     async def stream_chat(
         self,
@@ -115,8 +120,7 @@ class OpenAIAdapter:
             yield b"data: " + data + b"\n\n"
 
     def build_models(self, target: Target, cursor: str | None) -> UpstreamRequest:
-        path = target.paths.models or "/models"
-        return UpstreamRequest("GET", target.url(path), target.headers, None, target.query)
+        return models_request(target)
 
     def parse_models(self, payload: bytes) -> ModelPage:
         listing = load_object(payload, "model list")

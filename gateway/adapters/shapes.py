@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from gateway.adapters.base import JSON, StreamUsage, Target
+from gateway.adapters.base import JSON, StreamUsage, Target, UpstreamRequest
 from gateway.errors import InvalidRequest, UpstreamError, error_body
 
 
@@ -280,3 +280,18 @@ def completion_chunk_objects(answer: JSON, include_usage: bool) -> list[JSON]:
     if include_usage and isinstance(answer.get("usage"), dict):
         events.append({**head, "choices": [], "usage": answer["usage"]})
     return events
+
+
+MODELS_PAGE_SIZE = 1000
+"""Models asked for per page from the upstreams that page their list."""
+
+
+def models_request(
+    target: Target, cursor: str | None = None, size: str = "", after: str = ""
+) -> UpstreamRequest:
+    """GET the target's model list; a paged one names its ``size`` and ``after`` parameters."""
+    params = {**target.query, size: str(MODELS_PAGE_SIZE)} if size else target.query
+    if cursor and after:
+        params = {**params, after: cursor}
+    path = target.paths.models or "/models"
+    return UpstreamRequest("GET", target.url(path), target.headers, None, params)

@@ -10,7 +10,6 @@ are judged from their traffic alone; a probe that cannot be built is reported as
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ from gateway.providers.catalog import ModelsAdapter, send_upstream, upstream_rea
 from gateway.providers.live import LiveProvider, ProviderDirectory
 from gateway.security.redaction import mask_secrets
 from gateway.settings import HealthSettings
+from gateway.tasks import cancel_and_wait
 from gateway.upstream import Upstream
 
 logger = logging.getLogger("gateway.health")
@@ -244,9 +244,6 @@ def monitor_context(
         monitor = build(app)
         task = None if monitor is None else asyncio.create_task(monitor.run())
         yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     return context

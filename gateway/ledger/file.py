@@ -26,7 +26,8 @@ import orjson
 from gateway.ledger.aggregates import COST, Rows, add_into, add_record, merge
 from gateway.ledger.record import UsageRecord, Window
 from gateway.ledger.store import LogPage, Spend, cursor_key, log_matches
-from gateway.storage.file import locked, write_atomically
+from gateway.storage.file import file_stamp, locked, write_atomically
+from gateway.tasks import cancel_and_wait
 
 logger = logging.getLogger("gateway.ledger.file")
 
@@ -124,11 +125,8 @@ class FileLedger:
             self._adopt(rows, log, last_used)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.flush()
 
     async def _flush_forever(self) -> None:
@@ -196,7 +194,7 @@ class FileLedger:
         the rows and log are copied as they are); the last item: the file was re-read.
         """
         with locked(self._lock_path):
-            reread = self._file_stamp() != self._stamp  # another worker wrote since
+            reread = file_stamp(self.path) != self._stamp  # another worker wrote since
             if reread:
                 rows, log, last_used = read_ledger(self.path)
             else:
@@ -213,7 +211,7 @@ class FileLedger:
                 if when > last_used.get(key_id, 0.0):
                     last_used[key_id] = when
             write_atomically(self.path, encode_ledger(rows, log, last_used))
-            self._stamp = self._file_stamp()
+            self._stamp = file_stamp(self.path)
             return rows, log, last_used, reread
 
     def _adopt_written(
@@ -232,7 +230,7 @@ class FileLedger:
                 self._last_used[key_id] = when
         self._flushing, self._flushing_log = {}, []
         if self._stamp is None:
-            self._stamp = self._file_stamp()
+            self._stamp = file_stamp(self.path)
         if added is None:
             self._by_key_day = {}
             added = rows
@@ -242,13 +240,6 @@ class FileLedger:
             spent[0] += counters[COST]
             spent[1] += counters[2] + counters[3]
             spent[2] += counters[0]
-
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     # queries -------------------------------------------------------------------
 

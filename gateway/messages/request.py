@@ -35,9 +35,8 @@ from typing import Any
 import orjson
 
 from gateway.adapters.base import JSON
-from gateway.errors import InvalidRequest
 from gateway.messages import ids
-from gateway.validation import ChatParams
+from gateway.validation import ChatParams, invalid_value
 
 ERROR_PREFIX = "Error: "
 """Put before a failed tool's result: chat's tool messages have no error flag."""
@@ -60,29 +59,25 @@ class MessagesParams:
     stop_sequences: tuple[str, ...]
 
 
-def _invalid(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code="invalid_value")
-
-
 def params(body: JSON) -> MessagesParams:
     """Check the fields every provider needs; InvalidRequest naming the first bad one."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise _invalid("must be a non-empty string", "model")
+        raise invalid_value("must be a non-empty string", "model")
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise _invalid("must be an integer of at least 1 (it is required)", "max_tokens")
+        raise invalid_value("must be an integer of at least 1 (it is required)", "max_tokens")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _invalid("must be a non-empty list", "messages")
+        raise invalid_value("must be a non-empty list", "messages")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        raise _invalid("must be a boolean", "stream")
+        raise invalid_value("must be a boolean", "stream")
     stop = body.get("stop_sequences")
     if stop is None:
         stop = []
     elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-        raise _invalid("must be a list of strings", "stop_sequences")
+        raise invalid_value("must be a list of strings", "stop_sequences")
     return MessagesParams(model, stream, tuple(stop))
 
 
@@ -99,17 +94,17 @@ def _blocks(content: Any, param: str) -> list[JSON]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
-        raise _invalid("must be a string or a list of content blocks", param)
+        raise invalid_value("must be a string or a list of content blocks", param)
     for j, block in enumerate(content):
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise _invalid("a content block needs a 'type'", f"{param}.{j}")
+            raise invalid_value("a content block needs a 'type'", f"{param}.{j}")
     return content
 
 
 def _text(block: JSON, param: str) -> str:
     text = block.get("text")
     if not isinstance(text, str):
-        raise _invalid("a text block needs a 'text' string", f"{param}.text")
+        raise invalid_value("a text block needs a 'text' string", f"{param}.text")
     return text
 
 
@@ -121,7 +116,7 @@ def _image(block: JSON, param: str) -> JSON:
     elif kind == "url" and isinstance(source, dict) and isinstance(source.get("url"), str):
         url = source["url"]
     else:
-        raise _invalid("images need a base64 or url source here", f"{param}.source")
+        raise invalid_value("images need a base64 or url source here", f"{param}.source")
     return {"type": "image_url", "image_url": {"url": url}}
 
 
@@ -129,7 +124,7 @@ def _document(block: JSON, param: str) -> JSON:
     source = block.get("source")
     kind = source.get("type") if isinstance(source, dict) else None
     if not isinstance(source, dict):
-        raise _invalid("a document needs a source", f"{param}.source")
+        raise invalid_value("a document needs a source", f"{param}.source")
     if kind == "text" and isinstance(source.get("data"), str):
         return {"type": "text", "text": source["data"]}
     if kind == "base64" and source.get("media_type") == "application/pdf":
@@ -141,7 +136,7 @@ def _document(block: JSON, param: str) -> JSON:
                 "file_data": f"data:application/pdf;base64,{source.get('data')}",
             },
         }
-    raise _invalid(
+    raise invalid_value(
         "documents need a base64 PDF or a text source for this provider", f"{param}.source"
     )
 
@@ -155,7 +150,7 @@ def _part(block: JSON, param: str) -> JSON:
         return _image(block, param)
     if kind == "document":
         return _document(block, param)
-    raise _invalid(f"content block type {kind!r} is not supported for this provider", param)
+    raise invalid_value(f"content block type {kind!r} is not supported for this provider", param)
 
 
 def _content(parts: list[JSON]) -> str | list[JSON]:
@@ -170,7 +165,7 @@ def _tool_result(block: JSON, param: str) -> tuple[JSON, list[JSON]]:
     """A tool_result -> (the tool message, image parts for a user message after it)."""
     call_id, _ = ids.split(block.get("tool_use_id"))
     if not isinstance(call_id, str) or not call_id:
-        raise _invalid("a tool_result needs its 'tool_use_id'", f"{param}.tool_use_id")
+        raise invalid_value("a tool_result needs its 'tool_use_id'", f"{param}.tool_use_id")
     content = block.get("content")
     texts: list[str] = []
     images: list[JSON] = []
@@ -215,7 +210,7 @@ def _assistant(content: Any, param: str) -> JSON:
         elif kind == "tool_use":
             calls.append(_tool_call(block, f"{param}.{j}"))
         elif kind not in ("thinking", "redacted_thinking"):
-            raise _invalid(
+            raise invalid_value(
                 f"content block type {kind!r} is not supported for this provider", f"{param}.{j}"
             )
     message: JSON = {"role": "assistant", "content": "\n\n".join(texts) if texts else None}
@@ -229,7 +224,7 @@ def _assistant(content: Any, param: str) -> JSON:
 def _tool_call(block: JSON, param: str) -> JSON:
     (call_id, signature), name = ids.split(block.get("id")), block.get("name")
     if not isinstance(call_id, str) or not isinstance(name, str):
-        raise _invalid("a tool_use block needs 'id' and 'name'", param)
+        raise invalid_value("a tool_use block needs 'id' and 'name'", param)
     arguments = block.get("input")
     call: JSON = {
         "id": call_id,
@@ -258,14 +253,14 @@ def _messages(body: JSON) -> list[JSON]:
     for i, message in enumerate(body["messages"]):
         param = f"messages.{i}"
         if not isinstance(message, dict):
-            raise _invalid("each message must be an object", param)
+            raise invalid_value("each message must be an object", param)
         role = message.get("role")
         if role == "user":
             out.extend(_user(message.get("content"), f"{param}.content"))
         elif role == "assistant":
             out.append(_assistant(message.get("content"), f"{param}.content"))
         else:
-            raise _invalid("role must be 'user' or 'assistant'", f"{param}.role")
+            raise invalid_value("role must be 'user' or 'assistant'", f"{param}.role")
     return out
 
 
@@ -274,22 +269,22 @@ def _messages(body: JSON) -> list[JSON]:
 
 def _tools(tools: Any) -> list[JSON]:
     if not isinstance(tools, list):
-        raise _invalid("must be a list", "tools")
+        raise invalid_value("must be a list", "tools")
     out: list[JSON] = []
     for i, tool in enumerate(tools):
         param = f"tools.{i}"
         if not isinstance(tool, dict):
-            raise _invalid("each tool must be an object", param)
+            raise invalid_value("each tool must be an object", param)
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            raise _invalid(
+            raise invalid_value(
                 f"tool type {kind!r} runs only on Anthropic providers; "
                 "this model is served by another provider",
                 f"{param}.type",
             )
         name = tool.get("name")
         if not isinstance(name, str) or not name:
-            raise _invalid("a tool needs a 'name'", f"{param}.name")
+            raise invalid_value("a tool needs a 'name'", f"{param}.name")
         function: JSON = {
             "name": name,
             "parameters": tool.get("input_schema") or {"type": "object", "properties": {}},
@@ -304,11 +299,11 @@ def _tool_choice(choice: Any, chat: JSON) -> None:
     """Set ``tool_choice`` (and ``parallel_tool_calls``) on the chat body."""
     kind = choice.get("type") if isinstance(choice, dict) else None
     if not isinstance(choice, dict) or (kind not in TOOL_CHOICES and kind != "tool"):
-        raise _invalid("type must be one of auto, any, tool, none", "tool_choice.type")
+        raise invalid_value("type must be one of auto, any, tool, none", "tool_choice.type")
     if kind == "tool":
         name = choice.get("name")
         if not isinstance(name, str) or not name:
-            raise _invalid("a 'tool' choice needs the tool's 'name'", "tool_choice.name")
+            raise invalid_value("a 'tool' choice needs the tool's 'name'", "tool_choice.name")
         chat["tool_choice"] = {"type": "function", "function": {"name": name}}
     else:
         chat["tool_choice"] = TOOL_CHOICES[kind]
@@ -343,7 +338,7 @@ def to_chat(body: JSON, params_: MessagesParams) -> JSON:
         value = body.get(key)
         if value is not None:
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _invalid("must be a number", key)
+                raise invalid_value("must be a number", key)
             chat[key] = value
     if params_.stop_sequences:
         chat["stop"] = list(params_.stop_sequences)

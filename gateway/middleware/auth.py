@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import time
 
@@ -20,6 +19,7 @@ from gateway.errors import AuthenticationFailed, PermissionDenied
 from gateway.keys import KEYS
 from gateway.keys.principal import ADMIN, ANONYMOUS, PRINCIPAL, Principal
 from gateway.limits import charge_failed_auth
+from gateway.security.loopback import is_loopback, loopback_host
 from gateway.settings import ConfigError, Settings
 
 logger = logging.getLogger("gateway.auth")
@@ -30,15 +30,6 @@ SCOPES_BY_GROUP: dict[RouteGroup, frozenset[str]] = {
     "admin": frozenset({"admin"}),
     "default": frozenset({"chat", "models", "admin"}),
 }
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def auth_enabled(settings: Settings) -> bool:
@@ -89,30 +80,23 @@ def warn_if_auth_off(settings: Settings) -> None:
         )
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, if it is one."""
+    scheme, _, value = header.partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
 def presented_key(request: web.Request) -> str | None:
     """The key from ``Authorization: Bearer`` or ``X-API-Key``, if any."""
     header = request.headers.get("Authorization")
     if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-        return None
+        return bearer_token(header)
     value = request.headers.get("X-API-Key", "").strip()
     return value or None
 
 
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
-
-
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
-
-
-def loopback_host(host: str) -> bool:
-    """Whether a Host header names this machine (``localhost``, ``127.0.0.1``, ``[::1]``)."""
-    name = host.lower()
-    name = name[: name.find("]") + 1] if name.startswith("[") else name.partition(":")[0]
-    return name in LOOPBACK_NAMES
 
 
 def auth_check(settings: Settings) -> Check:
@@ -148,10 +132,14 @@ def auth_check(settings: Settings) -> Check:
         if info is None or info.group == "public" or request.method == "OPTIONS":
             return
         if info.group == "metrics":
+            # Only as a bearer token, the one way Prometheus' scrape config sends it.
             if metrics_digest is not None:
-                key = presented_key(request)
-                if key is None or not hmac.compare_digest(_digest(key), metrics_digest):
-                    raise AuthenticationFailed("This endpoint needs the metrics token.")
+                token = bearer_token(request.headers.get("Authorization", ""))
+                if token is None or not hmac.compare_digest(_digest(token), metrics_digest):
+                    raise AuthenticationFailed(
+                        "/metrics needs 'Authorization: Bearer <metrics token>'.",
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
             return
         if not enabled:
             request[PRINCIPAL] = ANONYMOUS

@@ -8,7 +8,6 @@ admin API writes through: it checks templates and file ownership, then stores.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -38,6 +37,8 @@ from gateway.settings import Settings
 from gateway.state import SETTINGS, STORAGE
 from gateway.storage.base import Change, Collection
 from gateway.storage.crypto import Cipher, MasterKeyError, load_cipher
+from gateway.storage.listeners import Listeners
+from gateway.tasks import cancel_and_wait
 
 logger = logging.getLogger("gateway.providers.registry")
 
@@ -119,7 +120,7 @@ class ProviderRegistry:
         self._ordered: tuple[LiveProvider, ...] = ()
         self._keys: dict[str, str] = {}
         """Decrypted keys by token, so a rebuild decrypts only what changed."""
-        self._listeners: list[ProviderListener] = []
+        self._listeners: Listeners[str | None] = Listeners(logger, "provider listener")
         self._tasks: set[asyncio.Task[None]] = set()
         self._watcher: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -142,12 +143,7 @@ class ProviderRegistry:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        tasks = [*self._tasks, *([self._watcher] if self._watcher else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks, self._watcher)
         self._watcher = None
 
     @property
@@ -165,8 +161,7 @@ class ProviderRegistry:
         return self._ordered
 
     def subscribe(self, listener: ProviderListener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     # -- admin view ---------------------------------------------------------------
 
@@ -340,11 +335,7 @@ class ProviderRegistry:
         }
         # Per provider, so one change refreshes that provider's models, not everyone's.
         for provider_id in changed:
-            for listener in list(self._listeners):
-                try:
-                    listener(provider_id)
-                except Exception:
-                    logger.exception("provider listener failed")
+            self._listeners.emit(provider_id)
 
     def _decrypt(self, record: ProviderRecord) -> str | None:
         token = record.api_key_encrypted

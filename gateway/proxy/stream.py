@@ -80,7 +80,7 @@ async def _stream(
     chat: ChatRequest | None,
     fmt: ClientFormat | None,
 ) -> web.StreamResponse:
-    call = ClientStream(request, request.app[SETTINGS].upstream.keepalive_interval_s)
+    call = ClientStream(request, request.app[SETTINGS].server.sse_comment_interval_s)
     lifecycle, task = in_flight(request)
     try:
         return await _stream_candidates(call, candidates, chat, fmt)

@@ -14,16 +14,12 @@ import orjson
 
 from gateway.adapters.base import JSON
 from gateway.errors import InvalidRequest
-from gateway.validation import ChatParams
+from gateway.validation import ChatParams, invalid_value
 
 FUNCTION_TOOL: Final = "function"
 ROLES: Final = frozenset({"user", "assistant", "system", "developer"})
 TOOL_CHOICES: Final = frozenset({"auto", "none", "required"})
 _NUMBERS: Final = (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0))
-
-
-def _invalid(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code="invalid_value")
 
 
 @dataclass(slots=True)
@@ -44,42 +40,42 @@ def parse_request(body: JSON, raw: bytes) -> ResponsesRequest:
     """Check a ``POST /v1/responses`` body; InvalidRequest naming the first bad field."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise _invalid("'model' must be a non-empty string.", "model")
+        raise invalid_value("'model' must be a non-empty string.", "model")
     for name in ("stream", "store", "parallel_tool_calls", "background"):
         value = body.get(name)
         if value is not None and not isinstance(value, bool):
-            raise _invalid(f"'{name}' must be a boolean.", name)
+            raise invalid_value(f"'{name}' must be a boolean.", name)
     if body.get("background"):
-        raise _invalid("Background responses are not supported by this gateway.", "background")
+        raise invalid_value("Background responses are not supported by this gateway.", "background")
     previous = body.get("previous_response_id")
     if previous is not None and (not isinstance(previous, str) or not previous):
-        raise _invalid("'previous_response_id' must be a response id.", "previous_response_id")
+        raise invalid_value("'previous_response_id' must be a response id.", "previous_response_id")
     for name, low, high in _NUMBERS:
         _number(body.get(name), name, low, high)
     tokens = body.get("max_output_tokens")
     if tokens is not None and (
         not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1
     ):
-        raise _invalid("'max_output_tokens' must be a positive integer.", "max_output_tokens")
+        raise invalid_value("'max_output_tokens' must be a positive integer.", "max_output_tokens")
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str | list):
-        raise _invalid("'instructions' must be a string.", "instructions")
+        raise invalid_value("'instructions' must be a string.", "instructions")
     metadata = body.get("metadata")
     if metadata is not None and (
         not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values())
     ):
-        raise _invalid("'metadata' must map strings to strings.", "metadata")
+        raise invalid_value("'metadata' must map strings to strings.", "metadata")
     include = body.get("include")
     if include is not None and not isinstance(include, list):
-        raise _invalid("'include' must be a list.", "include")
+        raise invalid_value("'include' must be a list.", "include")
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
-        raise _invalid("'tools' must be a list.", "tools")
+        raise invalid_value("'tools' must be a list.", "tools")
     for i, tool in enumerate(tools or ()):
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
-            raise _invalid("Each tool needs a 'type'.", f"tools[{i}].type")
+            raise invalid_value("Each tool needs a 'type'.", f"tools[{i}].type")
         if tool["type"] == FUNCTION_TOOL and not isinstance(tool.get("name"), str):
-            raise _invalid("A function tool needs a 'name'.", f"tools[{i}].name")
+            raise invalid_value("A function tool needs a 'name'.", f"tools[{i}].name")
     items = input_items(body.get("input"))
     return ResponsesRequest(
         body=body,
@@ -96,9 +92,9 @@ def _number(value: Any, name: str, low: float, high: float) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _invalid(f"'{name}' must be a number.", name)
+        raise invalid_value(f"'{name}' must be a number.", name)
     if not low <= value <= high:
-        raise _invalid(f"'{name}' must be between {low:g} and {high:g}.", name)
+        raise invalid_value(f"'{name}' must be between {low:g} and {high:g}.", name)
 
 
 # ------------------------------------------------------------------ input items
@@ -109,7 +105,7 @@ def input_items(value: Any) -> list[JSON]:
     if isinstance(value, str):
         return [{"type": "message", "role": "user", "content": value}]
     if not isinstance(value, list):
-        raise _invalid("'input' must be a string or a list of items.", "input")
+        raise invalid_value("'input' must be a string or a list of items.", "input")
     items = []
     for i, item in enumerate(value):
         items.append(_item(item, f"input[{i}]"))
@@ -118,37 +114,41 @@ def input_items(value: Any) -> list[JSON]:
 
 def _item(item: Any, param: str) -> JSON:
     if not isinstance(item, dict):
-        raise _invalid("Each input item must be an object.", param)
+        raise invalid_value("Each input item must be an object.", param)
     kind = item.get("type", "message" if "role" in item else None)
     if kind == "message":
         role = item.get("role")
         if not isinstance(role, str) or role not in ROLES:
             allowed = ", ".join(sorted(ROLES))
-            raise _invalid(f"'role' must be one of {allowed}.", f"{param}.role")
+            raise invalid_value(f"'role' must be one of {allowed}.", f"{param}.role")
         content = item.get("content")
         if isinstance(content, list):
             for j, part in enumerate(content):
                 _part(part, f"{param}.content[{j}]")
         elif not isinstance(content, str):
-            raise _invalid("'content' must be a string or a list of parts.", f"{param}.content")
+            raise invalid_value(
+                "'content' must be a string or a list of parts.", f"{param}.content"
+            )
         return {**item, "type": "message"}
     if kind == "function_call":
         for name in ("call_id", "name", "arguments"):
             if not isinstance(item.get(name), str):
-                raise _invalid(f"A function_call item needs a string '{name}'.", f"{param}.{name}")
+                raise invalid_value(
+                    f"A function_call item needs a string '{name}'.", f"{param}.{name}"
+                )
         return item
     if kind == "function_call_output":
         if not isinstance(item.get("call_id"), str):
-            raise _invalid("A function_call_output needs a 'call_id'.", f"{param}.call_id")
+            raise invalid_value("A function_call_output needs a 'call_id'.", f"{param}.call_id")
         output = item.get("output")
         if not isinstance(output, str | list):
-            raise _invalid("'output' must be a string or a list of parts.", f"{param}.output")
+            raise invalid_value("'output' must be a string or a list of parts.", f"{param}.output")
         return item
     if kind == "reasoning":
         if not isinstance(item.get("summary", []), list):
-            raise _invalid("'summary' must be a list.", f"{param}.summary")
+            raise invalid_value("'summary' must be a list.", f"{param}.summary")
         return item
-    raise _invalid(
+    raise invalid_value(
         f"Input item type {kind!r} is not supported here "
         "(message, function_call, function_call_output, reasoning).",
         f"{param}.type",
@@ -163,9 +163,9 @@ _PART_TYPES: Final = frozenset(
 def _part(part: Any, param: str) -> None:
     kind = part.get("type") if isinstance(part, dict) else None
     if not isinstance(kind, str) or kind not in _PART_TYPES:
-        raise _invalid(f"Content part type {kind!r} is not supported.", f"{param}.type")
+        raise invalid_value(f"Content part type {kind!r} is not supported.", f"{param}.type")
     if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
-        raise _invalid("A text part needs a string 'text'.", f"{param}.text")
+        raise invalid_value("A text part needs a string 'text'.", f"{param}.text")
 
 
 # ------------------------------------------------------------------ to chat
@@ -183,7 +183,7 @@ def chat_body(request: ResponsesRequest, history: list[JSON]) -> tuple[JSON, byt
     messages += _messages(history, "previous_response_id")
     messages += _messages(request.input, "input")
     if not messages:
-        raise _invalid("The request has no input.", "input")
+        raise invalid_value("The request has no input.", "input")
     chat: JSON = {"model": request.model, "messages": messages}
     tools = [_tool(tool, i) for i, tool in enumerate(body.get("tools") or ())]
     if tools:
@@ -203,7 +203,7 @@ def chat_body(request: ResponsesRequest, history: list[JSON]) -> tuple[JSON, byt
     if isinstance(reasoning, dict) and isinstance(reasoning.get("effort"), str):
         chat["reasoning_effort"] = reasoning["effort"]
     elif reasoning is not None and not isinstance(reasoning, dict):
-        raise _invalid("'reasoning' must be an object.", "reasoning")
+        raise invalid_value("'reasoning' must be an object.", "reasoning")
     if request.stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}
@@ -234,7 +234,7 @@ def _tool_choice(choice: Any) -> Any:
         and isinstance(choice.get("name"), str)
     ):
         return {"type": "function", "function": {"name": choice["name"]}}
-    raise _invalid(
+    raise invalid_value(
         "'tool_choice' must be auto, none, required or a function by name.", "tool_choice"
     )
 
@@ -253,10 +253,12 @@ def _response_format(text: Any) -> JSON | None:
     if kind == "json_schema":
         assert isinstance(fmt, dict)
         if not isinstance(fmt.get("name"), str) or not isinstance(fmt.get("schema"), dict):
-            raise _invalid("A json_schema format needs 'name' and 'schema'.", "text.format")
+            raise invalid_value("A json_schema format needs 'name' and 'schema'.", "text.format")
         spec = {k: fmt[k] for k in ("name", "schema", "strict", "description") if k in fmt}
         return {"type": "json_schema", "json_schema": spec}
-    raise _invalid("'text.format.type' must be text, json_object or json_schema.", "text.format")
+    raise invalid_value(
+        "'text.format.type' must be text, json_object or json_schema.", "text.format"
+    )
 
 
 def _messages(items: list[JSON], where: str) -> list[JSON]:
@@ -309,7 +311,7 @@ def _text_parts(parts: list[Any], param: str) -> str:
         elif kind == "refusal":
             texts.append(str(part.get("refusal", "")))
         else:
-            raise _invalid("Only text parts are allowed here.", f"{param}[{j}].type")
+            raise invalid_value("Only text parts are allowed here.", f"{param}[{j}].type")
     return "".join(texts)
 
 
@@ -320,25 +322,33 @@ def _chat_part(part: JSON, param: str) -> JSON:
     if kind == "refusal":
         return {"type": "text", "text": str(part.get("refusal", ""))}
     if kind == "input_image":
-        url = part.get("image_url")
-        if not isinstance(url, str) or not url:
-            raise _invalid(
-                "An input_image needs an 'image_url' (a URL or data URL); "
-                "file_id needs OpenAI's file storage.",
-                f"{param}.image_url",
-            )
-        image: JSON = {"url": url}
-        if isinstance(part.get("detail"), str):
-            image["detail"] = part["detail"]
-        return {"type": "image_url", "image_url": image}
-    data = part.get("file_data")
-    if not isinstance(data, str) or not data:
-        raise _invalid(
-            "An input_file needs 'file_data' here; "
-            "file_id and file_url need OpenAI's file storage.",
-            f"{param}.file_data",
+        image = _carried(
+            part,
+            "image_url",
+            "url",
+            "detail",
+            "An input_image needs an 'image_url' (a URL or data URL); "
+            "file_id needs OpenAI's file storage.",
+            param,
         )
-    file: JSON = {"file_data": data}
-    if isinstance(part.get("filename"), str):
-        file["filename"] = part["filename"]
+        return {"type": "image_url", "image_url": image}
+    file = _carried(
+        part,
+        "file_data",
+        "file_data",
+        "filename",
+        "An input_file needs 'file_data' here; file_id and file_url need OpenAI's file storage.",
+        param,
+    )
     return {"type": "file", "file": file}
+
+
+def _carried(part: JSON, field: str, key: str, extra: str, message: str, param: str) -> JSON:
+    """``part[field]`` (a non-empty string, else 400) as ``{key: ...}``; ``extra`` if a string."""
+    value = part.get(field)
+    if not isinstance(value, str) or not value:
+        raise invalid_value(message, f"{param}.{field}")
+    carried: JSON = {key: value}
+    if isinstance(part.get(extra), str):
+        carried[extra] = part[extra]
+    return carried

@@ -6,12 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.endpoints import Operation, add_route
+from gateway.endpoints import Operation
 from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy.complete import complete
 from gateway.proxy.stream import stream
-from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
+from gateway.routes.common import add_model_route, read_json_object
 from gateway.validation import validate_chat
 
 CHAT_REQUEST_SCHEMA: dict[str, Any] = {
@@ -69,24 +69,19 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    add_route(
+    add_model_route(
         app,
-        "POST",
         "/api/v1/chat/completions",
         chat_completions,
-        group="chat",
-        also_v1=True,
-        operation=Operation(
+        Operation(
             summary="Create a chat completion (OpenAI-compatible; SSE when stream is true)",
             tag="chat",
             request_schema=CHAT_REQUEST_SCHEMA,
-            parameters=(PROVIDER_HEADER,),
             responses={
                 200: {
                     "description": "A chat.completion, or an SSE stream of chat.completion.chunk",
                     "schema": {"type": "object"},
-                },
-                **ERRORS,
+                }
             },
         ),
     )

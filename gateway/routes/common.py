@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Literal
 
 from aiohttp import web
 
+from gateway.endpoints import ErrorShape, Handler, Operation, add_route
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.security.json_body import read_json_body
 from gateway.state import SETTINGS
 
-PROVIDER_HEADER = {
-    "name": "X-Gateway-Provider",
-    "in": "header",
-    "required": False,
-    "description": "Force this provider id instead of choosing by model.",
-    "schema": {"type": "string"},
-}
+
+def optional_parameter(
+    place: Literal["header", "query"], name: str, description: str, **schema: Any
+) -> dict[str, Any]:
+    """An optional request header or query parameter, a string unless ``schema`` says more."""
+    return {
+        "name": name,
+        "in": place,
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+def text_answer(description: str, content_type: str) -> dict[str, Any]:
+    """A 200 whose body is text: an HTML page, a script, the metrics exposition."""
+    return {"description": description, "content_type": content_type, "schema": {"type": "string"}}
+
+
+PROVIDER_HEADER = optional_parameter(
+    "header", "X-Gateway-Provider", "Force this provider id instead of choosing by model."
+)
 
 ERRORS: dict[int, str] = {
     400: "Invalid request (error.param names the field)",
@@ -29,6 +47,27 @@ ERRORS: dict[int, str] = {
     502: "The provider failed",
     504: "The provider timed out",
 }
+
+
+def add_model_route(
+    app: web.Application,
+    path: str,
+    handler: Handler,
+    operation: Operation,
+    *,
+    errors: ErrorShape = "openai",
+    error_docs: Mapping[int, str | Mapping[str, Any]] = ERRORS,
+) -> None:
+    """A POST that calls a model: the chat group, also under /v1, the provider header first
+    among ``operation``'s parameters and ``error_docs`` after its 200."""
+    operation = replace(
+        operation,
+        parameters=(PROVIDER_HEADER, *operation.parameters),
+        responses={**operation.responses, **error_docs},
+    )
+    add_route(
+        app, "POST", path, handler, group="chat", also_v1=True, errors=errors, operation=operation
+    )
 
 
 async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]:

@@ -9,12 +9,12 @@ from aiohttp import web
 
 from gateway.adapters import ADAPTERS
 from gateway.adapters.base import JSON
-from gateway.endpoints import Operation, add_route
+from gateway.endpoints import Operation
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy.complete import complete
-from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
+from gateway.routes.common import add_model_route, read_json_object
 from gateway.validation import validate_embeddings
 
 EMBEDDINGS_REQUEST_SCHEMA = {
@@ -78,21 +78,14 @@ async def embeddings(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    add_route(
+    add_model_route(
         app,
-        "POST",
         "/api/v1/embeddings",
         embeddings,
-        group="chat",
-        also_v1=True,
-        operation=Operation(
+        Operation(
             summary="Create embeddings (OpenAI-compatible)",
             tag="chat",
             request_schema=EMBEDDINGS_REQUEST_SCHEMA,
-            parameters=(PROVIDER_HEADER,),
-            responses={
-                200: {"description": "An embeddings list", "schema": {"type": "object"}},
-                **ERRORS,
-            },
+            responses={200: {"description": "An embeddings list", "schema": {"type": "object"}}},
         ),
     )

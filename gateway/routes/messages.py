@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gateway.adapters.base import JSON, Adapter, UpstreamRequest
 from gateway.adapters.shapes import load_object
-from gateway.endpoints import Operation, add_route
+from gateway.endpoints import Operation
 from gateway.errors import InvalidRequest
 from gateway.keys.policy import permitted
 from gateway.limits import check_tokens_per_minute
@@ -27,28 +27,16 @@ from gateway.messages.format import MessagesFormat
 from gateway.providers.router import ROUTER, Candidate
 from gateway.proxy.complete import complete, complete_as
 from gateway.proxy.stream import stream_as
-from gateway.routes.common import PROVIDER_HEADER, read_json_object
+from gateway.routes.common import add_model_route, optional_parameter, read_json_object
 
 COUNT_HEADER: Final = "X-Gateway-Token-Count"
 ESTIMATED: Final = f"estimate; tokenizer={tokens.TOKENIZER}"
 
 HEADERS: tuple[dict[str, Any], ...] = (
-    PROVIDER_HEADER,
-    {
-        "name": "anthropic-version",
-        "in": "header",
-        "required": False,
-        "description": "Forwarded to Anthropic providers.",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "anthropic-beta",
-        "in": "header",
-        "required": False,
-        "description": "Forwarded to Anthropic providers.",
-        "schema": {"type": "string"},
-    },
+    optional_parameter("header", "anthropic-version", "Forwarded to Anthropic providers."),
+    optional_parameter("header", "anthropic-beta", "Forwarded to Anthropic providers."),
 )
+"""Besides the provider header every model route takes."""
 
 MESSAGES_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -176,15 +164,11 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    add_route(
+    add_model_route(
         app,
-        "POST",
         "/api/v1/messages",
         create_message,
-        group="chat",
-        also_v1=True,
-        errors="anthropic",
-        operation=Operation(
+        Operation(
             summary="Create a message (Anthropic's Messages API; SSE events when stream is true)",
             description=(
                 "Served by every provider: Anthropic ones get the body as it is, others a "
@@ -197,20 +181,17 @@ def setup(app: web.Application) -> None:
                 200: {
                     "description": "An Anthropic Message, or its event stream",
                     "schema": {"type": "object"},
-                },
-                **ERRORS,
+                }
             },
         ),
+        errors="anthropic",
+        error_docs=ERRORS,
     )
-    add_route(
+    add_model_route(
         app,
-        "POST",
         "/api/v1/messages/count_tokens",
         count_tokens,
-        group="chat",
-        also_v1=True,
-        errors="anthropic",
-        operation=Operation(
+        Operation(
             summary="Count a message's input tokens (exact from Anthropic, else an estimate)",
             description=(
                 f"For providers other than Anthropic the count is an estimate with the "
@@ -228,8 +209,9 @@ def setup(app: web.Application) -> None:
                         "required": ["input_tokens"],
                         "properties": {"input_tokens": {"type": "integer"}},
                     },
-                },
-                **ERRORS,
+                }
             },
         ),
+        errors="anthropic",
+        error_docs=ERRORS,
     )

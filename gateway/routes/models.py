@@ -18,6 +18,7 @@ from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
 from gateway.providers.catalog import MODEL_CATALOG
 from gateway.providers.router import ROUTER
+from gateway.routes.common import optional_parameter
 
 MODEL_SCHEMA = {
     "type": "object",
@@ -145,13 +146,7 @@ def setup(app: web.Application) -> None:
             ),
             tag="models",
             parameters=(
-                {
-                    "name": "anthropic-version",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string"},
-                    "description": "Answer in Anthropic's shape.",
-                },
+                optional_parameter("header", "anthropic-version", "Answer in Anthropic's shape."),
                 {
                     "name": "limit",
                     "in": "query",

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.endpoints import ROUTES, Operation, add_route
+from gateway.routes.common import text_answer
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -175,13 +176,7 @@ def setup(app: web.Application) -> None:
         operation=Operation(
             summary="Human-readable API documentation",
             tag="meta",
-            responses={
-                200: {
-                    "description": "HTML page",
-                    "content_type": "text/html",
-                    "schema": {"type": "string"},
-                }
-            },
+            responses={200: text_answer("HTML page", "text/html")},
         ),
     )
     add_route(
@@ -194,11 +189,7 @@ def setup(app: web.Application) -> None:
             summary="Static assets of the documentation page",
             tag="meta",
             responses={
-                200: {
-                    "description": "Script or stylesheet",
-                    "content_type": "text/plain",
-                    "schema": {"type": "string"},
-                },
+                200: text_answer("Script or stylesheet", "text/plain"),
                 404: "No such asset",
             },
         ),

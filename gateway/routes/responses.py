@@ -27,7 +27,7 @@ from gateway.responses.format import ResponsesFormat
 from gateway.responses.objects import input_resources
 from gateway.responses.request import parse_request
 from gateway.responses.store import FileResponses, RedisResponses, ResponseStore, StoredResponse
-from gateway.routes.common import ERRORS, PROVIDER_HEADER, read_json_object
+from gateway.routes.common import add_model_route, read_json_object
 from gateway.state import SETTINGS
 from gateway.storage.crypto import load_cipher
 
@@ -196,25 +196,20 @@ def setup(app: web.Application) -> None:
         "required": True,
         "schema": {"type": "string"},
     }
-    add_route(
+    add_model_route(
         app,
-        "POST",
         "/api/v1/responses",
         create_response,
-        group="chat",
-        also_v1=True,
-        operation=Operation(
+        Operation(
             summary="Create a model response (OpenAI Responses API; typed SSE events when "
             "stream is true)",
             tag="responses",
             request_schema=CREATE_SCHEMA,
-            parameters=(PROVIDER_HEADER,),
             responses={
                 200: {
                     "description": "A response object, or an SSE stream of response events",
                     "schema": {"type": "object"},
-                },
-                **ERRORS,
+                }
             },
         ),
     )

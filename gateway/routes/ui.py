@@ -18,6 +18,7 @@ from aiohttp import web
 
 from gateway.endpoints import Operation, add_route
 from gateway.errors import NotFound
+from gateway.routes.common import text_answer
 
 UI_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -95,11 +96,9 @@ async def to_console(request: web.Request) -> web.Response:
 
 
 _ASSET_RESPONSES: Mapping[int, str | Mapping[str, Any]] = {
-    200: {
-        "description": "A static file (HTML, CSS, JavaScript or TypeScript declarations)",
-        "content_type": "text/plain",
-        "schema": {"type": "string"},
-    },
+    200: text_answer(
+        "A static file (HTML, CSS, JavaScript or TypeScript declarations)", "text/plain"
+    ),
     304: "Unchanged since the ETag the client holds",
     404: "No such file",
 }
@@ -121,13 +120,7 @@ def setup(app: web.Application) -> None:
         operation=Operation(
             summary="The web console",
             tag="console",
-            responses={
-                200: {
-                    "description": "HTML page",
-                    "content_type": "text/html",
-                    "schema": {"type": "string"},
-                }
-            },
+            responses={200: text_answer("HTML page", "text/html")},
         ),
     )
     asset = Operation(

@@ -14,6 +14,7 @@ from gateway.keys.principal import ANONYMOUS, PRINCIPAL
 from gateway.ledger.aggregates import COUNTERS, DIMENSIONS, Dimension, query
 from gateway.ledger.redis import MAX_DAYS
 from gateway.ledger.service import LEDGER, SPEND_SCHEMA, Ledger
+from gateway.routes.common import optional_parameter
 
 DEFAULT_DAYS: Final = 30
 DEFAULT_LOGS: Final = 100
@@ -239,14 +240,11 @@ ME_SCHEMA: dict[str, Any] = {
 }
 
 
-def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
+LEDGER_ERRORS: dict[int, str] = {404: "Ledger off", 503: "The Redis backend cannot be reached"}
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    return optional_parameter("query", name, description)
 
 
 def setup(app: web.Application) -> None:
@@ -273,8 +271,7 @@ def setup(app: web.Application) -> None:
             ),
             responses={
                 200: {"description": "Aggregate rows", "schema": USAGE_SCHEMA},
-                404: "Ledger off",
-                503: "The Redis backend cannot be reached",
+                **LEDGER_ERRORS,
             },
         ),
     )
@@ -295,8 +292,7 @@ def setup(app: web.Application) -> None:
             ),
             responses={
                 200: {"description": "Log entries", "schema": LOGS_SCHEMA},
-                404: "Ledger off",
-                503: "The Redis backend cannot be reached",
+                **LEDGER_ERRORS,
             },
         ),
     )

@@ -19,6 +19,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from gateway.errors import InvalidRequest
+from gateway.security.loopback import LOCAL_NAMES
 from gateway.transport import AddressRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -35,7 +36,6 @@ NAT64_NETWORKS = tuple(ipaddress.ip_network(net) for net in ("64:ff9b::/96", "64
 """RFC 6052 and RFC 8215 prefixes: the IPv4 address is in the last 32 bits."""
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
-LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 class UnsafeUpstream(InvalidRequest):

@@ -31,6 +31,8 @@ from gateway.storage.base import (
     StorageError,
     StorageStatus,
 )
+from gateway.storage.listeners import Listeners
+from gateway.tasks import cancel_and_wait
 
 logger = logging.getLogger("gateway.storage.file")
 
@@ -79,6 +81,15 @@ def write_atomically(path: Path, payload: bytes) -> None:
         os.close(dir_fd)
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """Inode, mtime and size: changes whenever another process replaces or rewrites ``path``."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 @contextlib.contextmanager
 def locked(lock_path: Path) -> Iterator[None]:
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -103,23 +114,16 @@ class FileCollection:
         self._lock_path = folder / f".{name}.lock"
         self._docs: dict[str, Document] = {}
         self._stamp: tuple[int, int, int] | None = None
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Change] = Listeners(logger, f"storage listener for {name}")
         self._write_lock = asyncio.Lock()
 
     def load(self) -> None:
         self._docs = read_documents(self.path)
-        self._stamp = self._file_stamp()
-
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        self._stamp = file_stamp(self.path)
 
     def poll(self) -> None:
         """Reload when another process rewrote the file; tell subscribers."""
-        stamp = self._file_stamp()
+        stamp = file_stamp(self.path)
         if stamp == self._stamp:
             return
         try:
@@ -130,7 +134,7 @@ class FileCollection:
         self._stamp = stamp
         if docs != self._docs:
             self._docs = docs
-            self._emit(Change("reloaded", None))
+            self._listeners.emit(Change("reloaded", None))
 
     async def all(self) -> dict[str, Document]:
         return dict(self._docs)
@@ -145,7 +149,7 @@ class FileCollection:
             docs[doc_id] = doc
 
         await self._mutate(apply)
-        self._emit(Change("created", doc_id))
+        self._listeners.emit(Change("created", doc_id))
 
     async def replace(self, doc_id: str, doc: Document) -> None:
         def apply(docs: dict[str, Document]) -> None:
@@ -154,7 +158,7 @@ class FileCollection:
             docs[doc_id] = doc
 
         await self._mutate(apply)
-        self._emit(Change("updated", doc_id))
+        self._listeners.emit(Change("updated", doc_id))
 
     async def delete(self, doc_id: str) -> bool:
         existed = False
@@ -165,7 +169,7 @@ class FileCollection:
 
         await self._mutate(apply)
         if existed:
-            self._emit(Change("deleted", doc_id))
+            self._listeners.emit(Change("deleted", doc_id))
         return existed
 
     async def replace_all(self, docs: dict[str, Document]) -> None:
@@ -174,16 +178,15 @@ class FileCollection:
             current.update(docs)
 
         await self._mutate(apply)
-        self._emit(Change("reloaded", None))
+        self._listeners.emit(Change("reloaded", None))
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     async def _mutate(self, apply: Callable[[dict[str, Document]], None]) -> None:
         async with self._write_lock:
             self._docs = await asyncio.to_thread(self._mutate_on_disk, apply)
-            self._stamp = self._file_stamp()
+            self._stamp = file_stamp(self.path)
 
     def _mutate_on_disk(self, apply: Callable[[dict[str, Document]], None]) -> dict[str, Document]:
         with locked(self._lock_path):
@@ -191,13 +194,6 @@ class FileCollection:
             apply(docs)
             write_atomically(self.path, _encode(docs))
             return docs
-
-    def _emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                logger.exception("storage listener failed for %s", self.name)
 
 
 def remove_leftovers(folder: Path) -> None:
@@ -257,11 +253,8 @@ class FileStorage:
         return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await cancel_and_wait(self._poller)
+        self._poller = None
 
     async def _poll_forever(self) -> None:
         while True:

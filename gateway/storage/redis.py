@@ -39,6 +39,7 @@ from gateway.storage.base import (
     StorageStatus,
     StorageUnavailable,
 )
+from gateway.storage.listeners import Listeners
 
 logger = logging.getLogger("gateway.storage.redis")
 
@@ -109,7 +110,7 @@ class RedisCollection:
         """Revision of the last change applied per id (deletions included)."""
         self._loaded = False
         self._load_lock = asyncio.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Change] = Listeners(logger, f"storage listener for {name}")
 
     @property
     def loaded(self) -> bool:
@@ -150,8 +151,7 @@ class RedisCollection:
         await self.reload()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.subscribe(listener)
 
     async def reload(self, *, notify: bool = True) -> None:
         """Replace the snapshot with what Redis holds now."""
@@ -167,7 +167,7 @@ class RedisCollection:
         self._doc_rev.clear()
         self._loaded = True
         if notify:
-            self._emit(Change("reloaded", None))
+            self._listeners.emit(Change("reloaded", None))
 
     def on_message(self, data: bytes) -> None:
         """Apply one change published by any instance (ours included, ignored by revision)."""
@@ -195,7 +195,7 @@ class RedisCollection:
             self._docs.pop(doc_id, None)
         else:
             self._docs[doc_id] = doc
-        self._emit(Change(kind, doc_id))
+        self._listeners.emit(Change(kind, doc_id))
 
     async def _ensure_loaded(self) -> None:
         if self._loaded or not self._storage.healthy:
@@ -223,13 +223,6 @@ class RedisCollection:
             storage.mark_down(exc)
             raise StorageUnavailable(UNAVAILABLE_MESSAGE) from None
         return int(cast(int, result))
-
-    def _emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                logger.exception("storage listener failed for %s", self.name)
 
 
 UNAVAILABLE_ERRORS = UNREACHABLE

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
-from aiohttp import ClientSession
+from aiohttp import ClientResponse, ClientSession
 
 from gateway.adapters.base import Adapter, StreamUsage, UpstreamRequest
 from gateway.adapters.sse import SSEDecoder, iter_data
@@ -64,14 +65,21 @@ def assemble(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def send(session: ClientSession, request: UpstreamRequest) -> tuple[int, bytes]:
-    async with session.request(
+def opened(
+    session: ClientSession, request: UpstreamRequest
+) -> AbstractAsyncContextManager[ClientResponse]:
+    """``request`` sent as the gateway's client would (headers, body and query as built)."""
+    return session.request(
         request.method,
         request.url,
         headers=request.headers,
         data=request.body,
         params=request.params,
-    ) as response:
+    )
+
+
+async def send(session: ClientSession, request: UpstreamRequest) -> tuple[int, bytes]:
+    async with opened(session, request) as response:
         return response.status, await response.read()
 
 
@@ -79,13 +87,7 @@ async def send_stream(
     session: ClientSession, adapter: Adapter, request: UpstreamRequest, include_usage: bool = True
 ) -> tuple[bytes, list[StreamUsage]]:
     usage: list[StreamUsage] = []
-    async with session.request(
-        request.method,
-        request.url,
-        headers=request.headers,
-        data=request.body,
-        params=request.params,
-    ) as response:
+    async with opened(session, request) as response:
         assert response.status == 200, await response.read()
         data = iter_data(response.content.iter_any())
         out = b"".join(

@@ -14,7 +14,7 @@ from gateway.adapters import create_adapters
 from gateway.adapters.base import Adapter, StreamUsage, Target
 from gateway.adapters.sse import iter_data
 from gateway.errors import UpstreamError
-from tests.adapters.helpers import assemble, events_of, send, send_stream
+from tests.adapters.helpers import assemble, events_of, opened, send, send_stream
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.base import API_KEY, FakeUpstream, Fault, Reply
 from tests.fakes.gemini_upstream import FakeGemini
@@ -166,13 +166,7 @@ async def test_reset_mid_stream(fake: FakeUpstream, session: aiohttp.ClientSessi
     request = adapter.build_chat(fake.target(), body, orjson.dumps(body), "m", True)
     received: list[bytes] = []
     with pytest.raises(aiohttp.ClientError):
-        async with session.request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            data=request.body,
-            params=request.params,
-        ) as response:
+        async with opened(session, request) as response:
             async for chunk in adapter.stream_chat(
                 iter_data(response.content.iter_any()), "m", True, []
             ):
@@ -208,13 +202,7 @@ async def test_fake_sees_client_disconnect(
     fake.fault = Fault(chunk_delay=0.2)
     body = {**BODY, "stream": True}
     request = adapter.build_chat(fake.target(), body, orjson.dumps(body), "m", True)
-    async with session.request(
-        request.method,
-        request.url,
-        headers=request.headers,
-        data=request.body,
-        params=request.params,
-    ) as response:
+    async with opened(session, request) as response:
         await response.content.readany()
         response.close()
     await asyncio.wait_for(fake.disconnected.wait(), 1)

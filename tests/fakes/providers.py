@@ -16,6 +16,8 @@ from tests.fakes.models_upstream import ModelsUpstream
 
 
 class FakeClock:
+    """A clock that stands still until a test advances it (for health and cache timing)."""
+
     def __init__(self, now: float = 1000.0) -> None:
         self.now = now
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -64,3 +65,12 @@ async def three_providers(
         )  # fmt: skip
         client = await aiohttp_client(app, server_kwargs=SERVER_KWARGS)
         yield client, fakes
+
+
+@pytest.fixture
+async def gateway(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
+) -> AsyncIterator[tuple[Client, Upstreams]]:
+    """The gateway and its three fakes (the fidelity and node SDK tests' conftests share it)."""
+    async with three_providers(aiohttp_client, make_settings) as pair:
+        yield pair

@@ -3,19 +3,16 @@ reasoning_effort, the thinking round trip, cached usage and the temperature clam
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 import pytest
 
 from gateway.adapters.base import StreamUsage
-from gateway.settings import Settings
 from gateway.usage import USAGE_HOOKS
 from tests.adapters.helpers import assemble
-from tests.conftest import AppClient
 from tests.fakes.base import Reply
-from tests.fidelity.gateway import Client, Upstreams, three_providers
+from tests.fidelity.gateway import Client, Upstreams
 from tests.openai_schema import assert_chat_stream_valid, assert_valid
 
 RESPONSE_TOOL = "json_response"
@@ -23,14 +20,6 @@ RESPONSE_TOOL = "json_response"
 HI = [{"role": "user", "content": "What's the weather in Paris?"}]
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters": CITY}}]
-
-
-@pytest.fixture
-async def gateway(
-    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
-) -> AsyncIterator[tuple[Client, Upstreams]]:
-    async with three_providers(aiohttp_client, make_settings) as pair:
-        yield pair
 
 
 async def post(client: Client, **body: Any) -> tuple[Any, dict[str, str]]:

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from gateway.settings import Settings
-from tests.conftest import AppClient
 from tests.fakes.base import Reply
-from tests.fidelity.gateway import Client, Upstreams, three_providers
+from tests.fidelity.gateway import Client, Upstreams
 from tests.openai_schema import assert_valid
-
-
-@pytest.fixture
-async def gateway(
-    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
-) -> AsyncIterator[tuple[Client, Upstreams]]:
-    async with three_providers(aiohttp_client, make_settings) as pair:
-        yield pair
 
 
 async def test_models_retrieve_serves_ids_with_slashes(gateway: tuple[Client, Upstreams]) -> None:

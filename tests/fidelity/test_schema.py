@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from gateway.adapters.anthropic import AnthropicAdapter
 from gateway.adapters.gemini import GeminiAdapter
-from gateway.settings import Settings
 from tests.adapters import test_anthropic, test_gemini
 from tests.adapters.helpers import run_stream
-from tests.conftest import AppClient
 from tests.fakes.base import Fault, Reply
 from tests.fidelity.gateway import (
     CHAT_MODELS,
     EMBEDDING_MODELS,
     Client,
     Upstreams,
-    three_providers,
 )
 from tests.openai_schema import assert_chat_stream_valid, assert_valid
 
@@ -47,14 +44,6 @@ TOOL_SPECS = [
     {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
     for n, _ in TOOLS
 ]
-
-
-@pytest.fixture
-async def gateway(
-    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
-) -> AsyncIterator[tuple[Client, Upstreams]]:
-    async with three_providers(aiohttp_client, make_settings) as pair:
-        yield pair
 
 
 def chat(provider: str, **extra: Any) -> dict[str, Any]:

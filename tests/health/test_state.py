@@ -12,17 +12,7 @@ from gateway.health.state import (
     ProviderHealth,
 )
 from gateway.settings import HealthSettings
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes.providers import FakeClock
 
 
 def make_health(clock: FakeClock, **overrides: object) -> ProviderHealth:

@@ -174,6 +174,10 @@ async def test_metrics_public_unless_a_token_is_set(
     )
     assert (await guarded.get("/test/metrics")).status == 401
     assert (await guarded.get("/test/metrics", headers=bearer("nope"))).status == 401
+    # The metrics token counts only as a bearer token (what Prometheus sends), never X-API-Key.
+    refused = await guarded.get("/test/metrics", headers={"X-API-Key": token})
+    assert refused.status == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
     assert (await guarded.get("/test/metrics", headers=bearer(token))).status == 200
 
 

@@ -3,29 +3,16 @@ models.retrieve and embeddings.create (base64 by default) over each adapter."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
 import pytest
 
-from gateway.settings import Settings
-from tests.conftest import AppClient
 from tests.fakes.base import Reply
 from tests.fidelity.gateway import (
     CHAT_MODELS,
     EMBEDDING_MODELS,
     Client,
     Upstreams,
-    three_providers,
 )
 from tests.node.runner import run_node
-
-
-@pytest.fixture
-async def gateway(
-    aiohttp_client: AppClient, make_settings: Callable[..., Settings]
-) -> AsyncIterator[tuple[Client, Upstreams]]:
-    async with three_providers(aiohttp_client, make_settings) as pair:
-        yield pair
 
 
 @pytest.mark.parametrize("provider", sorted(CHAT_MODELS))

@@ -61,7 +61,7 @@ async def gateway(
 ) -> Client:
     a, b = fakes
     settings = make_settings(
-        upstream={"keepalive_interval_s": 0.2, "first_byte_timeout_s": 1.0}, **QUIET
+        server={"sse_comment_interval_s": 0.2}, upstream={"first_byte_timeout_s": 1.0}, **QUIET
     )
     app = gateway_app(
         settings,
@@ -335,7 +335,7 @@ async def test_keepalive_comment_while_waiting_for_first_token(
     upstream = await aiohttp_client(upstream_app)
     client = await start(
         aiohttp_client,
-        make_settings(upstream={"keepalive_interval_s": 0.1}, **QUIET),
+        make_settings(server={"sse_comment_interval_s": 0.1}, **QUIET),
         p("a", str(upstream.make_url("/v1")), "m"),
     )
     response = await post(client, model="m", stream=True)
