@@ -10,8 +10,6 @@ failure reasons. ``tests/http`` runs its behavioural cases against both and
 from __future__ import annotations
 
 import asyncio
-import errno
-import ipaddress
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -22,6 +20,7 @@ from multidict import CIMultiDictProxy
 
 from gateway.egress import ProxyRules
 from gateway.http.errors import BodyTooLarge, Disconnected, MalformedResponse, ReadTimeout
+from gateway.http.pool import ERRNO_REASONS, is_ip_literal
 from gateway.http.wire import FRAMING_HEADERS, header_block
 from gateway.security.ssrf import GuardedResolver
 from gateway.settings import UpstreamSettings
@@ -33,14 +32,6 @@ from gateway.transport import (
     UpstreamResponse,
 )
 from gateway.upstream import proxy_rules
-
-ERRNO_REASONS = {
-    errno.ECONNREFUSED: "the connection was refused",
-    errno.ECONNRESET: "the connection was reset",
-    errno.EHOSTUNREACH: "the host is unreachable",
-    errno.ENETUNREACH: "the network is unreachable",
-    errno.ETIMEDOUT: "the connection timed out",
-}
 
 
 class AiohttpResponse:
@@ -130,7 +121,7 @@ class AiohttpClient:
             raise ValueError("the upstream URL must be http(s) with a host and no credentials")
         host = parts.hostname
         chosen = self._proxies.choose(parts.scheme, host, proxy)
-        if self._guard is not None and (chosen is not None or _is_literal(host)):
+        if self._guard is not None and (chosen is not None or is_ip_literal(host)):
             try:
                 self._guard.check_host(host)
             except AddressRefused as exc:
@@ -191,14 +182,6 @@ class AiohttpClient:
             own["Content-Type"] = "application/json"
         self._headers[id(headers)] = (headers, own)
         return own
-
-
-def _is_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _too_large(limit: int) -> BodyTooLarge:

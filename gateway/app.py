@@ -57,9 +57,7 @@ def create_app(settings: Settings, access_log: AccessLog | None = None) -> web.A
     secrets = SecretRegistry()
     for secret in (settings.admin_key, settings.metrics.token):
         secrets.add(secret.get_secret_value() if secret else None)
-    master = settings.secret_key.get_secret_value() if settings.secret_key else ""
-    for value in master.split(","):  # NEW,OLD during a rotation
-        secrets.add(value.strip())
+    # Master keys join when they are loaded (storage.crypto.load_cipher, at start-up).
     access_log = access_log or AccessLog()
     limits = settings.body_limits
     app = web.Application(

@@ -7,8 +7,11 @@ on parameters newer than this gateway.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from gateway.errors import InvalidRequest
 
@@ -32,6 +35,9 @@ class ChatParams:
     model: str
     stream: bool
     include_usage: bool
+    rewritten: bool = False
+    """An integer was written as a whole float (``2.0``) and is now an int in the body:
+    the client's bytes must not be passed through as they are."""
 
 
 def invalid_value(message: str, param: str) -> InvalidRequest:
@@ -46,17 +52,39 @@ def _model(body: JSON) -> str:
     return model
 
 
-def _number(body: JSON, name: str, low: float, high: float | None, integer: bool) -> None:
+def encode(body: JSON) -> bytes:
+    """A body rewritten here, as bytes to relay: orjson, or json for integers past 64 bits."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # orjson takes no integer past 64 bits; a client may send one
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def whole(value: Any) -> int | None:
+    """An integer as JSON Schema counts them (``2`` or ``2.0``, never ``true``), else None."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return None
+
+
+def _number(body: JSON, name: str, low: float, high: float | None, integer: bool) -> bool:
+    """Check ``body[name]``; True when a whole float was replaced by its int."""
     value = body.get(name)
     if value is None:
-        return
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
+        return False
+    number = whole(value) if integer else value
+    if isinstance(number, bool) or not isinstance(number, int | float):
         noun = "an integer" if integer else "a number"
         raise invalid_value(f"'{name}' must be {noun}.", name)
-    if value < low or (high is not None and value > high):
+    if number < low or (high is not None and number > high):
         bounds = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
         raise invalid_value(f"'{name}' must be {bounds}.", name)
+    if number is not value:
+        body[name] = number
+        return True
+    return False
 
 
 def _parts(content: list[Any], path: str) -> None:
@@ -116,9 +144,10 @@ def validate_chat(body: JSON) -> ChatParams:
         raise invalid_value("'messages' must be a non-empty list.", "messages")
     for i, message in enumerate(messages):
         _message(message, i)
+    rewritten = False
     for name, low, high, integer in _RANGES:
         if name in body:  # most bodies set few of them: no call for the others
-            _number(body, name, low, high, integer)
+            rewritten |= _number(body, name, low, high, integer)
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise invalid_value("'stream' must be a boolean.", "stream")
@@ -136,27 +165,38 @@ def validate_chat(body: JSON) -> ChatParams:
     tools = body.get("tools")
     if tools is not None and not isinstance(tools, list):
         raise invalid_value("'tools' must be a list.", "tools")
-    return ChatParams(model=model, stream=bool(stream), include_usage=include_usage)
+    return ChatParams(
+        model=model, stream=bool(stream), include_usage=include_usage, rewritten=rewritten
+    )
 
 
-def validate_embeddings(body: JSON) -> str:
-    """Check an embeddings body; returns the model."""
+def _token(items: list[Any], j: int, param: str) -> bool:
+    """Check the token id at ``items[j]``; True when a whole float was replaced by its int."""
+    item = items[j]
+    token = whole(item)
+    if token is None:
+        raise invalid_value("Each input must be a string or a list of tokens.", param)
+    if token is item:
+        return False
+    items[j] = token
+    return True
+
+
+def validate_embeddings(body: JSON) -> tuple[str, bool]:
+    """Check an embeddings body; the model, and whether a whole float became an int."""
     model = _model(body)
     data = body.get("input")
     if isinstance(data, str):
         if not data:
             raise invalid_value("'input' must not be empty.", "input")
-    elif isinstance(data, list) and data:
-        for i, item in enumerate(data):
-            ok = (
-                isinstance(item, str)
-                or (isinstance(item, int) and not isinstance(item, bool))
-                or (isinstance(item, list) and all(isinstance(t, int) for t in item))
-            )
-            if not ok:
-                raise invalid_value(
-                    "Each input must be a string or a list of tokens.", f"input[{i}]"
-                )
-    else:
+        return model, False
+    if not isinstance(data, list) or not data:
         raise invalid_value("'input' must be a string or a non-empty list.", "input")
-    return model
+    rewritten = False
+    for i, item in enumerate(data):
+        if isinstance(item, list):
+            for j in range(len(item)):
+                rewritten |= _token(item, j, f"input[{i}]")
+        elif not isinstance(item, str):
+            rewritten |= _token(data, i, f"input[{i}]")
+    return model, rewritten

@@ -3,8 +3,9 @@
 A live gateway (a real process, auth on, limits off) and schemathesis's CLI,
 bounded in examples per operation and in time, with a fixed seed so a failure
 reproduces. Whatever routes the description lists are tested: no list here.
-Checks: no server error, and every answer's status, content type and body as
-described.
+Checks: no server error, every answer's status, content type and body as
+described, and every schema-valid request accepted (positive_data_acceptance).
+tests/contract.toml holds the one per-operation setting, and says why.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ CHECKS = (
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
+    "positive_data_acceptance",
 )
+CONFIG = Path(__file__).with_name("contract.toml")
 EXAMPLES_PER_OPERATION = 25
 MAX_SECONDS = 30
 
@@ -52,7 +55,7 @@ def test_the_server_keeps_to_its_openapi_description(tmp_path: Path) -> None:
             "--warnings", "off",
         ]  # fmt: skip
         result = subprocess.run(
-            [str(st), "run", f"{base}/api/v1/openapi.json", *options],
+            [str(st), "--config-file", str(CONFIG), "run", f"{base}/api/v1/openapi.json", *options],
             cwd=tmp_path,
             capture_output=True,
             text=True,

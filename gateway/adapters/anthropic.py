@@ -109,10 +109,7 @@ def _thinking_block(block: Any, param: str) -> JSON:
 
 
 def _image(part: JSON, param: str) -> JSON:
-    image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else image
-    if not isinstance(url, str) or not url:
-        raise InvalidRequest("image_url.url must be a non-empty string", param=param)
+    url = shapes.image_url(part, param)
     if url.startswith("data:"):
         mime, data = shapes.parse_data_url(url, param)
         return {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
@@ -123,25 +120,26 @@ def _blocks(content: Any, param: str) -> str | list[JSON]:
     """User or tool content: a string stays a string; parts become blocks."""
     if isinstance(content, str):
         return content
-    if not isinstance(content, list):
-        raise InvalidRequest("content must be a string or a list of parts", param=param)
-    blocks: list[JSON] = []
-    for j, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            blocks.append({"type": "text", "text": str(part.get("text", ""))})
-        elif kind == "image_url":
-            blocks.append(_image(part, f"{param}[{j}]"))
-        elif kind == "file":
-            data = shapes.pdf_data(part, f"{param}[{j}]")
-            source = {"type": "base64", "media_type": "application/pdf", "data": data}
-            blocks.append({"type": "document", "source": source})
-        else:
-            raise InvalidRequest(
-                f"content part type {kind!r} is not supported by this provider",
-                param=f"{param}[{j}].type",
-            )
-    return blocks
+    return shapes.translate_parts(content, param, _BLOCKS)
+
+
+def _text(part: JSON, param: str) -> JSON:
+    return {"type": "text", "text": str(part.get("text", ""))}
+
+
+def _document(part: JSON, param: str) -> JSON:
+    data = shapes.pdf_data(part, param)
+    return {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": data},
+    }
+
+
+_BLOCKS: dict[str, shapes.PartTranslator] = {
+    "text": _text,
+    "image_url": _image,
+    "file": _document,
+}
 
 
 def _assistant(message: JSON, i: int) -> JSON:
@@ -210,10 +208,7 @@ def _messages(messages: list[JSON]) -> tuple[list[JSON], list[str]]:
 
 def _tools(tools: Any) -> list[JSON]:
     out = []
-    for i, tool in enumerate(tools):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if tool.get("type") != "function" or not isinstance(function, dict):
-            raise InvalidRequest("only function tools are supported", param=f"tools[{i}].type")
+    for function in shapes.functions(tools):
         spec: JSON = {
             "name": function.get("name"),
             "input_schema": function.get("parameters") or {"type": "object", "properties": {}},

@@ -103,10 +103,7 @@ def _method_url(target: Target, model: str, method: str) -> str:
 
 
 def _image(part: JSON, param: str) -> JSON:
-    image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else image
-    if not isinstance(url, str) or not url:
-        raise InvalidRequest("image_url.url must be a non-empty string", param=param)
+    url = shapes.image_url(part, param)
     if url.startswith("data:"):
         mime, data = shapes.parse_data_url(url, param)
         return {"inlineData": {"mimeType": mime, "data": data}}
@@ -117,23 +114,11 @@ def _image(part: JSON, param: str) -> JSON:
 def _parts(content: Any, param: str) -> list[JSON]:
     if isinstance(content, str):
         return [{"text": content}] if content else []
-    if not isinstance(content, list):
-        raise InvalidRequest("content must be a string or a list of parts", param=param)
-    parts: list[JSON] = []
-    for j, part in enumerate(content):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "text":
-            parts.append({"text": str(part.get("text", ""))})
-        elif kind == "image_url":
-            parts.append(_image(part, f"{param}[{j}]"))
-        elif kind == "file":
-            parts.append(_file(part, f"{param}[{j}]"))
-        else:
-            raise InvalidRequest(
-                f"content part type {kind!r} is not supported by this provider",
-                param=f"{param}[{j}].type",
-            )
-    return parts
+    return shapes.translate_parts(content, param, _PARTS)
+
+
+def _text(part: JSON, param: str) -> JSON:
+    return {"text": str(part.get("text", ""))}
 
 
 def _file(part: JSON, param: str) -> JSON:
@@ -146,6 +131,9 @@ def _file(part: JSON, param: str) -> JSON:
         )
     mime, encoded = shapes.parse_data_url(data, f"{param}.file.file_data")
     return {"inlineData": {"mimeType": mime, "data": encoded}}
+
+
+_PARTS: dict[str, shapes.PartTranslator] = {"text": _text, "image_url": _image, "file": _file}
 
 
 def _function_response(content: Any, param: str) -> JSON:
@@ -273,10 +261,7 @@ def _generation_config(body: JSON, target: Target, model: str) -> JSON:
 
 def _tools(body: JSON) -> tuple[list[JSON], JSON | None]:
     declarations = []
-    for i, tool in enumerate(body["tools"]):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if tool.get("type") != "function" or not isinstance(function, dict):
-            raise InvalidRequest("only function tools are supported", param=f"tools[{i}].type")
+    for function in shapes.functions(body["tools"]):
         declaration: JSON = {"name": function.get("name")}
         if function.get("description"):
             declaration["description"] = function["description"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -132,6 +133,45 @@ def pdf_data(part: JSON, param: str) -> str:
                 f"this provider reads PDF files only, not {mime}", param=f"{param}.file.file_data"
             )
     return data
+
+
+def image_url(part: JSON, param: str) -> str:
+    """The URL (or data URL) of a chat ``image_url`` part."""
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    if not isinstance(url, str) or not url:
+        raise InvalidRequest("image_url.url must be a non-empty string", param=param)
+    return url
+
+
+PartTranslator = Callable[[JSON, str], JSON]
+"""One chat content part (and its param path) -> the upstream's part."""
+
+
+def translate_parts(content: Any, param: str, kinds: Mapping[str, PartTranslator]) -> list[JSON]:
+    """A list of chat content parts, each by its type's translator; other types are a 400."""
+    if not isinstance(content, list):
+        raise InvalidRequest("content must be a string or a list of parts", param=param)
+    out: list[JSON] = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        translate = kinds.get(kind) if isinstance(kind, str) else None
+        if translate is None:
+            raise InvalidRequest(
+                f"content part type {kind!r} is not supported by this provider",
+                param=f"{param}[{j}].type",
+            )
+        out.append(translate(part, f"{param}[{j}]"))
+    return out
+
+
+def functions(tools: Any) -> Iterator[JSON]:
+    """The ``function`` of each chat tool; any other kind of tool is a 400 naming it."""
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or tool.get("type") != "function":
+            raise InvalidRequest("only function tools are supported", param=f"tools[{i}].type")
+        yield function
 
 
 def reasoning_value(body: JSON, target: Target, model: str) -> int | str | None:

@@ -90,7 +90,7 @@ class Origin:
         self.active = 0
         self.addresses: list[AddrInfo] = []
         self.resolved_until = 0.0
-        self.literal = _is_ip_literal(host)
+        self.literal = is_ip_literal(host)
         if self.literal:
             self.addresses = [
                 _addr_info(host, port, socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -494,7 +494,7 @@ class ConnectionPool:
 
     async def _proxy_addresses(self, proxy: Proxy) -> list[AddrInfo]:
         """The proxy's addresses: resolved as they are, since the SSRF guard is not for it."""
-        if _is_ip_literal(proxy.host):
+        if is_ip_literal(proxy.host):
             family = socket.AF_INET6 if ":" in proxy.host else socket.AF_INET
             return [_addr_info(proxy.host, proxy.port, family)]
         try:
@@ -607,7 +607,8 @@ def _connect_reason(exc: OSError, proxy: Proxy | None) -> str:
     return f"the connection failed ({name}){via}"
 
 
-def _is_ip_literal(host: str) -> bool:
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` is an IP address (never resolved) rather than a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -7,12 +7,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
-from gateway.fields import DisplayName, ModelName
+from gateway.fields import WHOLE, DisplayName, ModelName
 from gateway.keys.principal import BudgetPeriod, Scope
 from gateway.keys.store import KeyStore
 
-Whole = Annotated[int, Strict()]
-"""An integer, never a boolean (``true`` is not 1)."""
 Number = Annotated[float, Strict()]
 """A number (an integer will do), never a boolean."""
 
@@ -30,24 +28,25 @@ class NewKey(BaseModel):
     scopes: list[Scope] = Field(default_factory=_chat_only, min_length=1, max_length=3)
     models: list[ModelName] | None = Field(None, max_length=1000)
     """The models the key may use; empty or absent means every model."""
-    rpm: Whole | None = Field(None, ge=1, le=10_000_000)
-    tpm: Whole | None = Field(None, ge=1, le=1_000_000_000)
-    expires_at: datetime | None = None
+    rpm: Annotated[int, Strict(), Field(ge=1, le=10_000_000), WHOLE] | None = None
+    tpm: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000), WHOLE] | None = None
+    expires_at: datetime | None = Field(
+        None,
+        description="When the key stops working; a time already past makes a key that is "
+        "expired from the start (listed, unusable), as a key that expires later would be.",
+    )
     budget_usd: Number | None = Field(None, ge=0, le=1_000_000_000)
     """Spend allowed per budget period, in USD at the configured prices."""
-    max_tokens: Whole | None = Field(None, ge=1, le=10**15)
+    max_tokens: Annotated[int, Strict(), Field(ge=1, le=10**15), WHOLE] | None = None
     """Tokens (prompt + completion) allowed per budget period."""
     budget_period: BudgetPeriod = "month"
 
     @field_validator("expires_at")
     @classmethod
-    def _in_the_future(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        if value <= datetime.now(UTC):
-            raise ValueError("must be in the future")
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        """A time without an offset is UTC."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -57,10 +56,10 @@ class KeyChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DisplayName | None = None
-    rpm: Whole | None = Field(None, ge=1, le=10_000_000)
-    tpm: Whole | None = Field(None, ge=1, le=1_000_000_000)
+    rpm: Annotated[int, Strict(), Field(ge=1, le=10_000_000), WHOLE] | None = None
+    tpm: Annotated[int, Strict(), Field(ge=1, le=1_000_000_000), WHOLE] | None = None
     budget_usd: Number | None = Field(None, ge=0, le=1_000_000_000)
-    max_tokens: Whole | None = Field(None, ge=1, le=10**15)
+    max_tokens: Annotated[int, Strict(), Field(ge=1, le=10**15), WHOLE] | None = None
     budget_period: BudgetPeriod | None = None
 
 

@@ -36,7 +36,7 @@ import orjson
 
 from gateway.adapters.base import JSON
 from gateway.messages import ids
-from gateway.validation import ChatParams, invalid_value
+from gateway.validation import ChatParams, invalid_value, whole
 
 ERROR_PREFIX = "Error: "
 """Put before a failed tool's result: chat's tool messages have no error flag."""
@@ -57,6 +57,8 @@ class MessagesParams:
     model: str
     stream: bool
     stop_sequences: tuple[str, ...]
+    rewritten: bool = False
+    """max_tokens came as a whole float (``2.0``) and is now an int in the body."""
 
 
 def params(body: JSON) -> MessagesParams:
@@ -64,9 +66,12 @@ def params(body: JSON) -> MessagesParams:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise invalid_value("must be a non-empty string", "model")
-    max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+    given = body.get("max_tokens")
+    max_tokens = whole(given)
+    if max_tokens is None or max_tokens < 1:
         raise invalid_value("must be an integer of at least 1 (it is required)", "max_tokens")
+    if max_tokens is not given:
+        body["max_tokens"] = max_tokens
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid_value("must be a non-empty list", "messages")
@@ -78,7 +83,7 @@ def params(body: JSON) -> MessagesParams:
         stop = []
     elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise invalid_value("must be a list of strings", "stop_sequences")
-    return MessagesParams(model, stream, tuple(stop))
+    return MessagesParams(model, stream, tuple(stop), max_tokens is not given)
 
 
 def chat_params(params_: MessagesParams) -> ChatParams:

@@ -6,14 +6,27 @@ its Fernet token, and every answer shows ``has_api_key`` and ``api_key_hint``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    Strict,
+    ValidationError,
+)
 
 from gateway.egress import parse_proxy
 from gateway.errors import InvalidRequest
 from gateway.fields import (
+    HEADER_VALUE,
+    HOST_PORT,
+    MODEL_NAMES_SCHEMA,
+    WHOLE,
     DisplayName,
     HeaderMap,
     HttpUrl,
@@ -40,10 +53,15 @@ def _proxy_override(value: str) -> str:
     return value
 
 
-ProxyOverride = Annotated[str, Field(max_length=2048), AfterValidator(_proxy_override)]
+PROXY_URL = rf"^(([hH][tT][tT][pP]://)?{HOST_PORT}/?)?$"
+ProxyOverride = Annotated[
+    str,
+    Field(max_length=2048, json_schema_extra={"pattern": PROXY_URL}),
+    AfterValidator(_proxy_override),
+]
 ApiKey = Annotated[
     SecretStr,
-    Field(min_length=1, max_length=4096),
+    Field(min_length=1, max_length=4096, json_schema_extra={"pattern": HEADER_VALUE}),
     AfterValidator(lambda key: SecretStr(check_header_safe(key.get_secret_value()))),
 ]
 
@@ -53,7 +71,11 @@ class ProviderFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    id: ProviderId | None = Field(None, description="Derived from the name when omitted.")
+    id: ProviderId | None = Field(
+        None,
+        description="Derived from the name when omitted: its letters, digits, _ and -, or "
+        "provider-<8 hex digits of the name's SHA-256> when it has none.",
+    )
     name: DisplayName
     template: Annotated[str, Field(min_length=1, max_length=100)]
     base_url: HttpUrl | None = Field(None, description="The template's when omitted.")
@@ -62,12 +84,14 @@ class ProviderFields(BaseModel):
         default_factory=list, description="Allow-list; empty means whatever the upstream lists."
     )
     aliases: dict[ModelName, ModelName] = Field(
-        default_factory=dict, description="alias -> upstream model name"
+        default_factory=dict,
+        description="alias -> upstream model name",
+        json_schema_extra=MODEL_NAMES_SCHEMA,
     )
     default_model: ModelName | None = None
     enabled: bool = True
-    priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] = 0
-    weight: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    priority: Annotated[int, Strict(), Field(ge=-1_000_000, le=1_000_000), WHOLE] = 0
+    weight: Annotated[int, Strict(), Field(ge=1, le=1_000_000), WHOLE] = 1
     timeout_s: Annotated[float, Field(ge=1, le=600)] = 60.0
     health_checks: bool = Field(True, description="False turns active health probes off.")
     proxy: ProxyOverride | None = Field(
@@ -198,11 +222,7 @@ def resolve(
             param="template",
             code="unknown_template",
         )
-    provider_id = body.id or slugify(body.name)
-    if not provider_id:
-        raise InvalidRequest(
-            "Cannot derive an id from this name; give an id.", param="id", code="invalid_provider"
-        )
+    provider_id = body.id or slugify(body.name) or unnamed_id(body.name)
     base_url = body.base_url or template.base_url
     if base_url is None:
         raise InvalidRequest(
@@ -229,6 +249,11 @@ def resolve(
         api_key_hint=hint,
         api_key_encrypted=encrypted,
     )
+
+
+def unnamed_id(name: str) -> str:
+    """The id of a provider whose name has no letter or digit to derive one from."""
+    return "provider-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def provider_schema() -> dict[str, Any]:

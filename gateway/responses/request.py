@@ -14,7 +14,7 @@ import orjson
 
 from gateway.adapters.base import JSON
 from gateway.errors import InvalidRequest
-from gateway.validation import ChatParams, invalid_value
+from gateway.validation import ChatParams, encode, invalid_value, whole
 
 FUNCTION_TOOL: Final = "function"
 ROLES: Final = frozenset({"user", "assistant", "system", "developer"})
@@ -52,11 +52,16 @@ def parse_request(body: JSON, raw: bytes) -> ResponsesRequest:
         raise invalid_value("'previous_response_id' must be a response id.", "previous_response_id")
     for name, low, high in _NUMBERS:
         _number(body.get(name), name, low, high)
-    tokens = body.get("max_output_tokens")
-    if tokens is not None and (
-        not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1
-    ):
-        raise invalid_value("'max_output_tokens' must be a positive integer.", "max_output_tokens")
+    given = body.get("max_output_tokens")
+    if given is not None:
+        tokens = whole(given)
+        if tokens is None or tokens < 1:
+            raise invalid_value(
+                "'max_output_tokens' must be a positive integer.", "max_output_tokens"
+            )
+        if tokens is not given:  # 2.0: the int it spells, in what is relayed too
+            body["max_output_tokens"] = tokens
+            raw = encode(body)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str | list):
         raise invalid_value("'instructions' must be a string.", "instructions")
@@ -155,14 +160,12 @@ def _item(item: Any, param: str) -> JSON:
     )
 
 
-_PART_TYPES: Final = frozenset(
-    {"input_text", "output_text", "refusal", "input_image", "input_file"}
-)
+PART_TYPES: Final = frozenset({"input_text", "output_text", "refusal", "input_image", "input_file"})
 
 
 def _part(part: Any, param: str) -> None:
     kind = part.get("type") if isinstance(part, dict) else None
-    if not isinstance(kind, str) or kind not in _PART_TYPES:
+    if not isinstance(kind, str) or kind not in PART_TYPES:
         raise invalid_value(f"Content part type {kind!r} is not supported.", f"{param}.type")
     if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
         raise invalid_value("A text part needs a string 'text'.", f"{param}.text")

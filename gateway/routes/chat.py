@@ -12,29 +12,76 @@ from gateway.providers.router import ROUTER
 from gateway.proxy.complete import complete
 from gateway.proxy.stream import stream
 from gateway.routes.common import add_model_route, read_json_object
-from gateway.validation import validate_chat
+from gateway.validation import encode, validate_chat
 
+_TEXT_PART: dict[str, Any] = {
+    "if": {"properties": {"type": {"const": "text"}}},
+    "then": {"required": ["text"], "properties": {"text": {"type": "string"}}},
+}
+_IMAGE_PART: dict[str, Any] = {
+    "if": {"properties": {"type": {"const": "image_url"}}},
+    "then": {
+        "required": ["image_url"],
+        "properties": {
+            "image_url": {
+                "anyOf": [
+                    {"type": "string", "minLength": 1},
+                    {
+                        "type": "object",
+                        "required": ["url"],
+                        "properties": {"url": {"type": "string", "minLength": 1}},
+                    },
+                ]
+            }
+        },
+    },
+}
+CONTENT_PART: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"type": "string", "minLength": 1}},
+    "allOf": [_TEXT_PART, _IMAGE_PART],
+}
+TOOL_CALL: dict[str, Any] = {
+    "type": "object",
+    "required": ["function"],
+    "properties": {
+        "function": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string"}},
+        }
+    },
+}
+MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["role"],
+    "description": "Every role but assistant needs content (an assistant's may be null); "
+    "a tool message needs tool_call_id.",
+    "properties": {
+        "role": {
+            "type": "string",
+            "enum": ["system", "developer", "user", "assistant", "tool", "function"],
+        },
+        "content": {"type": ["string", "array", "null"], "items": CONTENT_PART},
+        "tool_call_id": {"type": "string"},
+        "tool_calls": {"type": ["array", "null"], "items": TOOL_CALL},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"role": {"not": {"const": "assistant"}}}},
+            "then": {"required": ["content"], "properties": {"content": {"not": {"type": "null"}}}},
+        },
+        {"if": {"properties": {"role": {"const": "tool"}}}, "then": {"required": ["tool_call_id"]}},
+    ],
+}
 CHAT_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["model", "messages"],
     "additionalProperties": True,
     "properties": {
         "model": {"type": "string", "minLength": 1},
-        "messages": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["role"],
-                "properties": {
-                    "role": {
-                        "type": "string",
-                        "enum": ["system", "developer", "user", "assistant", "tool", "function"],
-                    },
-                    "content": {"type": ["string", "array", "null"]},
-                },
-            },
-        },
+        "messages": {"type": "array", "minItems": 1, "items": MESSAGE},
         "stream": {"type": "boolean"},
         "stream_options": {
             "type": "object",
@@ -44,6 +91,7 @@ CHAT_REQUEST_SCHEMA: dict[str, Any] = {
         "top_p": {"type": "number", "minimum": 0, "maximum": 1},
         "n": {"type": "integer", "minimum": 1},
         "max_tokens": {"type": "integer", "minimum": 1},
+        "max_completion_tokens": {"type": "integer", "minimum": 1},
         "tools": {"type": "array"},
     },
 }
@@ -52,6 +100,8 @@ CHAT_REQUEST_SCHEMA: dict[str, Any] = {
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body, raw = await read_json_object(request)
     params = validate_chat(body)
+    if params.rewritten:
+        raw = encode(body)
     candidates = request.app[ROUTER].candidates(
         params.model, request.headers.get("X-Gateway-Provider")
     )

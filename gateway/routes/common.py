@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
@@ -10,6 +11,8 @@ from aiohttp import web
 
 from gateway.endpoints import ErrorShape, Handler, Operation, add_route
 from gateway.errors import InvalidRequest, UnsupportedMediaType
+from gateway.providers.records import ProviderBody
+from gateway.providers.templates import Templates
 from gateway.security.json_body import read_json_body
 from gateway.state import SETTINGS
 
@@ -101,3 +104,29 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
         return node
 
     return walk(schema)  # type: ignore[no-any-return]
+
+
+BODY_SCHEMA = inline_refs(ProviderBody.model_json_schema())
+
+
+def body_schema(templates: Templates, *, new: bool) -> dict[str, Any]:
+    """BODY_SCHEMA as the loaded templates complete it: ``template`` is one of theirs, and
+    those without a default base_url or that need a key require it. A change names no id
+    (the path does; a body may repeat it, nothing else)."""
+    schema = copy.deepcopy(BODY_SCHEMA)
+    schema["properties"]["template"]["enum"] = sorted(templates)
+    if not new:
+        del schema["properties"]["id"]
+    needs = {
+        "base_url": sorted(t.id for t in templates.values() if t.base_url is None),
+        "api_key": sorted(t.id for t in templates.values() if t.key_required),
+    }
+    schema["allOf"] = [
+        {
+            "if": {"required": ["template"], "properties": {"template": {"enum": ids}}},
+            "then": {"required": [field], "properties": {field: {"type": "string"}}},
+        }
+        for field, ids in needs.items()
+        if ids
+    ]
+    return schema

@@ -15,7 +15,7 @@ from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
 from gateway.proxy.complete import complete
 from gateway.routes.common import add_model_route, read_json_object
-from gateway.validation import validate_embeddings
+from gateway.validation import encode, validate_embeddings
 
 EMBEDDINGS_REQUEST_SCHEMA = {
     "type": "object",
@@ -23,7 +23,24 @@ EMBEDDINGS_REQUEST_SCHEMA = {
     "additionalProperties": True,
     "properties": {
         "model": {"type": "string", "minLength": 1},
-        "input": {"type": ["string", "array"]},
+        "input": {
+            "description": "A string, a list of strings, a list of token ids, or a list of "
+            "lists of token ids",
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "integer"},
+                            {"type": "array", "items": {"type": "integer"}},
+                        ]
+                    },
+                },
+            ],
+        },
         "encoding_format": {"type": "string", "enum": ["float", "base64"]},
     },
 }
@@ -52,7 +69,9 @@ def encoded(answer: JSON, encoding: str) -> JSON:
 
 async def embeddings(request: web.Request) -> web.Response:
     body, raw = await read_json_object(request)
-    model = validate_embeddings(body)
+    model, rewritten = validate_embeddings(body)
+    if rewritten:
+        raw = encode(body)
     encoding = body.get("encoding_format") or "float"
     if encoding not in ENCODINGS:
         raise InvalidRequest("encoding_format must be float or base64.", param="encoding_format")

@@ -55,6 +55,7 @@ CREATED_SCHEMA: dict[str, Any] = {
 }
 NEW_KEY_SCHEMA = NewKey.model_json_schema()
 KEY_CHANGES_SCHEMA = KeyChanges.model_json_schema()
+KEY_CHANGES_SCHEMA["properties"]["name"] = NEW_KEY_SCHEMA["properties"]["name"]  # never null
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:

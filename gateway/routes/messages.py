@@ -28,6 +28,7 @@ from gateway.providers.router import ROUTER, Candidate
 from gateway.proxy.complete import complete, complete_as
 from gateway.proxy.stream import stream_as
 from gateway.routes.common import add_model_route, optional_parameter, read_json_object
+from gateway.validation import encode
 
 COUNT_HEADER: Final = "X-Gateway-Token-Count"
 ESTIMATED: Final = f"estimate; tokenizer={tokens.TOKENIZER}"
@@ -112,6 +113,8 @@ def _candidates(request: web.Request, model: str) -> list[Candidate]:
 async def create_message(request: web.Request) -> web.StreamResponse:
     body, raw = await read_json_object(request)
     params = messages_request.params(body)
+    if params.rewritten:
+        raw = encode(body)
     candidates = _candidates(request, params.model)
     await check_tokens_per_minute(request)
     fmt = MessagesFormat(body, raw, params, request.headers)

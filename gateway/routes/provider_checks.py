@@ -22,7 +22,8 @@ from gateway.providers.catalog import MODEL_CATALOG, CatalogEntry, merge_models
 from gateway.providers.live import LiveProvider
 from gateway.providers.registry import PROVIDERS
 from gateway.providers.shared_catalog import forget_shared_models
-from gateway.routes.common import read_json_object
+from gateway.providers.templates import TEMPLATES, Templates
+from gateway.routes.common import body_schema, read_json_object
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM
 
@@ -72,25 +73,34 @@ HEALTH_SCHEMA: dict[str, Any] = {
         },
     },
 }
-TEST_BODY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "model": {"type": "string", "description": "Also send a one-token completion to it"},
-        "changes": {
-            "type": "object",
-            "description": "Unsaved changes (fields of a provider body) to test instead of "
-            "the stored provider; the stored key is used unless api_key is given",
-        },
-    },
+MODEL_TO_TEST: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "description": "Also send a one-token completion to it",
 }
-DRAFT_BODY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["provider"],
-    "properties": {
-        "provider": {"type": "object", "description": "A provider body, as POST would add it"},
-        "model": {"type": "string", "description": "Also send a one-token completion to it"},
-    },
-}
+
+
+def stored_test_schema(templates: Templates) -> dict[str, Any]:
+    """A stored provider's test: a model, and unsaved changes (any of a body's fields)."""
+    changes = body_schema(templates, new=False)
+    changes.pop("required", None)
+    changes["properties"]["api_key"] = changes["properties"]["api_key"]["anyOf"][0]  # not null
+    changes["description"] = (
+        "Unsaved changes (fields of a provider body) to test instead of the stored provider; "
+        "the stored key is used unless api_key is given"
+    )
+    return {"type": "object", "properties": {"model": MODEL_TO_TEST, "changes": changes}}
+
+
+def draft_body_schema(templates: Templates) -> dict[str, Any]:
+    """A provider not saved yet: its body, as POST would add it, and a model."""
+    return {
+        "type": "object",
+        "required": ["provider"],
+        "properties": {"provider": body_schema(templates, new=True), "model": MODEL_TO_TEST},
+    }
+
+
 TEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -228,7 +238,7 @@ def setup(app: web.Application) -> None:
                 "nothing, and checks it like POST /api/v1/providers/{id}/test."
             ),
             tag="providers",
-            request_schema=DRAFT_BODY_SCHEMA,
+            request_schema=draft_body_schema(app[TEMPLATES]),
             responses={
                 200: {"description": "The outcome", "schema": TEST_SCHEMA},
                 400: "Invalid provider; error.param names the first invalid field",
@@ -294,7 +304,7 @@ def setup(app: web.Application) -> None:
                 "trouble answers ok: false with the upstream's reason."
             ),
             tag="providers",
-            request_schema=TEST_BODY_SCHEMA,
+            request_schema=stored_test_schema(app[TEMPLATES]),
             responses={200: {"description": "The outcome", "schema": TEST_SCHEMA}, **not_found},
         ),
     )

@@ -8,12 +8,12 @@ from aiohttp import web
 
 from gateway.endpoints import Operation, add_route
 from gateway.errors import InvalidRequest, NotFound
-from gateway.providers.records import ProviderBody, ProviderRecord, provider_schema
+from gateway.providers.records import ProviderRecord, provider_schema
 from gateway.providers.registry import PROVIDERS
-from gateway.routes.common import inline_refs, read_json_object
+from gateway.providers.templates import TEMPLATES
+from gateway.routes.common import body_schema, inline_refs, read_json_object
 
 PROVIDER_SCHEMA = inline_refs(provider_schema())
-BODY_SCHEMA = inline_refs(ProviderBody.model_json_schema())
 LIST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -96,6 +96,7 @@ WRITE_ERRORS: dict[int, str] = {
 
 
 def setup(app: web.Application) -> None:
+    templates = app[TEMPLATES]
     add_route(
         app,
         "GET",
@@ -123,7 +124,7 @@ def setup(app: web.Application) -> None:
         operation=Operation(
             summary="Add a provider",
             tag="providers",
-            request_schema=BODY_SCHEMA,
+            request_schema=body_schema(templates, new=True),
             responses={
                 201: {"description": "Created; Location names it", "schema": PROVIDER_SCHEMA},
                 **WRITE_ERRORS,
@@ -160,7 +161,7 @@ def setup(app: web.Application) -> None:
                     "mean the same."
                 ),
                 tag="providers",
-                request_schema=BODY_SCHEMA,
+                request_schema=body_schema(templates, new=False),
                 responses={
                     200: {"description": "The changed provider", "schema": PROVIDER_SCHEMA},
                     404: "No such provider",

@@ -25,7 +25,7 @@ from gateway.proxy.complete import complete_as
 from gateway.proxy.stream import stream_as
 from gateway.responses.format import ResponsesFormat
 from gateway.responses.objects import input_resources
-from gateway.responses.request import parse_request
+from gateway.responses.request import FUNCTION_TOOL, PART_TYPES, ROLES, parse_request
 from gateway.responses.store import FileResponses, RedisResponses, ResponseStore, StoredResponse
 from gateway.routes.common import add_model_route, read_json_object
 from gateway.state import SETTINGS
@@ -36,24 +36,75 @@ logger = logging.getLogger("gateway.responses")
 RESPONSE_STORE = web.AppKey("response_store", ResponseStore)
 STORED: frozenset[str] = frozenset({"completed", "incomplete"})
 
+_PART: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"enum": sorted(PART_TYPES)}},
+    "if": {"properties": {"type": {"enum": ["input_text", "output_text"]}}},
+    "then": {"required": ["text"], "properties": {"text": {"type": "string"}}},
+}
+INPUT_ITEM: dict[str, Any] = {
+    "type": "object",
+    "description": "A message (type may be left out), function_call, function_call_output "
+    "or reasoning item",
+    "anyOf": [
+        {
+            "required": ["role", "content"],
+            "properties": {
+                "type": {"const": "message"},
+                "role": {"enum": sorted(ROLES)},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": _PART}]},
+            },
+        },
+        {
+            "required": ["type", "call_id", "name", "arguments"],
+            "properties": {
+                "type": {"const": "function_call"},
+                **{name: {"type": "string"} for name in ("call_id", "name", "arguments")},
+            },
+        },
+        {
+            "required": ["type", "call_id", "output"],
+            "properties": {
+                "type": {"const": "function_call_output"},
+                "call_id": {"type": "string"},
+                "output": {"type": ["string", "array"]},
+            },
+        },
+        {
+            "required": ["type"],
+            "properties": {"type": {"const": "reasoning"}, "summary": {"type": "array"}},
+        },
+    ],
+}
+TOOL: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"type": "string"}},
+    "if": {"properties": {"type": {"const": FUNCTION_TOOL}}},
+    "then": {"required": ["name"], "properties": {"name": {"type": "string"}}},
+}
 CREATE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["model"],
+    "required": ["model", "input"],
     "additionalProperties": True,
     "properties": {
         "model": {"type": "string", "minLength": 1},
-        "input": {"type": ["string", "array"]},
+        "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": INPUT_ITEM}]},
         "instructions": {"type": ["string", "null"]},
         "stream": {"type": "boolean"},
         "store": {"type": "boolean"},
-        "previous_response_id": {"type": ["string", "null"]},
-        "tools": {"type": "array"},
+        "parallel_tool_calls": {"type": "boolean"},
+        "background": {"const": False, "description": "Background responses are not served"},
+        "previous_response_id": {"type": ["string", "null"], "minLength": 1},
+        "tools": {"type": "array", "items": TOOL},
         "text": {"type": "object"},
         "reasoning": {"type": "object"},
+        "include": {"type": "array"},
         "max_output_tokens": {"type": "integer", "minimum": 1},
         "temperature": {"type": "number", "minimum": 0, "maximum": 2},
         "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-        "metadata": {"type": "object"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
 

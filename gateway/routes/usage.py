@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from aiohttp import web
@@ -31,19 +31,27 @@ def _ledger(request: web.Request) -> Ledger:
     return ledger
 
 
-def _day(text: str, param: str) -> str:
+def _day(text: str, param: str) -> date:
     """``YYYY-MM-DD`` or an ISO date-time (its UTC day)."""
     try:
         if _DAY.fullmatch(text):
-            return datetime.strptime(text, "%Y-%m-%d").strftime("%Y-%m-%d")
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return date.fromisoformat(text)
+        moment = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
         raise InvalidRequest(
             f"{param}: expected a date (YYYY-MM-DD) or an ISO 8601 date-time.", param=param
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+        return moment.date()
+    try:
+        return moment.astimezone(UTC).date()
+    except OverflowError:  # 9999-12-31T23:00-05:00: past the calendar's end in UTC
+        return moment.date()
+
+
+def _given(request: web.Request) -> dict[str, str]:
+    """The query's parameters; an empty value is the same as leaving the parameter out."""
+    return {name: value for name, value in request.query.items() if value}
 
 
 def _group_by(text: str | None) -> tuple[Dimension, ...]:
@@ -59,22 +67,20 @@ def _group_by(text: str | None) -> tuple[Dimension, ...]:
     return tuple(d for d in DIMENSIONS if d in names)
 
 
+def _days_before(end: date, days: int) -> date:
+    """The first day of the ``days`` days that end with ``end``."""
+    return date.fromordinal(max(end.toordinal() - days + 1, 1))
+
+
 async def usage(request: web.Request) -> web.Response:
     ledger = _ledger(request)
-    params = request.query
-    today = datetime.fromtimestamp(ledger.clock(), UTC)
-    last = _day(params["to"], "to") if "to" in params else today.strftime("%Y-%m-%d")
-    if "from" in params:
-        first = _day(params["from"], "from")
-    else:
-        end = datetime.strptime(last, "%Y-%m-%d")
-        first = (end - timedelta(days=DEFAULT_DAYS - 1)).strftime("%Y-%m-%d")
-    if first > last:
-        raise InvalidRequest("from: must not be after to.", param="from")
-    span = (datetime.strptime(last, "%Y-%m-%d") - datetime.strptime(first, "%Y-%m-%d")).days
-    if span >= MAX_DAYS:
-        raise InvalidRequest(f"from: at most {MAX_DAYS} days per query.", param="from")
-    group_by = _group_by(params.get("group_by"))
+    params = _given(request)
+    today = datetime.fromtimestamp(ledger.clock(), UTC).date()
+    end = _day(params["to"], "to") if "to" in params else today
+    start = _day(params["from"], "from") if "from" in params else _days_before(end, DEFAULT_DAYS)
+    # At most MAX_DAYS days, the latest ones; from after to: no day at all.
+    first, last = max(start, _days_before(end, MAX_DAYS)).isoformat(), end.isoformat()
+    group_by = _group_by(request.query.get("group_by"))
     rows = await ledger.store.rows(first, last)
     data, totals = query(
         rows,
@@ -107,7 +113,7 @@ def _limit(text: str | None) -> int:
 
 async def usage_logs(request: web.Request) -> web.Response:
     ledger = _ledger(request)
-    params = request.query
+    params = _given(request)
     limit = _limit(params.get("limit"))
     before = params.get("before")
     if before is not None and not _CURSOR.fullmatch(before):
@@ -243,8 +249,13 @@ ME_SCHEMA: dict[str, Any] = {
 LEDGER_ERRORS: dict[int, str] = {404: "Ledger off", 503: "The Redis backend cannot be reached"}
 
 
-def _query(name: str, description: str) -> dict[str, Any]:
-    return optional_parameter("query", name, description)
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return optional_parameter("query", name, description, **schema)
+
+
+_WHEN: dict[str, Any] = {"anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]}
+_NAME = "(day|key|provider|model)?"
+EMPTY_IS_ABSENT = " An empty value is the same as leaving the parameter out."
 
 
 def setup(app: web.Application) -> None:
@@ -258,15 +269,25 @@ def setup(app: web.Application) -> None:
             summary="Usage and cost added up per UTC day, key, provider and model",
             tag="usage",
             parameters=(
-                _query("from", "First day, YYYY-MM-DD or ISO date-time (default: to - 29 days)"),
-                _query("to", "Last day, inclusive (default: today, UTC)"),
-                _query("key_id", "Only this key (a key id, admin or anonymous)"),
-                _query("provider", "Only this provider id"),
-                _query("model", "Only this model (as routed)"),
+                _query(
+                    "from",
+                    "First day, YYYY-MM-DD or ISO date-time (default: to - 29 days). A query "
+                    f"covers at most {MAX_DAYS} days: an earlier from is moved up to the first "
+                    f"of the {MAX_DAYS} days that end with to (the answer's from says which); "
+                    "a from after to covers no day (no rows, zero totals)." + EMPTY_IS_ABSENT,
+                    **_WHEN,
+                ),
+                _query(
+                    "to", "Last day, inclusive (default: today, UTC)." + EMPTY_IS_ABSENT, **_WHEN
+                ),
+                _query("key_id", "Only this key (a key id, admin or anonymous)." + EMPTY_IS_ABSENT),
+                _query("provider", "Only this provider id." + EMPTY_IS_ABSENT),
+                _query("model", "Only this model (as routed)." + EMPTY_IS_ABSENT),
                 _query(
                     "group_by",
                     "Comma-separated subset of day,key,provider,model (default: all four; "
                     "empty: one row, the totals)",
+                    pattern=f"^ *{_NAME} *(, *{_NAME} *)*$",
                 ),
             ),
             responses={
@@ -285,10 +306,24 @@ def setup(app: web.Application) -> None:
             summary="The request log, newest first (no prompt or answer content)",
             tag="usage",
             parameters=(
-                _query("limit", f"Entries per page, 1 to {MAX_LOGS} (default {DEFAULT_LOGS})"),
-                _query("before", "Only entries older than this id (next_before of a page)"),
-                _query("key_id", "Only this key"),
-                _query("status", "ok, error, or one HTTP status code"),
+                _query(
+                    "limit",
+                    f"Entries per page (default {DEFAULT_LOGS})",
+                    type="integer",
+                    minimum=1,
+                    maximum=MAX_LOGS,
+                ),
+                _query(
+                    "before",
+                    "Only entries older than this id (next_before of a page)." + EMPTY_IS_ABSENT,
+                    pattern=f"^({_CURSOR.pattern})?$",
+                ),
+                _query("key_id", "Only this key." + EMPTY_IS_ABSENT),
+                _query(
+                    "status",
+                    "ok, error, or one HTTP status code." + EMPTY_IS_ABSENT,
+                    pattern=f"^({_STATUS.pattern})?$",
+                ),
             ),
             responses={
                 200: {"description": "Log entries", "schema": LOGS_SCHEMA},

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from gateway.security.redaction import register_secret
 from gateway.settings import Settings
 from gateway.storage.base import StorageError
 from gateway.storage.file import write_atomically
@@ -87,7 +88,17 @@ def key_file(settings: Settings) -> Path:
 
 
 def load_cipher(settings: Settings) -> Cipher:
-    """The master key from the settings; in development, from (or generated into) secret.key."""
+    """The master key from the settings; in development, from (or generated into) secret.key.
+
+    Every master key loaded, from either place, is masked in whatever leaves the gateway.
+    """
+    cipher = _load_cipher(settings)
+    for key in cipher.keys:
+        register_secret(key)
+    return cipher
+
+
+def _load_cipher(settings: Settings) -> Cipher:
     if settings.secret_key is not None:
         return Cipher(
             parse_keys(settings.secret_key.get_secret_value(), "GATEWAY_SECRET_KEY"),

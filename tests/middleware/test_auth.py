@@ -142,9 +142,18 @@ async def test_expired_key_is_rejected(secured: Client) -> None:
     assert (await secured.get("/api/v1/test/chat", headers=bearer(key))).status == 200
 
 
+async def test_a_key_made_with_a_past_expiry_is_expired_from_the_start(secured: Client) -> None:
+    """The description cannot state "in the future"; such a key is made, and refused."""
+    body = {"name": "late", "expires_at": "2001-01-01T00:00:00Z"}
+    made = await secured.post("/api/v1/keys", json=body, headers=bearer(ADMIN_KEY))
+    assert made.status == 201
+    response = await secured.get("/api/v1/test/chat", headers=bearer((await made.json())["key"]))
+    assert response.status == 401 and "expired" in (await response.json())["error"]["message"]
+
+
 async def test_create_key_validation(secured: Client) -> None:
     cases = [
-        ({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"name": "x", "expires_at": "2001-13-01T00:00:00Z"}, "expires_at"),
         ({"name": "x", "scopes": ["root"]}, "scopes.0"),
         ({"name": "bad\nname"}, "name"),
         ({"name": "x", "rpm": 0}, "rpm"),

@@ -11,6 +11,7 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from gateway.app import create_app
+from gateway.security.redaction import mask_secrets
 from gateway.settings import Settings
 from gateway.storage.crypto import Cipher, MasterKeyError, load_cipher
 from tests.conftest import AppClient
@@ -88,3 +89,16 @@ def test_only_one_generated_key_wins(tmp_path: Path) -> None:
     assert create_key_file(path, second) is False
     assert path.read_text() == first + "\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["secret.key"]  # no leftovers
+
+
+async def test_every_master_key_is_masked_in_errors(
+    aiohttp_client: AppClient, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """The generated development key as well as GATEWAY_SECRET_KEY's (all of a rotation)."""
+    await aiohttp_client(create_app(make_settings(env="development")))
+    generated = (tmp_path / "data" / "secret.key").read_text().strip()
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    load_cipher(make_settings(secret_key=f"{new}, {old}"))
+    for key in (generated, new, old):
+        message = mask_secrets(f"upstream said: bad key {key}.")
+        assert key not in message and message == "upstream said: bad key ***."
