@@ -97,7 +97,7 @@ def in_force() -> SecretRegistry:
 
 
 def register_secret(value: str | None) -> None:
-    """Mask this exact value in the current context (ignored when short or empty)."""
+    """Mask this exact value from now on, in the registry in force (ignored when short or empty)."""
     in_force().add(value)
 
 
