@@ -155,6 +155,18 @@ def answers(*responses: bytes) -> Handler:
     return handle
 
 
+def reset_after(partial: bytes) -> Handler:
+    """A handler that sends ``partial`` (a head and part of a body), then resets the connection."""
+
+    async def handle(raw: Raw) -> None:
+        await raw.request()
+        await raw.send(partial)
+        await asyncio.sleep(0.05)
+        raw.reset()
+
+    return handle
+
+
 def ok(body: bytes = b"ok", *extra: bytes) -> bytes:
     head = [b"HTTP/1.1 200 OK", b"Content-Length: %d" % len(body), *extra]
     return b"\r\n".join(head) + b"\r\n\r\n" + body

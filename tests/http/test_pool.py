@@ -42,6 +42,7 @@ from tests.http.servers import (
     get,
     get_body,
     ok,
+    reset_after,
     self_signed,
     settle,
 )
@@ -468,16 +469,12 @@ async def test_pool_close_fails_requests_in_flight(
 
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_reset_mid_body(pool: Client, raw_server: StartServer, chunked: bool) -> None:
-    async def reset_midway(raw: Raw) -> None:
-        await raw.request()
-        if chunked:
-            await raw.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-        else:
-            await raw.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
-        await asyncio.sleep(0.05)
-        raw.reset()
-
-    server = await raw_server(reset_midway)
+    partial = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+        if chunked
+        else b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello"
+    )
+    server = await raw_server(reset_after(partial))
     response = await get(pool, server.url())
     with pytest.raises(Disconnected):
         await response.read()

@@ -32,7 +32,17 @@ from gateway.security.ssrf import GuardedResolver
 from gateway.transport import Timeouts
 from tests.fakes.http_proxy import ForwardProxy
 from tests.http.conftest import Client, MakeClient, in_use
-from tests.http.servers import QUICK, Raw, StartServer, answers, get, get_body, ok, self_signed
+from tests.http.servers import (
+    QUICK,
+    Raw,
+    StartServer,
+    answers,
+    get,
+    get_body,
+    ok,
+    reset_after,
+    self_signed,
+)
 
 # -- helpers -------------------------------------------------------------------------
 
@@ -466,13 +476,9 @@ async def test_read_is_capped_and_streams_are_not(
 async def test_a_close_delimited_body_cut_by_a_reset_is_a_failure(
     pool: Client, raw_server: StartServer
 ) -> None:
-    async def reset_midway(raw: Raw) -> None:
-        await raw.request()
-        await raw.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart one")
-        await asyncio.sleep(0.05)
-        raw.reset()
-
-    server = await raw_server(reset_midway)
+    server = await raw_server(
+        reset_after(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart one")
+    )
     response = await get(pool, server.url())
     with pytest.raises(Disconnected):
         await response.read()
