@@ -87,8 +87,8 @@ def gateway_app() -> web.Application:
     from gateway.settings import load_settings
 
     settings = load_settings()
-    configure_logging(settings.logging)
-    app = create_app(settings)
+    access_log = configure_logging(settings.logging)
+    app = create_app(settings, access_log)
     operation = Operation(summary="Benchmark echo", tag="bench", responses={200: "ok"})
     add_route(app, "POST", PATH, answer, group="chat", operation=operation)
     app.router.add_get("/ready", answer)

@@ -14,6 +14,8 @@ processes, so only the gateway's own work is measured here. Modes:
 ``BENCH_FLUSH_S=300`` flushes the ledger file only at the end: under callgrind, which
 slows the gateway about 50 times, a flush every 2 s falls on every ~25 requests instead of
 on thousands, so this separates the ledger's per-request cost from its flush's.
+``BENCH_STREAM=on`` sends streaming calls instead (the fake upstream's 50 chunks each, over
+``STREAM_CONNECTIONS`` sockets, as its chunks come 20 ms apart), to measure the relay.
 ``BENCH_CLIENT=aiohttp`` puts aiohttp's ClientSession (benchmarks/aiohttp_client.py)
 below the upstream boundary instead of the gateway's own client.
 
@@ -38,16 +40,18 @@ from aiohttp import web
 from benchmarks.run import ROOT, free_port, write_providers
 
 BODY = b'{"model":"bench/bench-model","messages":[{"role":"user","content":"hello"}]}'
+STREAM_BODY = BODY[:-1] + b',"stream":true}'
 CONNECTIONS = 8
+STREAM_CONNECTIONS = 64
 
 
-async def client(port: int, requests: int, connections: int) -> None:
+async def client(port: int, requests: int, connections: int, body: bytes = BODY) -> None:
     """Send ``requests`` chat calls over ``connections`` keep-alive sockets; check each is 200."""
     head = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
-    message = head + BODY
+    message = head + body
     left = [requests]
 
     async def one_connection() -> None:
@@ -58,11 +62,27 @@ async def client(port: int, requests: int, connections: int) -> None:
             headers = await reader.readuntil(b"\r\n\r\n")
             if not headers.startswith(b"HTTP/1.1 200"):
                 raise SystemExit(f"bad answer: {headers[:200]!r}")
+            if b"chunked" in headers.lower():
+                await read_chunked(reader)
+                continue
             length = int(headers.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             await reader.readexactly(length)
         writer.close()
 
     await asyncio.gather(*(one_connection() for _ in range(connections)))
+
+
+async def read_chunked(reader: asyncio.StreamReader) -> None:
+    """Read a chunked body to its end; the stream must have ended with ``[DONE]``."""
+    last = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+        data = await reader.readexactly(size + 2)
+        if size == 0:
+            break
+        last = data
+    if b"[DONE]" not in last:
+        raise SystemExit(f"stream did not end with [DONE]: {last[-200:]!r}")
 
 
 def start_upstream() -> tuple[subprocess.Popen[bytes], int]:
@@ -99,8 +119,8 @@ async def serve_and_load(
             "flush_interval_s": float(os.environ.get("BENCH_FLUSH_S", "2")),
         },
     )
-    configure_logging(settings.logging)
-    app = create_app(settings)
+    access_log = configure_logging(settings.logging)
+    app = create_app(settings, access_log)
     if os.environ.get("BENCH_CLIENT") == "aiohttp":
         from benchmarks.aiohttp_client import AiohttpClient
         from gateway.upstream import UPSTREAM
@@ -161,7 +181,10 @@ def main() -> None:
     if mode == "client":
         import uvloop
 
-        uvloop.run(client(int(rest[0]), int(rest[1]), CONNECTIONS))
+        if os.environ.get("BENCH_STREAM") == "on":
+            uvloop.run(client(int(rest[0]), int(rest[1]), STREAM_CONNECTIONS, STREAM_BODY))
+        else:
+            uvloop.run(client(int(rest[0]), int(rest[1]), CONNECTIONS))
         return
     import uvloop
 

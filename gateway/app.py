@@ -15,8 +15,10 @@ from gateway.endpoints import ROUTES
 from gateway.keys import KEYS, KeyStore
 from gateway.ledger import service as ledger
 from gateway.limits import LIMITER, RATE_POLICY, RatePolicy, create_limiter
+from gateway.logs import AccessLog
 from gateway.metrics import METRICS, Metrics
 from gateway.middleware import build_chain
+from gateway.middleware.access_log import ACCESS_LOG
 from gateway.middleware.auth import check_auth_config, warn_if_auth_off
 from gateway.middleware.rate_limit import stamp_rate_limit_headers
 from gateway.middleware.security_headers import response_stamper
@@ -37,24 +39,35 @@ from gateway.routes import (
     ui,
     usage,
 )
-from gateway.security.redaction import register_secret
+from gateway.security.redaction import SECRETS, SecretRegistry
 from gateway.settings import Settings
 from gateway.stamps import RESPONSE_STAMPS
 from gateway.state import LIFECYCLE, SETTINGS, STORAGE, Lifecycle
 from gateway.storage.factory import create_storage
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the whole application from one settings object."""
+def create_app(settings: Settings, access_log: AccessLog | None = None) -> web.Application:
+    """Build the whole application from one settings object.
+
+    ``access_log`` is the writer ``configure_logging`` made (none: no access lines,
+    as for an app in a test). The app owns its secrets (masked in its errors and
+    logs) and its request ids: two apps in one process share none of them.
+    """
     check_auth_config(settings)
+    secrets = SecretRegistry()
     for secret in (settings.admin_key, settings.metrics.token):
-        register_secret(secret.get_secret_value() if secret else None)
+        secrets.add(secret.get_secret_value() if secret else None)
+    # Master keys join when they are loaded (storage.crypto.load_cipher, at start-up).
+    access_log = access_log or AccessLog()
     limits = settings.body_limits
     app = web.Application(
         client_max_size=max(limits.chat_bytes, limits.admin_bytes, limits.default_bytes),
         handler_args={"max_field_size": 16 * 1024},
     )
     app[SETTINGS] = settings
+    app[SECRETS] = secrets
+    app[ACCESS_LOG] = access_log
+    app.cleanup_ctx.append(_own_context)  # first: in force for every start-up that follows
     app[LIFECYCLE] = Lifecycle(started_at=time.monotonic())
     app[ROUTES] = {}
     app.cleanup_ctx.append(redis_context)  # first, so the client closes after all its users
@@ -75,7 +88,8 @@ def create_app(settings: Settings) -> web.Application:
     registry.setup(app)
     services.setup(app)  # upstream client, health, catalog, router, usage hooks, monitor
     ledger.setup(app)  # usage and cost per request, budgets
-    app.middlewares.extend(build_chain(settings, app.get(ledger.LEDGER)))  # uses the ledger
+    usage_ledger = app.get(ledger.LEDGER)  # the chain records into it, so it comes first
+    app.middlewares.extend(build_chain(settings, secrets, access_log, usage_ledger))
     health.setup(app)
     providers.setup(app)
     provider_checks.setup(app)
@@ -92,6 +106,14 @@ def create_app(settings: Settings) -> web.Application:
     usage.setup(app)
     setup_cors(app, settings)  # keep last: it covers the routes registered above
     return app
+
+
+async def _own_context(app: web.Application) -> AsyncIterator[None]:
+    """Put the app's secrets in force for its start-up and the tasks it starts; at the end,
+    write the access lines still pending."""
+    app[SECRETS].activate()
+    yield
+    app[ACCESS_LOG].flush()
 
 
 async def _storage_context(app: web.Application) -> AsyncIterator[None]:

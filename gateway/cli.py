@@ -56,7 +56,7 @@ def _load(args: argparse.Namespace) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     settings = _load(args)
     check_auth_config(settings)  # before any worker starts
-    configure_logging(settings.logging)
+    access_log = configure_logging(settings.logging)
     if settings.server.workers > 1:
         from gateway.supervisor import CannotStart, supervise
 
@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
     from gateway.server import run
 
-    run(settings, args.parent_fd)
+    run(settings, args.parent_fd, access_log)
     return 0
 
 

@@ -18,7 +18,7 @@ The plain chat route passes no format and pays nothing for this.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import Protocol
 
 import orjson
@@ -59,7 +59,9 @@ class ClientFormat(Protocol):
     def answer(self, completion: JSON) -> JSON:
         """A normalized ``chat.completion`` (model as the client named it) -> the client's JSON."""
 
-    def events(self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]) -> AsyncIterator[bytes]:
+    def events(
+        self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]
+    ) -> AsyncGenerator[bytes, None]:
         """``chat.completion.chunk`` objects -> the client's SSE bytes, its terminal event included.
 
         ``usage`` is the adapter's running usage (cached and reasoning tokens too).
@@ -72,7 +74,9 @@ class ClientFormat(Protocol):
         """The SSE bytes that end a failed stream; ``error`` is OpenAI's ``{"error": {...}}``."""
 
 
-async def chunk_objects(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[JSON]:
+async def chunk_objects(
+    first: bytes | None, rest: AsyncIterator[bytes]
+) -> AsyncGenerator[JSON, None]:
     """An adapter's ``data: {...}`` chat chunk bytes as objects; an error event raises."""
     if first is None:
         return
@@ -83,7 +87,7 @@ async def chunk_objects(first: bytes | None, rest: AsyncIterator[bytes]) -> Asyn
             yield _chunk(event)
 
 
-async def listed(chunks: Iterable[JSON]) -> AsyncIterator[JSON]:
+async def listed(chunks: Iterable[JSON]) -> AsyncGenerator[JSON, None]:
     """Chunks already in hand (an upstream that ignored ``stream``) as an async iterator."""
     for chunk in chunks:
         yield chunk

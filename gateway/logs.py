@@ -8,7 +8,6 @@ request, takes a shorter path than other records: see ``AccessLog``.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextvars
 import logging
 import sys
@@ -155,12 +154,12 @@ class AccessLog:
             pass
 
 
-access_log = AccessLog()
-atexit.register(access_log.flush)
+def configure_logging(settings: LoggingSettings) -> AccessLog:
+    """Install one stderr handler on the root logger, replacing earlier ones.
 
-
-def configure_logging(settings: LoggingSettings) -> None:
-    """Install one stderr handler on the root logger, replacing earlier ones."""
+    Returns the access-line writer that goes with it, for the app (``create_app``):
+    on when INFO records are shown and ``settings.access_log`` is on.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
     handler.addFilter(RedactingFilter())  # no credential reaches the output
@@ -173,9 +172,11 @@ def configure_logging(settings: LoggingSettings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level)
+    logging.getLogger("aiohttp.access").disabled = True
+    access_log = AccessLog()
     access_log.configure(
         sys.stderr,
         json=settings.format == "json",
         enabled=settings.access_log and root.getEffectiveLevel() <= logging.INFO,
     )
-    logging.getLogger("aiohttp.access").disabled = True
+    return access_log

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.connections import GatewayRunner
+from gateway.logs import AccessLog
 from gateway.settings import Settings
 from gateway.state import LIFECYCLE
 
@@ -105,6 +106,8 @@ async def serve_app(app: web.Application, settings: Settings, parent_fd: int | N
         logger.info("shutdown complete")
 
 
-def run(settings: Settings, parent_fd: int | None = None) -> None:
+def run(
+    settings: Settings, parent_fd: int | None = None, access_log: AccessLog | None = None
+) -> None:
     install_event_loop_policy()
-    asyncio.run(serve_app(create_app(settings), settings, parent_fd))
+    asyncio.run(serve_app(create_app(settings, access_log), settings, parent_fd))

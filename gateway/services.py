@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from gateway.adapters import ADAPTERS
+from gateway.adapters import ADAPTERS, create_adapters
 from gateway.adapters.base import StreamUsage
 from gateway.cluster.cache import SharedCache
 from gateway.cluster.client import REDIS
@@ -46,6 +46,7 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     directory = app[PROVIDERS]
     metrics = app[METRICS]
+    adapters = app[ADAPTERS] = create_adapters()
     app[BACKGROUND] = set()
     allow_private = settings.private_upstreams_allowed
     app[UPSTREAM] = Upstream(settings.upstream, lambda: GuardedResolver(allow_private))
@@ -53,7 +54,7 @@ def setup(app: web.Application) -> None:
         settings.health, on_circuit_change=metrics.set_circuit
     )
     fetch: Fetcher = upstream_model_fetcher(
-        directory, ADAPTERS, app[UPSTREAM], settings.catalog.timeout_s
+        directory, adapters, app[UPSTREAM], settings.catalog.timeout_s
     )
     client = app.get(REDIS)
     if client is not None:
@@ -126,9 +127,10 @@ def _build_monitor(app: web.Application) -> HealthMonitor | None:
     settings = app[SETTINGS]
     if not settings.health.enabled:
         return None
+    adapters = app[ADAPTERS]
     return HealthMonitor(
         app[PROVIDERS],
-        ADAPTERS,
+        adapters,
         app[PROVIDER_HEALTH],
         app[UPSTREAM],
         settings.health,

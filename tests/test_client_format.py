@@ -18,7 +18,8 @@ from aiohttp.test_utils import TestClient
 from gateway.adapters.base import JSON, StreamUsage, TemplatePaths
 from gateway.endpoints import Operation, add_route
 from gateway.providers.router import ROUTER
-from gateway.proxy import complete_as, stream_as
+from gateway.proxy.complete import complete_as
+from gateway.proxy.stream import stream_as
 from gateway.routes.common import read_json_object
 from gateway.settings import Settings
 from gateway.usage import USAGE_HOOKS

@@ -7,7 +7,6 @@ import contextlib
 import io
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -15,7 +14,8 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.endpoints import Operation, add_route
-from gateway.logs import access_log, configure_logging
+from gateway.logs import configure_logging
+from gateway.middleware.access_log import ACCESS_LOG
 from gateway.settings import Settings
 from tests.conftest import AppClient
 
@@ -32,9 +32,7 @@ def json_log(make_settings: Callable[..., Settings]) -> Iterator[io.StringIO]:
     installed = root.handlers[-1]
     assert isinstance(installed, logging.StreamHandler)
     installed.setStream(stream)
-    access_log.configure(stream, json=True, enabled=True)  # the access line's own writer
     yield stream
-    access_log.configure(sys.stderr, json=False, enabled=False)
     root.removeHandler(installed)
     for old in saved[0]:
         root.addHandler(old)
@@ -45,6 +43,7 @@ async def test_request_id_is_on_every_line_of_a_request(
     aiohttp_client: AppClient, make_settings: Callable[..., Settings], json_log: io.StringIO
 ) -> None:
     app = create_app(make_settings(logging={"format": "json"}))
+    app[ACCESS_LOG].configure(json_log, json=True, enabled=True)  # the access line's own writer
 
     async def chatty(request: web.Request) -> web.Response:
         handler_logger.info("working on it")
@@ -89,6 +88,7 @@ async def test_a_client_that_leaves_is_logged_as_499(
     from aiohttp.test_utils import TestServer
 
     app = create_app(make_settings(logging={"format": "json"}))
+    app[ACCESS_LOG].configure(json_log, json=True, enabled=True)  # the access line's own writer
     entered = asyncio.Event()
 
     async def slow(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.logs import AccessLog, access_log, configure_logging
+from gateway.logs import AccessLog, configure_logging
 from gateway.settings import LoggingSettings
 
 
@@ -80,7 +80,6 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    access_log.configure(io.StringIO(), json=False, enabled=False)
 
 
 @pytest.mark.usefixtures("restore_logging")
@@ -91,5 +90,5 @@ def restore_logging() -> Iterator[None]:
 def test_configure_logging_follows_level_and_switch(
     level: str, enabled: bool, expected: bool
 ) -> None:
-    configure_logging(LoggingSettings(level=level, access_log=enabled))  # type: ignore[arg-type]
-    assert access_log.enabled is expected
+    settings = LoggingSettings(level=level, access_log=enabled)  # type: ignore[arg-type]
+    assert configure_logging(settings).enabled is expected

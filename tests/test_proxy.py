@@ -1,4 +1,4 @@
-"""gateway/proxy.py streams: keep-alive before the upstream answers, fallback inside a
+"""gateway/proxy/ streams: keep-alive before the upstream answers, fallback inside a
 committed stream, upstreams that answer a stream request with JSON, client disconnects."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from multidict import CIMultiDict
 
-from gateway.proxy import answer_headers
+from gateway.proxy.answers import answer_headers
 
 
 def test_rate_limit_headers_of_every_provider_family_pass_under_their_own_names() -> None:

@@ -38,7 +38,7 @@ first in that turn. ``reasoning_content`` stays the plain text, for display.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -404,7 +404,7 @@ class _Blocks:
 
 async def to_chunks(
     events: AsyncIterator[bytes], model: str, include_usage: bool, usage: list[StreamUsage]
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Anthropic stream event payloads -> chat.completion.chunk events."""
     writer = shapes.ChunkWriter(model)
     blocks = _Blocks()

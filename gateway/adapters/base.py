@@ -7,7 +7,7 @@ the hot path does no per-request assembly beyond the body.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -176,7 +176,7 @@ class Adapter(Protocol):
         model: str,
         include_usage: bool,
         usage: list[StreamUsage],
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Upstream SSE ``data`` payloads -> OpenAI SSE bytes (``data: {...}\\n\\n``).
 
         Appends the usage it sees to ``usage`` (each item a running total: the

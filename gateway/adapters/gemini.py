@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -476,7 +476,7 @@ class _Candidate:
 
 async def to_chunks(
     events: AsyncIterator[bytes], model: str, include_usage: bool, usage: list[StreamUsage]
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """streamGenerateContent SSE payloads -> chat.completion.chunk events.
 
     Finish chunks are held until the upstream's stream ends, so content that

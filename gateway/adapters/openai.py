@@ -10,7 +10,7 @@ in code.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import orjson
 
@@ -96,7 +96,7 @@ class OpenAIAdapter:
         model: str,
         include_usage: bool,
         usage: list[StreamUsage],
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         async for data in events:
             if data == b"[DONE]":
                 return

@@ -17,7 +17,7 @@ another block is open are held and told in order once it closes.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final
 
 import orjson
@@ -196,7 +196,7 @@ async def message_events(
     model: str,
     stop_sequences: tuple[str, ...],
     seen: list[StreamUsage],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Anthropic's events for a chat chunk stream; ``seen`` is the adapter's running usage."""
     blocks = Blocks()
     start: JSON = {

@@ -9,7 +9,7 @@ translated chat body, and its answer or chunk stream is translated back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Final
 
 import orjson
@@ -123,7 +123,9 @@ class MessagesFormat:
     def answer(self, completion: JSON) -> JSON:
         return to_message(completion, self.params.model, self.params.stop_sequences)
 
-    def events(self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]) -> AsyncIterator[bytes]:
+    def events(
+        self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]
+    ) -> AsyncGenerator[bytes, None]:
         return message_events(chunks, self.params.model, self.params.stop_sequences, usage)
 
     def error_event(self, error: JSON) -> bytes:

@@ -11,9 +11,11 @@ from typing import Final
 
 from aiohttp import web
 
-from gateway.logs import access_log
+from gateway.logs import AccessLog
 from gateway.metrics import KNOWN_METHODS, METRICS, UPSTREAM_WAIT
 
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
+"""The application's access-line writer (one per app, built by create_app)."""
 CLIENT_CLOSED: Final = 499
 """The status logged for a request whose client disconnected (nginx's convention)."""
 
@@ -30,6 +32,7 @@ def record_request(
     elapsed: float,
     response: web.StreamResponse | None,
     request_id: str,
+    access_log: AccessLog,
 ) -> None:
     """The request metrics and the access line, once the status the client got is known."""
     route = route_template(request)

@@ -13,6 +13,7 @@ from typing import TextIO
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.store import COLLECTION, ProviderStore
 from gateway.providers.templates import load_templates
+from gateway.security.redaction import SecretRegistry
 from gateway.settings import Settings
 from gateway.storage.crypto import (
     Cipher,
@@ -43,11 +44,14 @@ def _read_secret(stream: TextIO) -> str:
 
 def list_providers(settings: Settings, as_json: bool, out: TextIO = sys.stdout) -> int:
     async def collect() -> list[dict[str, object]]:
+        secrets = SecretRegistry()
+        secrets.activate()  # the keys it loads are masked in what it logs
         async with opened_storage(settings) as storage:
             registry = ProviderRegistry(
                 settings,
                 storage.collection(COLLECTION),
                 load_templates(settings.providers.templates_dir),
+                secrets,
             )
             await registry.start(watch=False)
             records = [record.public() for record in registry.records()]

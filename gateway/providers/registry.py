@@ -31,7 +31,7 @@ from gateway.providers.records import (
 )
 from gateway.providers.store import COLLECTION, KEEP_KEY, KeepKey, ProviderStore
 from gateway.providers.templates import TEMPLATES, Template, Templates, load_templates
-from gateway.security.redaction import register_secret
+from gateway.security.redaction import SECRETS, SecretRegistry
 from gateway.security.ssrf import UnsafeUpstream, check_upstream_url
 from gateway.settings import Settings
 from gateway.state import SETTINGS, STORAGE
@@ -100,8 +100,16 @@ def build_live(
 class ProviderRegistry:
     """Implements ProviderDirectory; writes go through ``create``/``update``/``delete``."""
 
-    def __init__(self, settings: Settings, collection: Collection, templates: Templates) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        collection: Collection,
+        templates: Templates,
+        secrets: SecretRegistry,
+    ) -> None:
         self._settings = settings
+        self._secrets = secrets
+        """Where provider keys and secret headers go, to be masked in errors and logs."""
         self._collection = collection
         self.templates = templates
         self._store: ProviderStore | None = None
@@ -286,11 +294,11 @@ class ProviderRegistry:
             keys[provider_id] = loaded.api_key
             headers[provider_id] = loaded.record.headers
         for key in keys.values():
-            register_secret(key)  # an upstream that echoes it is masked (errors.error_body)
+            self._secrets.add(key)  # an upstream that echoes it is masked (errors.error_body)
         for provider_headers in headers.values():
             for name, value in provider_headers.items():
                 if is_secret_header(name):
-                    register_secret(value)
+                    self._secrets.add(value)
         live: dict[str, LiveProvider] = {}
         for provider_id, record in sorted(records.items()):
             template = self.templates.get(record.template)
@@ -389,7 +397,9 @@ def setup(app: web.Application) -> None:
     """Load the templates and register the provider registry, started with the app."""
     settings = app[SETTINGS]
     app[TEMPLATES] = load_templates(settings.providers.templates_dir)
-    app[PROVIDERS] = ProviderRegistry(settings, app[STORAGE].collection(COLLECTION), app[TEMPLATES])
+    app[PROVIDERS] = ProviderRegistry(
+        settings, app[STORAGE].collection(COLLECTION), app[TEMPLATES], app[SECRETS]
+    )
     app.cleanup_ctx.append(_registry_context)
 
 

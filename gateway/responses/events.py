@@ -9,7 +9,7 @@ A failure ends the stream with ``error`` and ``response.failed``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -82,7 +82,7 @@ class EventStream:
 
     async def events(
         self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """The whole event stream for ``chunks``; ``usage`` is the adapter's running count."""
         yield self.start()
         finish: str | None = None

@@ -6,7 +6,7 @@ One instance serves one request and keeps the finished response object in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Final
 
 import orjson
@@ -134,7 +134,9 @@ class ResponsesFormat:
         self._result = from_completion(self.draft, completion)
         return self._result
 
-    def events(self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]) -> AsyncIterator[bytes]:
+    def events(
+        self, chunks: AsyncIterator[JSON], usage: list[StreamUsage]
+    ) -> AsyncGenerator[bytes, None]:
         self.native = False
         return self.writer.events(chunks, usage)
 

@@ -9,7 +9,8 @@ from aiohttp import web
 from gateway.endpoints import Operation
 from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
-from gateway.proxy import complete, stream
+from gateway.proxy.complete import complete
+from gateway.proxy.stream import stream
 from gateway.routes.common import add_model_route, read_json_object
 from gateway.validation import encode, validate_chat
 

@@ -13,7 +13,7 @@ from gateway.endpoints import Operation
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
-from gateway.proxy import complete
+from gateway.proxy.complete import complete
 from gateway.routes.common import add_model_route, read_json_object
 from gateway.validation import encode, validate_embeddings
 
@@ -75,10 +75,11 @@ async def embeddings(request: web.Request) -> web.Response:
     encoding = body.get("encoding_format") or "float"
     if encoding not in ENCODINGS:
         raise InvalidRequest("encoding_format must be float or base64.", param="encoding_format")
+    adapters = request.app[ADAPTERS]
     candidates = [
         c
         for c in request.app[ROUTER].candidates(model, request.headers.get("X-Gateway-Provider"))
-        if (adapter := ADAPTERS.get(c.provider.adapter)) is not None and adapter.supports_embeddings
+        if (adapter := adapters.get(c.provider.adapter)) is not None and adapter.supports_embeddings
     ]
     if not candidates:
         raise InvalidRequest(

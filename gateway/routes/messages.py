@@ -25,7 +25,8 @@ from gateway.messages import request as messages_request
 from gateway.messages import tokens
 from gateway.messages.format import MessagesFormat
 from gateway.providers.router import ROUTER, Candidate
-from gateway.proxy import complete, complete_as, stream_as
+from gateway.proxy.complete import complete, complete_as
+from gateway.proxy.stream import stream_as
 from gateway.routes.common import add_model_route, optional_parameter, read_json_object
 from gateway.validation import encode
 

@@ -199,7 +199,7 @@ async def _probe(
     app = request.app
     upstream = app[UPSTREAM]
     timeout_s = app[SETTINGS].health.timeout_s
-    adapter = ADAPTERS.get(provider.adapter)
+    adapter = app[ADAPTERS].get(provider.adapter)
     result = await probe_provider(provider, adapter, upstream, timeout_s)
     if record:
         await _record(request, provider.id, result)

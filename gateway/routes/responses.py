@@ -21,7 +21,8 @@ from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.keys.principal import ADMIN, PRINCIPAL
 from gateway.limits import check_tokens_per_minute
 from gateway.providers.router import ROUTER
-from gateway.proxy import complete_as, stream_as
+from gateway.proxy.complete import complete_as
+from gateway.proxy.stream import stream_as
 from gateway.responses.format import ResponsesFormat
 from gateway.responses.objects import input_resources
 from gateway.responses.request import FUNCTION_TOOL, PART_TYPES, ROLES, parse_request

@@ -1,17 +1,25 @@
 """Masking credentials in text that leaves the gateway: error messages and log records.
 
-Two lines of defence. First, by value: every secret the gateway holds (provider
-keys, secret provider headers, the admin and master keys, the metrics token) is
-registered in ``SECRETS`` when it is loaded, because a key's shape cannot be
-guessed. Second, by shape: strings that look like a key (``gw-``, ``sk-``,
-``sk-ant-``, ``AIza``, ``Bearer ...``). Log records also mask ``name: value``
-pairs of credential headers.
+Two lines of defence. First, by value: every secret an application holds
+(provider keys, secret provider headers, the admin and master keys, the metrics
+token) is added to its own ``SecretRegistry`` (``app[SECRETS]``) when it is
+loaded, because a key's shape cannot be guessed. Second, by shape: strings that
+look like a key (``gw-``, ``sk-``, ``sk-ant-``, ``AIza``, ``Bearer ...``). Log
+records also mask ``name: value`` pairs of credential headers.
+
+Error bodies and log records are made in many places that know no application
+(an adapter's error event, a logging filter), so the registry in force is a
+context variable: the application activates its own at start-up and for each
+request; two applications in one process never mask, or see, each other's values.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
+
+from aiohttp import web
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
@@ -33,7 +41,7 @@ _PAIR_NAME = re.compile(r"(?i)(?:x-api-key|api[_-]?key|authorization)[\"']?\s*[:
 
 
 class SecretRegistry:
-    """The exact values that must never leave the gateway, matched by one compiled pattern.
+    """The exact values that must never leave one application, matched by one compiled pattern.
 
     Values are only ever added (a replaced key stays masked); the pattern is
     rebuilt lazily after a change, so masking costs nothing until an error occurs.
@@ -63,29 +71,44 @@ class SecretRegistry:
             pattern = self._pattern = re.compile("|".join(map(re.escape, longest_first)))
         return pattern
 
+    def activate(self) -> None:
+        """Make this the registry in force in the current context (and tasks it starts)."""
+        IN_FORCE.set(self)
 
-SECRETS = SecretRegistry()
-"""The process's registry: fed by settings, the provider registry and providers.d files."""
+    def looks_secret(self, text: str) -> bool:
+        """Whether ``redact`` would change ``text`` with this registry in force."""
+        return _LOG_PATTERNS.search(text) is not None or self.found_in(text)
+
+
+SECRETS = web.AppKey("secrets", SecretRegistry)
+"""The application's registry: fed by its settings, its provider registry and providers.d."""
+
+IN_FORCE: contextvars.ContextVar[SecretRegistry | None] = contextvars.ContextVar(
+    "secrets", default=None
+)
+"""The registry of the application this context serves; set with ``activate``."""
+_OUTSIDE = SecretRegistry()
+"""In force outside any application (a CLI command, a test without an app)."""
+
+
+def in_force() -> SecretRegistry:
+    """The registry of the application this context serves (``activate``)."""
+    return IN_FORCE.get() or _OUTSIDE
 
 
 def register_secret(value: str | None) -> None:
-    """Mask this exact value wherever it appears (ignored when short or empty)."""
-    SECRETS.add(value)
+    """Mask this exact value from now on, in the registry in force (ignored when short or empty)."""
+    in_force().add(value)
 
 
 def mask_secrets(text: str) -> str:
     """A message safe to send to a client: known secrets by value, then key-shaped strings."""
-    return _KEY_SHAPES.sub(_mask_match, SECRETS.mask(text))
+    return _KEY_SHAPES.sub(_mask_match, in_force().mask(text))
 
 
 def redact(text: str) -> str:
     """A log line safe to write: ``mask_secrets`` plus ``name: value`` credential pairs."""
-    return _LOG_PATTERNS.sub(_mask_match, SECRETS.mask(text))
-
-
-def looks_secret(text: str) -> bool:
-    """Whether ``redact`` would change ``text``."""
-    return _LOG_PATTERNS.search(text) is not None or SECRETS.found_in(text)
+    return _LOG_PATTERNS.sub(_mask_match, in_force().mask(text))
 
 
 def _mask_match(match: re.Match[str]) -> str:

@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
-from gateway.adapters import ADAPTERS
+from gateway.adapters import create_adapters
 from gateway.adapters.base import Adapter, StreamUsage, Target
 from gateway.adapters.sse import iter_data
 from gateway.errors import UpstreamError
@@ -20,6 +20,7 @@ from tests.fakes.base import API_KEY, FakeUpstream, Fault, Reply
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 
+ADAPTERS = create_adapters()
 FAKES = {"openai": FakeOpenAI, "anthropic": FakeAnthropic, "gemini": FakeGemini}
 TOOLS = [("get_weather", {"city": "Paris"}), ("get_time", {"tz": "CET"})]
 BODY = {

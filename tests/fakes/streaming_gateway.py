@@ -16,6 +16,7 @@ import gateway.server
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.endpoints import Operation, add_route
+from gateway.logs import AccessLog
 from gateway.settings import Settings
 
 CHUNKS = 8
@@ -33,8 +34,10 @@ async def slow_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_app_with_slow_route(settings: Settings) -> web.Application:
-    app = create_app(settings)
+def create_app_with_slow_route(
+    settings: Settings, access_log: AccessLog | None = None
+) -> web.Application:
+    app = create_app(settings, access_log)
     operation = Operation(summary="test-only slow stream", tag="test", responses={200: "ok"})
     add_route(app, "GET", "/api/v1/test/slow", slow_stream, group="default", operation=operation)
     return app

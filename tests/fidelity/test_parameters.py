@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.adapters import ADAPTERS
+from gateway.adapters import create_adapters
 from gateway.adapters.base import Target, TemplatePaths
 from gateway.errors import InvalidRequest
 from gateway.providers.templates import parse_template
@@ -19,6 +19,7 @@ from tests.openai_schema import component
 
 DOC = Path(__file__).parents[2] / "docs" / "parameters.md"
 TEMPLATES = Path(__file__).parents[2] / "gateway" / "templates"
+ADAPTERS = create_adapters()
 MODELS = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-5", "gemini": "gemini-2.5-flash"}
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 BASE: dict[str, Any] = {"model": "client-model", "messages": [{"role": "user", "content": "hi"}]}

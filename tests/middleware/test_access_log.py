@@ -64,8 +64,9 @@ async def test_in_process_access_lines_carry_status_route_id_and_bounded_method(
     import asyncio
     import io
 
-    from gateway.logs import access_log
+    from gateway.middleware.access_log import ACCESS_LOG
 
+    access_log = client.app[ACCESS_LOG]
     stream = io.StringIO()
     access_log.configure(stream, json=True, enabled=True)
     try:

@@ -435,10 +435,9 @@ async def test_adapter_failure_mid_stream_still_ends_the_stream(
     make_settings: Callable[..., Settings],
     fakes: tuple[FakeOpenAI, FakeOpenAI],
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(ADAPTERS, "openai", BrokenStreamAdapter())
     client = await start(aiohttp_client, make_settings(**QUIET), p("a", fakes[0].base_url, "m"))
+    client.app[ADAPTERS]["openai"] = BrokenStreamAdapter()
     response = await post(client, model="m", stream=True)
     blocks = events(await asyncio.wait_for(response.read(), 5))
     assert len(blocks) == 2
