@@ -84,7 +84,7 @@ def create_app(settings: Settings, access_log: AccessLog | None = None) -> web.A
     app[RESPONSE_STAMPS].append(response_stamper(settings))
     app[RESPONSE_STAMPS].append(stamp_rate_limit_headers)
     app.cleanup_ctx.append(_storage_context)
-    app.cleanup_ctx.append(_security_context)
+    app.cleanup_ctx.append(_keys_context)
     registry.setup(app)
     services.setup(app)  # upstream client, health, catalog, router, usage hooks, monitor
     ledger.setup(app)  # usage and cost per request, budgets
@@ -124,7 +124,7 @@ async def _storage_context(app: web.Application) -> AsyncIterator[None]:
     await storage.close()
 
 
-async def _security_context(app: web.Application) -> AsyncIterator[None]:
+async def _keys_context(app: web.Application) -> AsyncIterator[None]:
     """Load the key index once storage is open; warn loudly when auth is off."""
     warn_if_auth_off(app[SETTINGS])
     await app[KEYS].start()

@@ -13,7 +13,7 @@
 Five steps share one middleware frame because every coroutine frame costs on
 every request; the steps keep their modules and their order. Security headers
 and the echoed X-Request-ID are stamped by a response stamp (see
-response_stamps and security_headers) so streams get them too.
+gateway.stamps and security_headers) so streams get them too.
 """
 
 from __future__ import annotations
