@@ -17,6 +17,7 @@ import itertools
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -111,6 +112,11 @@ def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:
     return rows, log, last_used
 
 
+def with_seq(encoded: bytes, seq: int) -> bytes:
+    """An entry encoded as a JSON array, with its seq added last: ``dumps((*entry, seq))``."""
+    return b"%b,%d]" % (encoded[:-1], seq)
+
+
 def ledger_head(rows: Rows, last_used: dict[str, float]) -> bytes:
     """The file's bytes up to its log entries (then come the entries, then ``]}``)."""
     head = orjson.dumps(
@@ -153,9 +159,10 @@ class FileLedger:
         self._base_log = EncodedLog()
         self._last_used: dict[str, float] = {}
         self._pending: Rows = {}
-        self._pending_log: list[Entry] = []
+        self._pending_log: deque[bytes] = self._empty_log()
+        """Entries encoded without their seq: bytes the garbage collector never tracks."""
         self._flushing: Rows = {}
-        self._flushing_log: list[Entry] = []
+        self._flushing_log: deque[bytes] = deque()
         self._next_seq = 1
         """The seq of the first pending log entry (the others follow it)."""
         self._flushing_seq = 1
@@ -211,11 +218,9 @@ class FileLedger:
         add_entry(self._pending, entry)
         if self.log_entries:
             log = self._pending_log
-            log.append(entry)
-            if len(log) > self.log_entries:
-                dropped = len(log) - self.log_entries
-                del log[:dropped]
-                self._next_seq += dropped
+            if len(log) == self.log_entries:
+                self._next_seq += 1  # the bounded deque drops its oldest entry
+            log.append(orjson.dumps(entry))
         self._last_used[entry[AT_KEY_ID]] = entry[AT_TIME]
 
     # flushing ------------------------------------------------------------------
@@ -245,19 +250,27 @@ class FileLedger:
             raise
         self._adopt_written(written)
 
+    def _empty_log(self) -> deque[bytes]:
+        """Bounded: appending to a full log drops its oldest entry in O(1)."""
+        return deque(maxlen=self.log_entries or None)
+
     def _take(self) -> None:
         """On the loop: hand what was counted to the flush (which may run in a thread)."""
         self._flushing, self._pending = self._pending, {}
-        self._flushing_log, self._pending_log = self._pending_log, []
+        self._flushing_log, self._pending_log = self._pending_log, self._empty_log()
         self._flushing_seq = self._next_seq
         self._next_seq += len(self._flushing_log)
         self._flushing_last_used = dict(self._last_used)
 
     def _give_back(self) -> None:
         self._pending = merge(self._flushing, self._pending)
-        self._pending_log = self._flushing_log + self._pending_log
-        self._next_seq = self._flushing_seq
-        self._flushing, self._flushing_log = {}, []
+        end = self._next_seq + len(self._pending_log)  # the seq after the newest entry
+        kept = self._empty_log()
+        kept.extend(self._flushing_log)
+        kept.extend(self._pending_log)
+        self._pending_log = kept
+        self._next_seq = end - len(kept)
+        self._flushing, self._flushing_log = {}, deque()
 
     def _write(self) -> Written:
         """Add the entries being flushed to the file's content and replace the file.
@@ -277,9 +290,8 @@ class FileLedger:
                 rows[key] = list(counters) if row is None else _sum(row, counters)
             new: list[bytes] = []
             if self.log_entries:
-                dumps = orjson.dumps
                 flushed = enumerate(self._flushing_log, self._flushing_seq)
-                new = [dumps((*entry, seq)) for seq, entry in flushed][-self.log_entries :]
+                new = [with_seq(encoded, seq) for seq, encoded in flushed]
             keep = self.log_entries - len(new)
             for key_id, when in self._flushing_last_used.items():
                 if when > last_used.get(key_id, 0.0):
@@ -314,7 +326,7 @@ class FileLedger:
         for key_id, when in last_used.items():
             if when > self._last_used.get(key_id, 0.0):
                 self._last_used[key_id] = when
-        self._flushing, self._flushing_log = {}, []
+        self._flushing, self._flushing_log = {}, deque()
         if self._stamp is None:
             self._stamp = file_stamp(self.path)
         if added is None:
@@ -362,8 +374,9 @@ class FileLedger:
             (self._next_seq, self._pending_log),
             (self._flushing_seq, self._flushing_log),
         ):
-            for index in range(len(log) - 1, -1, -1):
-                yield UsageRecord(*log[index], first + index)
+            for index, encoded in enumerate(reversed(log)):
+                seq = first + len(log) - 1 - index
+                yield UsageRecord.from_row(orjson.loads(with_seq(encoded, seq)))
 
     async def spend(self, key_ids: Sequence[str], windows: Sequence[Window]) -> list[Spend]:
         return [self.spend_now(k, w) for k, w in zip(key_ids, windows, strict=True)]

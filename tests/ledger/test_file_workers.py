@@ -38,3 +38,27 @@ async def test_two_workers_add_up_in_one_file(tmp_path: Path) -> None:
     second.flush_sync()
     seen = await second.rows("2000-01-01", "2100-01-01")
     assert sum(counters[0] for counters in seen.values()) == 31
+
+
+async def test_the_log_keeps_the_newest_entries_with_their_seqs(tmp_path: Path) -> None:
+    """A full log drops its oldest entry per new one, flushed or not, and seqs never repeat."""
+    ledger = FileLedger(tmp_path, 3, 60)
+    ledger.load()
+
+    async def shown(one: FileLedger) -> list[tuple[str, str]]:
+        page = await one.logs(10, None, None, None)
+        return [(entry["request_id"], entry["id"].rpartition("-")[2]) for entry in page.entries]
+
+    for n in range(5):
+        ledger.add(record(n))
+    assert await shown(ledger) == [("req-4", "5"), ("req-3", "4"), ("req-2", "3")]
+    ledger.flush_sync()
+    for n in range(5, 7):
+        ledger.add(record(n))
+    expected = [("req-6", "7"), ("req-5", "6"), ("req-4", "5")]
+    assert (await shown(ledger))[:3] == expected  # the file's older entries follow until a flush
+    ledger.flush_sync()
+    assert await shown(ledger) == expected
+    reloaded = FileLedger(tmp_path, 3, 60)
+    reloaded.load()
+    assert await shown(reloaded) == expected
