@@ -17,7 +17,6 @@ import itertools
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -69,6 +68,18 @@ class EncodedLog:
             return memoryview(b"")
         start = bounds[max(self._first, len(bounds) - 1 - count)]
         return memoryview(self._data)[start + 1 : bounds[-1]]
+
+    def append(self, entry: bytes) -> None:
+        """Add one entry: its bytes go into the buffer, so no object is kept per entry."""
+        data = self._data
+        data += b","
+        data += entry
+        self._bounds.append(len(data))
+
+    def oldest_first(self) -> Iterator[bytes]:
+        data, bounds = self._data, self._bounds
+        for index in range(self._first, len(bounds) - 1):
+            yield bytes(data[bounds[index] + 1 : bounds[index + 1]])
 
     def newest_first(self) -> Iterator[bytes]:
         data, bounds = self._data, self._bounds
@@ -159,10 +170,10 @@ class FileLedger:
         self._base_log = EncodedLog()
         self._last_used: dict[str, float] = {}
         self._pending: Rows = {}
-        self._pending_log: deque[bytes] = self._empty_log()
-        """Entries encoded without their seq: bytes the garbage collector never tracks."""
+        self._pending_log = EncodedLog()
+        """Entries encoded without their seq, in one buffer: no object per entry to keep."""
         self._flushing: Rows = {}
-        self._flushing_log: deque[bytes] = deque()
+        self._flushing_log = EncodedLog()
         self._next_seq = 1
         """The seq of the first pending log entry (the others follow it)."""
         self._flushing_seq = 1
@@ -218,9 +229,10 @@ class FileLedger:
         add_entry(self._pending, entry)
         if self.log_entries:
             log = self._pending_log
-            if len(log) == self.log_entries:
-                self._next_seq += 1  # the bounded deque drops its oldest entry
             log.append(orjson.dumps(entry))
+            if len(log) > self.log_entries:
+                log.keep(self.log_entries)  # the oldest goes, and with it its seq
+                self._next_seq += 1
         self._last_used[entry[AT_KEY_ID]] = entry[AT_TIME]
 
     # flushing ------------------------------------------------------------------
@@ -250,14 +262,10 @@ class FileLedger:
             raise
         self._adopt_written(written)
 
-    def _empty_log(self) -> deque[bytes]:
-        """Bounded: appending to a full log drops its oldest entry in O(1)."""
-        return deque(maxlen=self.log_entries or None)
-
     def _take(self) -> None:
         """On the loop: hand what was counted to the flush (which may run in a thread)."""
         self._flushing, self._pending = self._pending, {}
-        self._flushing_log, self._pending_log = self._pending_log, self._empty_log()
+        self._flushing_log, self._pending_log = self._pending_log, EncodedLog()
         self._flushing_seq = self._next_seq
         self._next_seq += len(self._flushing_log)
         self._flushing_last_used = dict(self._last_used)
@@ -265,12 +273,11 @@ class FileLedger:
     def _give_back(self) -> None:
         self._pending = merge(self._flushing, self._pending)
         end = self._next_seq + len(self._pending_log)  # the seq after the newest entry
-        kept = self._empty_log()
-        kept.extend(self._flushing_log)
-        kept.extend(self._pending_log)
+        kept = EncodedLog([*self._flushing_log.oldest_first(), *self._pending_log.oldest_first()])
+        kept.keep(self.log_entries)
         self._pending_log = kept
         self._next_seq = end - len(kept)
-        self._flushing, self._flushing_log = {}, deque()
+        self._flushing, self._flushing_log = {}, EncodedLog()
 
     def _write(self) -> Written:
         """Add the entries being flushed to the file's content and replace the file.
@@ -290,7 +297,7 @@ class FileLedger:
                 rows[key] = list(counters) if row is None else _sum(row, counters)
             new: list[bytes] = []
             if self.log_entries:
-                flushed = enumerate(self._flushing_log, self._flushing_seq)
+                flushed = enumerate(self._flushing_log.oldest_first(), self._flushing_seq)
                 new = [with_seq(encoded, seq) for seq, encoded in flushed]
             keep = self.log_entries - len(new)
             for key_id, when in self._flushing_last_used.items():
@@ -326,7 +333,7 @@ class FileLedger:
         for key_id, when in last_used.items():
             if when > self._last_used.get(key_id, 0.0):
                 self._last_used[key_id] = when
-        self._flushing, self._flushing_log = {}, deque()
+        self._flushing, self._flushing_log = {}, EncodedLog()
         if self._stamp is None:
             self._stamp = file_stamp(self.path)
         if added is None:
@@ -374,7 +381,7 @@ class FileLedger:
             (self._next_seq, self._pending_log),
             (self._flushing_seq, self._flushing_log),
         ):
-            for index, encoded in enumerate(reversed(log)):
+            for index, encoded in enumerate(log.newest_first()):
                 seq = first + len(log) - 1 - index
                 yield UsageRecord.from_row(orjson.loads(with_seq(encoded, seq)))
 
