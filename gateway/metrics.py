@@ -70,10 +70,13 @@ class ModelLabels:
         self._known: dict[str, frozenset[str]] = {}
         self._configured: dict[str, frozenset[str]] = {}
         self._unlisted: dict[str, set[str]] = {}
+        self.generation = 0
+        """Goes up whenever a label already given may change: callers holding series compare it."""
 
     def configure(self, provider: str, models: Iterable[str]) -> None:
         """The models a provider's configuration names (static list, aliases, allow-list)."""
         self._configured[provider] = frozenset(list(models)[:MAX_KNOWN_MODELS])
+        self.generation += 1
 
     def register(self, provider: str, models: Iterable[str]) -> None:
         """The models a provider lists (catalog, static list, aliases) keep their own label."""
@@ -83,6 +86,7 @@ class ModelLabels:
                 break
             known.append(model)
         self._known[provider] = frozenset(known)
+        self.generation += 1
 
     def label(self, provider: str, model: str, served: bool) -> str:
         """``model``, when the provider lists it or has served it; else ``"other"``."""
@@ -97,6 +101,7 @@ class ModelLabels:
         return OTHER
 
     def forget(self, provider: str) -> None:
+        self.generation += 1
         self._known.pop(provider, None)
         self._unlisted.pop(provider, None)
 
@@ -292,14 +297,14 @@ class Metrics:
         if reasoning > 0:
             self._tokens_child(provider, label, "reasoning").inc(reasoning)
 
-    def record_cost(self, provider: str, model: str, usd: float) -> None:
-        """A priced request's cost."""
-        key = (provider, self.models.label(provider, model, True))  # priced: it was served
+    def cost_series(self, provider: str, model: str) -> CounterTally:
+        """Where a served model's cost (USD) is counted, while ``models.generation`` holds."""
+        key = (provider, self.models.label(provider, model, True))
         series = self._cost_series.get(key)
         if series is None:
             series = CounterTally(self._tallies, self.cost.labels(*key))
             self._cost_series[key] = series
-        series.inc(usd)
+        return series
 
     def record_budget_refused(self, period: str) -> None:
         self.budget_refused.labels(period).inc()

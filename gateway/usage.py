@@ -1,9 +1,9 @@
-"""Where token usage goes once a request is over: metrics, tpm limits and the ledger plug in.
+"""Where token usage goes once a request is over: metrics and tpm limits plug in.
 
 Hooks are plain functions called once per served request, also when the client
 went away mid-stream; they must not block (schedule async work themselves).
 The proxy also keeps a request's RequestFacts (attempts, provider, time to
-first token) on the request, for the ledger's entry once the answer is over.
+first token, usage) on the request, for the ledger's entry once the answer is over.
 """
 
 from __future__ import annotations

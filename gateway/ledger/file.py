@@ -42,10 +42,11 @@ class CorruptLedger(ValueError):
 class EncodedLog:
     """Log entries encoded once, oldest first, back to back in one buffer (``,e0,e1,...``).
 
-    A flush adds only its new entries and writes the kept ones as one slice, so
-    its cost follows the entries it adds, not the log's length. Entries dropped
-    off the front are reclaimed once they fill half the buffer. Only the event
-    loop changes it (a flush thread reads it while no one does).
+    Entries are encoded as the file holds them (seq included) when they are
+    added, so a flush writes the kept and the new entries as two slices and
+    touches no entry one by one. Entries dropped off the front are reclaimed
+    once they fill half the buffer. Only the event loop changes it (a flush
+    thread reads it while no one does).
     """
 
     __slots__ = ("_bounds", "_data", "_first")
@@ -69,12 +70,14 @@ class EncodedLog:
         start = bounds[max(self._first, len(bounds) - 1 - count)]
         return memoryview(self._data)[start + 1 : bounds[-1]]
 
-    def append(self, entry: bytes) -> None:
-        """Add one entry: its bytes go into the buffer, so no object is kept per entry."""
+    def append(self, entry: bytes) -> int:
+        """Add one entry (its bytes go into the buffer, no object is kept); the new length."""
         data = self._data
         data += b","
         data += entry
-        self._bounds.append(len(data))
+        bounds = self._bounds
+        bounds.append(len(data))
+        return len(bounds) - 1 - self._first
 
     def oldest_first(self) -> Iterator[bytes]:
         data, bounds = self._data, self._bounds
@@ -106,6 +109,15 @@ class EncodedLog:
         self._data += b","
         self._data += b",".join(entries)
 
+    def extend_log(self, other: EncodedLog) -> None:
+        """Add ``other``'s entries after these: one copy of its buffer, no entry one by one."""
+        if not other:
+            return
+        start = other._bounds[other._first]
+        shift = len(self._data) - start
+        self._data += memoryview(other._data)[start:]
+        self._bounds += [bound + shift for bound in other._bounds[other._first + 1 :]]
+
 
 def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:
     """Rows, log entries (each encoded, oldest first) and last uses; empty when absent."""
@@ -121,11 +133,6 @@ def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CorruptLedger(f"{path}: {exc}") from None
     return rows, log, last_used
-
-
-def with_seq(encoded: bytes, seq: int) -> bytes:
-    """An entry encoded as a JSON array, with its seq added last: ``dumps((*entry, seq))``."""
-    return b"%b,%d]" % (encoded[:-1], seq)
 
 
 def ledger_head(rows: Rows, last_used: dict[str, float]) -> bytes:
@@ -146,7 +153,7 @@ class Written(NamedTuple):
     rows: Rows
     log: EncodedLog
     keep: int
-    new: list[bytes]
+    new: EncodedLog
     last_used: dict[str, float]
     reread: bool
     """The file was read back first (another worker had written it)."""
@@ -171,13 +178,11 @@ class FileLedger:
         self._last_used: dict[str, float] = {}
         self._pending: Rows = {}
         self._pending_log = EncodedLog()
-        """Entries encoded without their seq, in one buffer: no object per entry to keep."""
+        """Entries encoded with their seq, in one buffer: no object per entry to keep."""
         self._flushing: Rows = {}
         self._flushing_log = EncodedLog()
-        self._next_seq = 1
-        """The seq of the first pending log entry (the others follow it)."""
-        self._flushing_seq = 1
-        """The seq of the first log entry being flushed."""
+        self._seqs = itertools.count(1)
+        """Each log entry's seq, given as it is added: with its time, the entry's cursor."""
         self._flushing_last_used: dict[str, float] = {}
         self._by_key_day: dict[str, dict[str, list[int]]] = {}
         """key id -> day -> [cost, tokens, requests] of the file's rows: budgets read it."""
@@ -225,14 +230,12 @@ class FileLedger:
     # hot path ------------------------------------------------------------------
 
     def add(self, entry: Entry) -> None:
-        """Count one entry in memory; written (and given its seq) at the next flush."""
+        """Count one entry in memory, and encode it with its seq; written at the next flush."""
         add_entry(self._pending, entry)
         if self.log_entries:
             log = self._pending_log
-            log.append(orjson.dumps(entry))
-            if len(log) > self.log_entries:
+            if log.append(orjson.dumps((*entry, next(self._seqs)))) > self.log_entries:
                 log.keep(self.log_entries)  # the oldest goes, and with it its seq
-                self._next_seq += 1
         self._last_used[entry[AT_KEY_ID]] = entry[AT_TIME]
 
     # flushing ------------------------------------------------------------------
@@ -266,24 +269,21 @@ class FileLedger:
         """On the loop: hand what was counted to the flush (which may run in a thread)."""
         self._flushing, self._pending = self._pending, {}
         self._flushing_log, self._pending_log = self._pending_log, EncodedLog()
-        self._flushing_seq = self._next_seq
-        self._next_seq += len(self._flushing_log)
         self._flushing_last_used = dict(self._last_used)
 
     def _give_back(self) -> None:
         self._pending = merge(self._flushing, self._pending)
-        end = self._next_seq + len(self._pending_log)  # the seq after the newest entry
-        kept = EncodedLog([*self._flushing_log.oldest_first(), *self._pending_log.oldest_first()])
+        kept = self._flushing_log
+        kept.extend_log(self._pending_log)
         kept.keep(self.log_entries)
         self._pending_log = kept
-        self._next_seq = end - len(kept)
         self._flushing, self._flushing_log = {}, EncodedLog()
 
     def _write(self) -> Written:
         """Add the entries being flushed to the file's content and replace the file.
 
-        Only the new entries are encoded and only their rows added up (the rest of
-        the rows is copied, the kept log entries are written from where they are).
+        Only the new entries' rows are added up (the rest of the rows is copied);
+        the kept and the new log entries are written from where they are.
         """
         with locked(self._lock_path):
             reread = file_stamp(self.path) != self._stamp  # another worker wrote since
@@ -295,20 +295,16 @@ class FileLedger:
             for key, counters in self._flushing.items():
                 row = rows.get(key)
                 rows[key] = list(counters) if row is None else _sum(row, counters)
-            new: list[bytes] = []
-            if self.log_entries:
-                flushed = enumerate(self._flushing_log.oldest_first(), self._flushing_seq)
-                new = [with_seq(encoded, seq) for seq, encoded in flushed]
+            new = self._flushing_log
             keep = self.log_entries - len(new)
             for key_id, when in self._flushing_last_used.items():
                 if when > last_used.get(key_id, 0.0):
                     last_used[key_id] = when
-            with log.tail(keep) as kept:
-                pieces: list[bytes | memoryview] = [ledger_head(rows, last_used), kept]
-                if new:
-                    pieces.append(b"," + b",".join(new) if kept else b",".join(new))
-                pieces.append(b"]}")
-                write_atomically(self.path, pieces)
+            with log.tail(keep) as kept, new.tail(len(new)) as added:
+                comma = b"," if kept and added else b""
+                write_atomically(
+                    self.path, [ledger_head(rows, last_used), kept, comma, added, b"]}"]
+                )
             self._stamp = file_stamp(self.path)
             return Written(rows, log, keep, new, last_used, reread)
 
@@ -316,7 +312,7 @@ class FileLedger:
         """On the loop: the flushed file's content becomes the base."""
         log = written.log
         log.keep(written.keep)
-        log.extend(written.new)
+        log.extend_log(written.new)
         added = None if written.reread else self._flushing
         self._adopt(written.rows, log, written.last_used, added)
 
@@ -376,14 +372,10 @@ class FileLedger:
         return LogPage(found)
 
     def _unwritten(self) -> Iterator[UsageRecord]:
-        """The entries not in the file yet, newest first, with the seq each will be given."""
-        for first, log in (
-            (self._next_seq, self._pending_log),
-            (self._flushing_seq, self._flushing_log),
-        ):
-            for index, encoded in enumerate(log.newest_first()):
-                seq = first + len(log) - 1 - index
-                yield UsageRecord.from_row(orjson.loads(with_seq(encoded, seq)))
+        """The entries not in the file yet, newest first."""
+        for log in (self._pending_log, self._flushing_log):
+            for encoded in log.newest_first():
+                yield UsageRecord.from_row(orjson.loads(encoded))
 
     async def spend(self, key_ids: Sequence[str], windows: Sequence[Window]) -> list[Spend]:
         return [self.spend_now(k, w) for k, w in zip(key_ids, windows, strict=True)]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from gateway.adapters.base import StreamUsage
 from gateway.cluster.client import REDIS
 from gateway.errors import QuotaExceeded
 from gateway.keys.principal import Budget, BudgetPeriod, Principal
@@ -29,11 +29,33 @@ from gateway.metrics import METRICS, Metrics
 from gateway.providers.live import ProviderDirectory
 from gateway.providers.registry import PROVIDERS
 from gateway.state import SETTINGS
-from gateway.usage import FACTS, USAGE_HOOKS, RequestFacts
+from gateway.tallies import CounterTally
+from gateway.usage import FACTS, RequestFacts
 
 Clock = Callable[[], float]
-MAX_CACHED_RATES = 10_000
-"""Distinct (provider, model) pairs whose rate the ledger remembers."""
+MAX_METERS = 10_000
+"""Distinct (provider, model) pairs whose Meter the ledger remembers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """One provider x model's rate and the cost series it counts into (looked up once)."""
+
+    rate: Rate | None
+    """None: no price known."""
+    series: CounterTally | None
+    """Set when ``rate`` is: an unpriced model shows no cost series at all."""
+    labels: int
+    """The metrics' model-label generation ``series`` was chosen in."""
+
+    def cost(self, prompt: int, completion: int, cached: int) -> int | None:
+        """pico-USD (None: no price known), also counted on the cost metric."""
+        if self.rate is None or self.series is None:
+            return None
+        cost = self.rate.cost(prompt, completion, cached)
+        if cost:
+            self.series.inc(cost / PICO_PER_USD)
+        return cost
 
 
 class Ledger:
@@ -53,15 +75,16 @@ class Ledger:
         self.sink = sink
         self.clock = clock
         """Wall time; tests replace it to move between budget periods."""
-        self._rates: dict[tuple[str, str], Rate | None] = {}
-        """(provider, model) -> its rate: one lookup per request; emptied on provider changes."""
-        directory.subscribe(self._forget_rates)
+        self._meters: dict[tuple[str, str], Meter] = {}
+        """(provider, model) -> its Meter: one lookup per request; emptied on provider changes."""
+        self._labels = metrics.models
+        directory.subscribe(self._forget_meters)
         self._day = ""
         self._day_start = self._day_end = 0.0
         """The UTC day of the last entry and its bounds (Unix seconds): one comparison a request."""
 
-    def _forget_rates(self, provider_id: str | None) -> None:
-        self._rates.clear()
+    def _forget_meters(self, provider_id: str | None) -> None:
+        self._meters.clear()
 
     def record(
         self,
@@ -75,7 +98,7 @@ class Ledger:
         """One metered request is over (``status`` as the client got it).
 
         Hot path: the entry is a plain tuple, the UTC day is kept until the clock
-        leaves it, the rate is looked up once per provider x model.
+        leaves it, the rate and cost series are looked up once per provider x model.
         """
         try:
             facts: RequestFacts | None = request[FACTS]
@@ -103,11 +126,10 @@ class Ledger:
                 cached = usage.cached_tokens
                 reasoning = usage.reasoning_tokens
                 if prompt or completion:  # else 0: nothing was used
-                    try:
-                        rate = self._rates[provider, model]
-                    except KeyError:
-                        rate = self._rate(provider, model)
-                    cost = rate.cost(prompt, completion, cached) if rate is not None else None
+                    meter = self._meters.get((provider, model))
+                    if meter is None or meter.labels != self._labels.generation:
+                        meter = self._meter(provider, model)
+                    cost = meter.cost(prompt, completion, cached)
         now = self.clock()
         if not self._day_start <= now < self._day_end:
             self._day = day_of(now)
@@ -135,16 +157,16 @@ class Ledger:
         self.store.add(entry)
         if self.sink is not None:
             self.sink.add(orjson.dumps(UsageRecord(*entry).as_json()))
-        if cost:
-            self.metrics.record_cost(provider, model, cost / PICO_PER_USD)
 
-    def _rate(self, provider: str, model: str) -> Rate | None:
-        """The provider's rate for ``model`` (None: no price known), remembered."""
+    def _meter(self, provider: str, model: str) -> Meter:
+        """The provider's rate for ``model`` and its cost series, remembered."""
         live = self.directory.get(provider) if provider else None
         rate = live.prices.rate(model) if live is not None else None
-        if len(self._rates) < MAX_CACHED_RATES:
-            self._rates[provider, model] = rate
-        return rate
+        series = self.metrics.cost_series(provider, model) if rate is not None else None
+        meter = Meter(rate, series, self._labels.generation)
+        if len(self._meters) < MAX_METERS:
+            self._meters[provider, model] = meter
+        return meter
 
     # budgets -----------------------------------------------------------------
 
@@ -229,15 +251,6 @@ SPEND_SCHEMA: dict[str, Any] = {
 LEDGER = web.AppKey("ledger", Ledger)
 
 
-def _keep_usage(request: web.Request, provider_id: str, model: str, usage: StreamUsage) -> None:
-    """Usage hook: the usage goes onto the request's facts, for ``record``."""
-    try:
-        facts = request[FACTS]
-    except KeyError:
-        return
-    facts.usage = usage
-
-
 def create_store(app: web.Application) -> LedgerStore:
     settings = app[SETTINGS]
     client = app.get(REDIS)
@@ -261,7 +274,6 @@ def setup(app: web.Application) -> None:
     if config.log_path is not None:
         sink = JsonLinesSink(config.log_path, config.log_max_bytes, config.log_backups)
     app[LEDGER] = Ledger(create_store(app), app[PROVIDERS], app[METRICS], sink)
-    app[USAGE_HOOKS].append(_keep_usage)
     app.cleanup_ctx.append(_ledger_context)
 
 

@@ -10,9 +10,10 @@ from typing import Final
 
 from aiohttp import web
 
+from gateway.adapters.base import StreamUsage
 from gateway.health.state import PROVIDER_HEALTH
 from gateway.metrics import METRICS, UpstreamOutcome, add_upstream_wait
-from gateway.usage import FACTS, RequestFacts
+from gateway.usage import FACTS, RequestFacts, on_usage
 
 HEALTHY_OUTCOMES: Final = frozenset({"ok", "client_error", "cancelled"})
 """Attempts that say the provider works (a 4xx other than 429 is the caller's problem)."""
@@ -47,3 +48,8 @@ class Attempts:
         add_upstream_wait(self.request, seconds)
         self.metrics.record_upstream(provider_id, model, outcome, seconds)
         self.health.record_traffic(provider_id, outcome in HEALTHY_OUTCOMES)
+
+    def used(self, provider_id: str, model: str, usage: StreamUsage) -> None:
+        """The answering attempt's usage: kept in the facts (for the ledger), and handed on."""
+        self.facts.usage = usage
+        on_usage(self.request, provider_id, model, usage)

@@ -31,7 +31,6 @@ from gateway.proxy.attempts import Attempts
 from gateway.proxy.drain import cut_by_shutdown, in_flight, shutting_down
 from gateway.state import SETTINGS
 from gateway.upstream import UPSTREAM, UpstreamFailure, upstream_error
-from gateway.usage import on_usage
 
 BuildRequest = Callable[[Adapter, Candidate], UpstreamRequest]
 ParseAnswer = Callable[[Adapter, bytes], JSON]
@@ -124,12 +123,12 @@ async def complete(
                 continue
             attempts.settle(provider.id, model, "ok", started)
             if fmt is None:
-                on_usage(request, provider.id, model, usage_of(answer))
+                attempts.used(provider.id, model, usage_of(answer))
             elif native is None:
-                on_usage(request, provider.id, model, usage_of(answer))
+                attempts.used(provider.id, model, usage_of(answer))
                 answer = fmt.answer(answer)
             else:
-                on_usage(request, provider.id, model, fmt.native_usage(answer))
+                attempts.used(provider.id, model, fmt.native_usage(answer))
             return web.Response(
                 body=orjson.dumps(answer),
                 content_type="application/json",

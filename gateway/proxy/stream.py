@@ -43,7 +43,7 @@ from gateway.proxy.relay import end_with_error, relay, relay_answer, relay_event
 from gateway.state import SETTINGS
 from gateway.transport import UpstreamResponse
 from gateway.upstream import UPSTREAM, UpstreamFailure, upstream_error
-from gateway.usage import combined, on_usage
+from gateway.usage import combined
 from gateway.validation import ChatParams
 
 
@@ -232,7 +232,7 @@ async def _stream_from(
         attempts.settle(provider.id, model, outcome, started)
         if served or usage:
             seen = combined(usage) if usage else StreamUsage()
-            on_usage(call.request, provider.id, model, seen)
+            attempts.used(provider.id, model, seen)
 
 
 async def _json_answer(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from gateway.ledger.file import FileLedger
 from gateway.ledger.record import window
 from tests.ledger.test_crash import record
@@ -62,3 +64,35 @@ async def test_the_log_keeps_the_newest_entries_with_their_seqs(tmp_path: Path) 
     reloaded = FileLedger(tmp_path, 3, 60)
     reloaded.load()
     assert await shown(reloaded) == expected
+
+
+async def test_a_failed_flush_keeps_every_entry_for_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush that cannot write (a full disk) gives its entries back, seqs and order intact."""
+    ledger = FileLedger(tmp_path, 5, 60)
+    ledger.load()
+    for n in range(3):
+        ledger.add(record(n))
+    ledger.flush_sync()
+
+    def full_disk(path: Path, payload: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("gateway.ledger.file.write_atomically", full_disk)
+        for n in range(3, 6):
+            ledger.add(record(n))
+        with pytest.raises(OSError):
+            ledger.flush_sync()
+    for n in range(6, 9):  # added after the failure: the log keeps the newest 5
+        ledger.add(record(n))
+    ledger.flush_sync()
+
+    reloaded = FileLedger(tmp_path, 5, 60)
+    reloaded.load()
+    page = await reloaded.logs(10, None, None, None)
+    shown = [(entry["request_id"], entry["id"].rpartition("-")[2]) for entry in page.entries]
+    assert shown == [(f"req-{n}", str(n + 1)) for n in range(8, 3, -1)]
+    rows = await reloaded.rows("2000-01-01", "2100-01-01")
+    assert sum(counters[0] for counters in rows.values()) == 9
