@@ -117,6 +117,7 @@ async def serve_and_load(
         usage={  # type: ignore[arg-type]
             "enabled": ledger,
             "flush_interval_s": float(os.environ.get("BENCH_FLUSH_S", "2")),
+            "log_entries": int(os.environ.get("BENCH_LOG_ENTRIES", "10000")),
         },
     )
     access_log = configure_logging(settings.logging)

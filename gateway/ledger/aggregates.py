@@ -10,19 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal, TypeVar
 
 from gateway.ledger.pricing import usd
-from gateway.ledger.record import (
-    AT_CACHED,
-    AT_COMPLETION,
-    AT_COST,
-    AT_DAY,
-    AT_KEY_ID,
-    AT_MODEL,
-    AT_PROMPT,
-    AT_PROVIDER,
-    AT_REASONING,
-    AT_STATUS,
-    Entry,
-)
+from gateway.ledger.record import Entry
 
 GroupKey = tuple[str, str, str, str]
 """(day, key_id, provider, model)."""
@@ -53,32 +41,36 @@ def add_into(rows: dict[K, list[int]], key: K, counters: Iterable[int]) -> None:
 
 
 def add_entry(rows: Rows, entry: Entry) -> None:
-    """Count one request into ``rows`` (hot path: no intermediate lists when the row exists)."""
-    key = (entry[AT_DAY], entry[AT_KEY_ID], entry[AT_PROVIDER], entry[AT_MODEL])
-    cost = entry[AT_COST]
-    row = rows.get(key)
+    """Count one request into ``rows`` (hot path: no intermediate lists, zeros not added)."""
+    (_, day, _, key_id, provider, model, _, status, _,
+     prompt, completion, cached, reasoning, cost, _, _, _) = entry  # fmt: skip
+    row = rows.get((day, key_id, provider, model))
     if row is None:
-        rows[key] = [
+        rows[day, key_id, provider, model] = [
             1,
-            1 if entry[AT_STATUS] >= 400 else 0,
-            entry[AT_PROMPT],
-            entry[AT_COMPLETION],
-            entry[AT_CACHED],
-            entry[AT_REASONING],
+            1 if status >= 400 else 0,
+            prompt,
+            completion,
+            cached,
+            reasoning,
             cost or 0,
             1 if cost is None else 0,
         ]
         return
     row[0] += 1
-    if entry[AT_STATUS] >= 400:
+    if status >= 400:
         row[1] += 1
-    row[2] += entry[AT_PROMPT]
-    row[3] += entry[AT_COMPLETION]
-    row[4] += entry[AT_CACHED]
-    row[5] += entry[AT_REASONING]
+    if prompt:
+        row[2] += prompt
+    if completion:
+        row[3] += completion
+    if cached:
+        row[4] += cached
+    if reasoning:
+        row[5] += reasoning
     if cost is None:
         row[7] += 1
-    else:
+    elif cost:
         row[6] += cost
 
 

@@ -61,7 +61,8 @@ class Rate:
 
     def cost(self, prompt: int, completion: int, cached: int) -> int:
         """pico-USD for these counts; ``cached`` is part of ``prompt``."""
-        cached = min(cached, prompt)
+        if cached > prompt:  # a provider that counts them apart: no more than the prompt
+            cached = prompt
         return (
             (prompt - cached) * self.input + cached * self.cached_input + completion * self.output
         )

@@ -48,15 +48,6 @@ class Meter:
     labels: int
     """The metrics' model-label generation ``series`` was chosen in."""
 
-    def cost(self, prompt: int, completion: int, cached: int) -> int | None:
-        """pico-USD (None: no price known), also counted on the cost metric."""
-        if self.rate is None or self.series is None:
-            return None
-        cost = self.rate.cost(prompt, completion, cached)
-        if cost:
-            self.series.inc(cost / PICO_PER_USD)
-        return cost
-
 
 class Ledger:
     """Records metered requests into a backend (and a JSON-lines sink), checks budgets."""
@@ -129,7 +120,13 @@ class Ledger:
                     meter = self._meters.get((provider, model))
                     if meter is None or meter.labels != self._labels.generation:
                         meter = self._meter(provider, model)
-                    cost = meter.cost(prompt, completion, cached)
+                    rate, series = meter.rate, meter.series
+                    if rate is None or series is None:
+                        cost = None
+                    else:
+                        cost = rate.cost(prompt, completion, cached)
+                        if cost:
+                            series.inc(cost / PICO_PER_USD)
         now = self.clock()
         if not self._day_start <= now < self._day_end:
             self._day = day_of(now)
