@@ -9,9 +9,9 @@ connections), added latency at a fixed 200 req/s (open loop), streaming
 upstreams; Anthropic's Messages API as the ingress, translated to the OpenAI
 upstream and passed through to the Anthropic one, in events/s as a ratio of the
 chat stream's; the Responses API translated from the Anthropic upstream), the
-gateway's memory, and what the usage ledger costs (CPU per request of two fresh
-gateways, ``usage.enabled`` true and false, in interleaved pairs of rounds; alone:
-``python -m benchmarks.run ledger``, about 20 s); the same gateway
+gateway's memory, and what the usage ledger costs (CPU per request of four fresh
+gateways, two with ``usage.enabled`` true and two false, in interleaved rounds; alone:
+``python -m benchmarks.run ledger``, about 60 s); the same gateway
 with aiohttp's ClientSession below the upstream boundary
 (benchmarks/aiohttp_gateway.py) gets the throughput, latency and streaming rows
 too, for the client comparison. Prints a table and writes
@@ -47,8 +47,8 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 WRK_SECONDS = 6
 LATENCY_RATE, LATENCY_SECONDS = 200, 5
 STREAMS, HELD_STREAMS, ROUNDS = 500, 2000, 5
-LEDGER_PAIRS, LEDGER_SECONDS = 7, 1
-"""The ledger's cost: this many on/off pairs of wrk rounds, against two fresh gateways."""
+LEDGER_ROUNDS, LEDGER_SECONDS = 5, 2
+"""The ledger's cost: this many rounds of wrk against each of the ledger's gateways."""
 LEDGER_RULE = 1.05
 
 OPENAI_MODEL = "bench/bench-model"
@@ -232,7 +232,7 @@ async def held_streams_rss(url: str, body: bytes, pid: int) -> dict[str, float]:
 
 async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, Any]:
     report: dict[str, Any] = {"throughput": {}, "latency": {}, "streaming": {}, "memory": {}}
-    ledger_urls = {name: targets.pop(name) for name in LEDGER_PAIR if name in targets}
+    ledger_urls = {name: targets.pop(name) for name in LEDGER_GATEWAYS if name in targets}
     plain = load.chat_body("bench-model", stream=False)
     streamed = load.chat_body("bench-model", stream=True, include_usage=True)
 
@@ -288,44 +288,50 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
             rounds.append(round(rss_mb(gateway_pid), 1))
         report["memory"]["rss_after_rounds_mb"] = rounds
         print(f"  memory: {report['memory']}", flush=True)
-    if len(ledger_urls) == len(LEDGER_PAIR):
+    if len(ledger_urls) == len(LEDGER_GATEWAYS):
         report["ledger"] = ledger_cost(ledger_urls, pids, body("gateway", plain))
         print(f"  ledger: {report['ledger']}", flush=True)
     return report
 
 
-LEDGER_PAIR = ("ledger_on", "ledger_off")
-"""Two gateways started alike, usage.enabled true and false, that serve only this part."""
+LEDGER_GATEWAYS = {"ledger_on_1": True, "ledger_off_1": False, "ledger_off_2": False,
+                   "ledger_on_2": True}  # fmt: skip
+"""Four gateways started alike, in this order (on, off, off, on: start order cancels out),
+usage.enabled as given, that serve only this part.
+
+Two processes a side, because one process differs from another started alike by up
+to 2-3 % in CPU per request (memory layout); all four share one PYTHONHASHSEED so
+dicts are laid out alike. The two "off" gateways' ratio is reported as the
+measurement's resolution.
+"""
 
 
-def ledger_cost(urls: dict[str, str], pids: dict[str, int], body: bytes) -> dict[str, float]:
-    """CPU per chat request with the ledger on and off: the median ratio of interleaved pairs.
+def ledger_cost(urls: dict[str, str], pids: dict[str, int], body: bytes) -> dict[str, Any]:
+    """CPU per chat request with the ledger on and off: each gateway's median over rounds.
 
-    Each pair runs one wrk round against each gateway, in alternating order
-    (on/off, off/on, ...), so load from elsewhere and drift land on both sides;
-    the median of the pairs' ratios drops the rounds another process disturbed.
+    Each round runs wrk once against every gateway, in alternating order, so load
+    from elsewhere and drift land on all of them; the ratio is the mean of the
+    "on" medians over the mean of the "off" medians.
     """
-    on_name, off_name = LEDGER_PAIR
-    for name in LEDGER_PAIR:
-        wrk(urls[name], body, seconds=1)  # warm up: both equally fresh
-    ratios, on_us, off_us = [], [], []
-    for n in range(LEDGER_PAIRS):
-        order = LEDGER_PAIR if n % 2 == 0 else LEDGER_PAIR[::-1]
-        cpu = {}
-        for name in order:
+    names = list(LEDGER_GATEWAYS)
+    for name in names:
+        wrk(urls[name], body, seconds=1)  # warm up: all equally fresh
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    for n in range(LEDGER_ROUNDS):
+        for name in names if n % 2 == 0 else names[::-1]:
             result = wrk(urls[name], body, seconds=LEDGER_SECONDS, pid=pids[name])
-            cpu[name] = result["cpu_us_per_request"]
-        on_us.append(cpu[on_name])
-        off_us.append(cpu[off_name])
-        if cpu[off_name]:
-            ratios.append(cpu[on_name] / cpu[off_name])
+            cpu[name].append(result["cpu_us_per_request"])
+    medians = {name: statistics.median(values) for name, values in cpu.items()}
+    on = statistics.mean(v for name, v in medians.items() if LEDGER_GATEWAYS[name])
+    off_medians = [v for name, v in medians.items() if not LEDGER_GATEWAYS[name]]
+    off = statistics.mean(off_medians)
     return {
-        "on_cpu_us": statistics.median(on_us),
-        "off_cpu_us": statistics.median(off_us),
-        "ratio": round(statistics.median(ratios), 3) if ratios else 0.0,
-        "ratio_min": round(min(ratios), 3) if ratios else 0.0,
-        "ratio_max": round(max(ratios), 3) if ratios else 0.0,
-        "pairs": LEDGER_PAIRS,
+        "on_cpu_us": round(on, 1),
+        "off_cpu_us": round(off, 1),
+        "ratio": round(on / off, 3) if off else 0.0,
+        "off_vs_off": round(off_medians[0] / off_medians[1], 3) if off_medians[1] else 0.0,
+        "medians_us": medians,
+        "rounds": LEDGER_ROUNDS,
     }
 
 
@@ -431,8 +437,7 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         ledger = report["ledger"]
         measured = (
             f"{ledger['on_cpu_us']:.1f} vs {ledger['off_cpu_us']:.1f}: {ledger['ratio']:.3f}x"
-            f" (median of {ledger['pairs']} pairs,"
-            f" {ledger['ratio_min']:.3f}-{ledger['ratio_max']:.3f})"
+            f" (2 gateways a side; off vs off {ledger['off_vs_off']:.3f}x)"
         )
         rows.append(
             (
@@ -488,16 +493,17 @@ def servers(workdir: Path) -> Iterator[tuple[dict[str, str], int | None, str | N
             cwd=workdir,
             stderr=subprocess.DEVNULL,
         )
-        # Two more gateways, ledger on and off, that serve only the ledger's part.
+        # Four more gateways, ledger on and off, that serve only the ledger's part.
         ledger_ports, ledger_pids = {}, {}
-        for name, enabled in zip(LEDGER_PAIR, ("true", "false"), strict=True):
+        for name, enabled in LEDGER_GATEWAYS.items():
             ledger_ports[name] = free_port()
             ledger_pids[name] = procs.start(
                 pinned(SERVER_CORE, python, *GATEWAY_ARGV, str(ledger_ports[name])),
                 env={
                     **env,
-                    "GATEWAY_USAGE__ENABLED": enabled,
+                    "GATEWAY_USAGE__ENABLED": "true" if enabled else "false",
                     "GATEWAY_STORAGE__PATH": str(workdir / f"data-{name}"),
+                    "PYTHONHASHSEED": "12",
                 },
                 cwd=workdir,
                 stderr=subprocess.DEVNULL,
@@ -564,7 +570,7 @@ def main() -> int:
             if problem is not None:
                 return 1
             body = load.chat_body(OPENAI_MODEL, stream=False)
-            ledger_urls = {name: targets[name] for name in LEDGER_PAIR}
+            ledger_urls = {name: targets[name] for name in LEDGER_GATEWAYS}
             print(f"ledger: {ledger_cost(ledger_urls, pids, body)}")
             return 0
         report = uvloop.run(measure(targets, pids))

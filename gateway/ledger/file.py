@@ -17,6 +17,7 @@ import itertools
 import logging
 import os
 import time
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -53,8 +54,9 @@ class EncodedLog:
 
     def __init__(self, entries: Sequence[bytes] = ()) -> None:
         self._data = bytearray()
-        self._bounds = [0]
-        """Entry i is ``_data[_bounds[i] + 1 : _bounds[i + 1]]`` (after its comma)."""
+        self._bounds = array("q", [0])
+        """Entry i is ``_data[_bounds[i] + 1 : _bounds[i + 1]]`` (after its comma); an array,
+        so that no int object is kept per entry either."""
         self._first = 0
         """The oldest entry still kept."""
         self.extend(entries)
@@ -95,7 +97,7 @@ class EncodedLog:
         start = self._bounds[self._first]
         if start > len(self._data) // 2:
             del self._data[:start]
-            self._bounds = [bound - start for bound in self._bounds[self._first :]]
+            self._bounds = array("q", [bound - start for bound in self._bounds[self._first :]])
             self._first = 0
 
     def extend(self, entries: Sequence[bytes]) -> None:
@@ -116,7 +118,7 @@ class EncodedLog:
         start = other._bounds[other._first]
         shift = len(self._data) - start
         self._data += memoryview(other._data)[start:]
-        self._bounds += [bound + shift for bound in other._bounds[other._first + 1 :]]
+        self._bounds.extend([bound + shift for bound in other._bounds[other._first + 1 :]])
 
 
 def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:
