@@ -45,15 +45,21 @@ class EncodedLog:
 
     Entries are encoded as the file holds them (seq included) when they are
     added, so a flush writes the kept and the new entries as two slices and
-    touches no entry one by one. Entries dropped off the front are reclaimed
-    once they fill half the buffer. Only the event loop changes it (a flush
-    thread reads it while no one does).
+    touches no entry one by one. The buffer never shrinks: entries dropped off
+    the front are reclaimed in place once they fill half of it, and an emptied
+    log keeps its memory for the next entries. Handing megabytes back to the
+    system and faulting them in again every flush cost more CPU than the
+    entries' own code. Only the event loop changes it (a flush thread reads it
+    while no one does).
     """
 
-    __slots__ = ("_bounds", "_data", "_first")
+    __slots__ = ("_bounds", "_data", "_first", "_view")
 
     def __init__(self, entries: Sequence[bytes] = ()) -> None:
         self._data = bytearray()
+        """The buffer; its first ``_bounds[-1]`` bytes are in use."""
+        self._view = memoryview(self._data)
+        """Writes go through it (faster than the bytearray's own slices); released to grow."""
         self._bounds = array("q", [0])
         """Entry i is ``_data[_bounds[i] + 1 : _bounds[i + 1]]`` (after its comma); an array,
         so that no int object is kept per entry either."""
@@ -63,6 +69,11 @@ class EncodedLog:
 
     def __len__(self) -> int:
         return len(self._bounds) - 1 - self._first
+
+    @property
+    def capacity(self) -> int:
+        """Bytes the buffer holds, in use or not."""
+        return len(self._data)
 
     def tail(self, count: int) -> memoryview:
         """The newest ``count`` entries, comma-separated, as a view (release it after use)."""
@@ -74,12 +85,25 @@ class EncodedLog:
 
     def append(self, entry: bytes) -> int:
         """Add one entry (its bytes go into the buffer, no object is kept); the new length."""
-        data = self._data
-        data += b","
-        data += entry
         bounds = self._bounds
-        bounds.append(len(data))
+        end = bounds[-1]
+        stop = end + 1 + len(entry)
+        if stop > len(self._data):
+            self._room(stop)
+        view = self._view
+        view[end] = 44  # ","
+        view[end + 1 : stop] = entry
+        bounds.append(stop)
         return len(bounds) - 1 - self._first
+
+    def _room(self, stop: int) -> memoryview:
+        """A view of the buffer, grown to hold ``stop`` bytes (by half again: growth is rare)."""
+        data = self._data
+        if stop > len(data):
+            self._view.release()
+            data += bytes(max(stop, len(data) + len(data) // 2) - len(data))
+            self._view = memoryview(data)
+        return self._view
 
     def oldest_first(self) -> Iterator[bytes]:
         data, bounds = self._data, self._bounds
@@ -93,32 +117,42 @@ class EncodedLog:
 
     def keep(self, count: int) -> None:
         """Drop all but the newest ``count`` entries."""
-        self._first = max(self._first, len(self._bounds) - 1 - max(count, 0))
-        start = self._bounds[self._first]
-        if start > len(self._data) // 2:
-            del self._data[:start]
-            self._bounds = array("q", [bound - start for bound in self._bounds[self._first :]])
+        bounds = self._bounds
+        self._first = first = max(self._first, len(bounds) - 1 - max(count, 0))
+        start, end = bounds[first], bounds[-1]
+        if start > end // 2:  # the kept entries move to the front, in place
+            size = end - start
+            if size:
+                self._view[:size] = self._view[start:end]
+            self._bounds = array("q", map((-start).__add__, bounds[first:]))  # no list
             self._first = 0
+
+    def clear(self) -> None:
+        """Drop every entry; the buffer keeps its memory."""
+        self._bounds = array("q", [0])
+        self._first = 0
 
     def extend(self, entries: Sequence[bytes]) -> None:
         if not entries:
             return
         bounds = self._bounds
         end = bounds[-1]
+        joined = b"," + b",".join(entries)
+        self._room(end + len(joined))[end : end + len(joined)] = joined
         for entry in entries:
             end += 1 + len(entry)
             bounds.append(end)
-        self._data += b","
-        self._data += b",".join(entries)
 
     def extend_log(self, other: EncodedLog) -> None:
         """Add ``other``'s entries after these: one copy of its buffer, no entry one by one."""
         if not other:
             return
-        start = other._bounds[other._first]
-        shift = len(self._data) - start
-        self._data += memoryview(other._data)[start:]
-        self._bounds.extend([bound + shift for bound in other._bounds[other._first + 1 :]])
+        start, stop = other._bounds[other._first], other._bounds[-1]
+        end = self._bounds[-1]
+        self._room(end + stop - start)[end : end + stop - start] = memoryview(other._data)[
+            start:stop
+        ]
+        self._bounds.extend(map((end - start).__add__, other._bounds[other._first + 1 :]))
 
 
 def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:
@@ -271,16 +305,17 @@ class FileLedger:
     def _take(self) -> None:
         """On the loop: hand what was counted to the flush (which may run in a thread)."""
         self._flushing, self._pending = self._pending, {}
-        self._flushing_log, self._pending_log = self._pending_log, EncodedLog()
+        self._flushing_log, self._pending_log = self._pending_log, self._flushing_log  # empty
         self._flushing_last_used = dict(self._last_used)
 
     def _give_back(self) -> None:
         self._pending = merge(self._flushing, self._pending)
-        kept = self._flushing_log
-        kept.extend_log(self._pending_log)
+        kept, spare = self._flushing_log, self._pending_log
+        kept.extend_log(spare)
         kept.keep(self.log_entries)
-        self._pending_log = kept
-        self._flushing, self._flushing_log = {}, EncodedLog()
+        spare.clear()
+        self._pending_log, self._flushing_log = kept, spare
+        self._flushing = {}
 
     def _write(self) -> Written:
         """Add the entries being flushed to the file's content and replace the file.
@@ -332,7 +367,8 @@ class FileLedger:
         for key_id, when in last_used.items():
             if when > self._last_used.get(key_id, 0.0):
                 self._last_used[key_id] = when
-        self._flushing, self._flushing_log = {}, EncodedLog()
+        self._flushing = {}
+        self._flushing_log.clear()  # copied into the base: empty, for the next flush
         if self._stamp is None:
             self._stamp = file_stamp(self.path)
         if added is None:

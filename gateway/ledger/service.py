@@ -2,13 +2,18 @@
 
 ``record`` runs in the middleware frame once a request on a ``chat``-group
 route (chat, embeddings, and the routes built on the proxy) is over, also when
-it failed: it reads the facts the proxy gathered (provider, model, usage,
-attempts, time to first token), prices the usage with the provider's
-PriceTable and hands the entry to the backend, which only counts it in memory.
+it failed: it keeps the facts the proxy gathered (provider, model, usage,
+attempts, time to first token) and the price in force, in a batch. ``drain``
+counts the batch DRAIN_DELAY_S later, and before anything reads the ledger: it
+prices each entry's usage and hands it to the backend, which only counts it in
+memory. Counted many at once, in one loop, an entry costs about a third of what
+it costs counted alone between two requests' work (its code and data are cold
+there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -20,11 +25,12 @@ from aiohttp import web
 from gateway.cluster.client import REDIS
 from gateway.errors import QuotaExceeded
 from gateway.keys.principal import Budget, BudgetPeriod, Principal
+from gateway.ledger.aggregates import Rows
 from gateway.ledger.file import FileLedger
 from gateway.ledger.pricing import PICO_PER_USD, Rate, usd
 from gateway.ledger.record import Entry, UsageRecord, Window, day_of, iso, window
 from gateway.ledger.sink import JsonLinesSink
-from gateway.ledger.store import LedgerStore, Spend
+from gateway.ledger.store import LedgerStore, LogPage, Spend
 from gateway.metrics import METRICS, Metrics
 from gateway.providers.live import ProviderDirectory
 from gateway.providers.registry import PROVIDERS
@@ -33,6 +39,11 @@ from gateway.tallies import CounterTally
 from gateway.usage import FACTS, RequestFacts
 
 Clock = Callable[[], float]
+DRAIN_DELAY_S = 0.02
+"""How long a finished request waits in the batch at most (budget checks and reads drain
+it at once): at 5,000 requests/s, a hundred are counted together."""
+DRAIN_AFTER = 512
+"""Past this many requests in the batch, it is counted at once."""
 MAX_METERS = 10_000
 """Distinct (provider, model) pairs whose Meter the ledger remembers."""
 
@@ -47,6 +58,11 @@ class Meter:
     """Set when ``rate`` is: an unpriced model shows no cost series at all."""
     labels: int
     """The metrics' model-label generation ``series`` was chosen in."""
+
+
+Finished = tuple[RequestFacts | None, Meter | None, str, str, int, float, str, float]
+"""A request as ``record`` keeps it: facts, its Meter then (price changes apply from then
+on), key id, route, status, seconds taken, request id, time."""
 
 
 class Ledger:
@@ -73,6 +89,8 @@ class Ledger:
         self._day = ""
         self._day_start = self._day_end = 0.0
         """The UTC day of the last entry and its bounds (Unix seconds): one comparison a request."""
+        self._batch: list[Finished] = []
+        """Requests over but not counted yet: ``drain`` counts them."""
 
     def _forget_meters(self, provider_id: str | None) -> None:
         self._meters.clear()
@@ -86,74 +104,97 @@ class Ledger:
         elapsed: float,
         request_id: str,
     ) -> None:
-        """One metered request is over (``status`` as the client got it).
-
-        Hot path: the entry is a plain tuple, the UTC day is kept until the clock
-        leaves it, the rate and cost series are looked up once per provider x model.
-        """
+        """One metered request is over (``status`` as the client got it): batch it."""
         try:
             facts: RequestFacts | None = request[FACTS]
         except KeyError:  # answered before the proxy ran
             facts = None
-        cost: int | None = 0
-        if facts is None:
-            provider = model = ""
-            streamed = False
-            ttft_ms = None
-            attempts = prompt = completion = cached = reasoning = 0
-        else:
-            provider = facts.provider or ""
-            model = facts.model or ""
-            streamed = facts.streamed
-            ttft = facts.ttft
-            ttft_ms = ttft * 1000.0 if ttft is not None else None
-            attempts = facts.attempts
-            usage = facts.usage
-            if usage is None:
-                prompt = completion = cached = reasoning = 0
+        meter = None
+        if facts is not None and facts.usage is not None:
+            key = (facts.provider or "", facts.model or "")
+            meter = self._meters.get(key)
+            if meter is None or meter.labels != self._labels.generation:
+                meter = self._meter(*key)
+        batch = self._batch
+        batch.append(
+            (facts, meter, principal.key_id or "anonymous", route, status, elapsed, request_id,
+             self.clock())
+        )  # fmt: skip
+        if len(batch) == 1:
+            try:
+                asyncio.get_running_loop().call_later(DRAIN_DELAY_S, self.drain)
+            except RuntimeError:  # no loop (a script): count at once
+                self.drain()
+        elif len(batch) >= DRAIN_AFTER:
+            self.drain()
+
+    def drain(self) -> None:
+        """Count the batched requests into the backend, the sink and the cost metric.
+
+        Per entry: a plain tuple; the UTC day is kept until the clock leaves it.
+        """
+        batch = self._batch
+        if not batch:
+            return
+        self._batch = []
+        add, sink = self.store.add, self.sink
+        for facts, meter, key_id, route, status, elapsed, request_id, now in batch:
+            cost: int | None = 0
+            if facts is None:
+                provider = model = ""
+                streamed = False
+                ttft_ms = None
+                attempts = prompt = completion = cached = reasoning = 0
             else:
-                prompt = usage.prompt_tokens
-                completion = usage.completion_tokens
-                cached = usage.cached_tokens
-                reasoning = usage.reasoning_tokens
-                if prompt or completion:  # else 0: nothing was used
-                    meter = self._meters.get((provider, model))
-                    if meter is None or meter.labels != self._labels.generation:
-                        meter = self._meter(provider, model)
+                provider = facts.provider or ""
+                model = facts.model or ""
+                streamed = facts.streamed
+                ttft = facts.ttft
+                ttft_ms = ttft * 1000.0 if ttft is not None else None
+                attempts = facts.attempts
+                usage = facts.usage
+                if usage is None or meter is None:
+                    prompt = completion = cached = reasoning = 0
+                else:
+                    prompt = usage.prompt_tokens
+                    completion = usage.completion_tokens
+                    cached = usage.cached_tokens
+                    reasoning = usage.reasoning_tokens
                     rate, series = meter.rate, meter.series
-                    if rate is None or series is None:
+                    if not (prompt or completion):
+                        pass  # cost 0: nothing was used
+                    elif rate is None or series is None:
                         cost = None
                     else:
                         cost = rate.cost(prompt, completion, cached)
                         if cost:
                             series.inc(cost / PICO_PER_USD)
-        now = self.clock()
-        if not self._day_start <= now < self._day_end:
-            self._day = day_of(now)
-            self._day_start = (now // 86400) * 86400
-            self._day_end = self._day_start + 86400
-        entry: Entry = (
-            now,
-            self._day,
-            request_id,
-            principal.key_id or "anonymous",
-            provider,
-            model,
-            route,
-            status,
-            streamed,
-            prompt,
-            completion,
-            cached,
-            reasoning,
-            cost,
-            elapsed * 1000.0,
-            ttft_ms,
-            attempts,
-        )
-        self.store.add(entry)
-        if self.sink is not None:
-            self.sink.add(orjson.dumps(UsageRecord(*entry).as_json()))
+            if not self._day_start <= now < self._day_end:
+                self._day = day_of(now)
+                self._day_start = (now // 86400) * 86400
+                self._day_end = self._day_start + 86400
+            entry: Entry = (
+                now,
+                self._day,
+                request_id,
+                key_id,
+                provider,
+                model,
+                route,
+                status,
+                streamed,
+                prompt,
+                completion,
+                cached,
+                reasoning,
+                cost,
+                elapsed * 1000.0,
+                ttft_ms,
+                attempts,
+            )
+            add(entry)
+            if sink is not None:
+                sink.add(orjson.dumps(UsageRecord(*entry).as_json()))
 
     def _meter(self, provider: str, model: str) -> Meter:
         """The provider's rate for ``model`` and its cost series, remembered."""
@@ -169,6 +210,7 @@ class Ledger:
 
     async def check_budget(self, principal: Principal, budget: Budget) -> None:
         """Raise QuotaExceeded once the key's use this period reached its budget."""
+        self.drain()
         win = window(budget.period, self.clock())
         (spent,) = await self.store.spend([principal.key_id or "anonymous"], [win])
         if budget.usd is not None and spent.cost >= round(budget.usd * PICO_PER_USD):
@@ -189,8 +231,21 @@ class Ledger:
 
     # views -------------------------------------------------------------------
 
+    async def rows(self, first_day: str, last_day: str) -> Rows:
+        """The aggregate rows of these days (inclusive), every finished request counted."""
+        self.drain()
+        return await self.store.rows(first_day, last_day)
+
+    async def logs(
+        self, limit: int, before: str | None, key_id: str | None, status: str | None
+    ) -> LogPage:
+        """A page of the request log, newest first, every finished request counted."""
+        self.drain()
+        return await self.store.logs(limit, before, key_id, status)
+
     async def key_views(self, keys: Sequence[dict[str, Any]]) -> None:
         """Add ``spend`` (this budget period) and ``last_used_at`` to key views, in place."""
+        self.drain()
         now = self.clock()
         ids = [key["id"] for key in keys]
         windows = [window(key.get("budget_period") or "month", now) for key in keys]
@@ -202,6 +257,7 @@ class Ledger:
 
     async def me(self, principal: Principal) -> dict[str, Any]:
         """The caller's own limits, spend this period and last use."""
+        self.drain()
         budget = principal.budget
         period: BudgetPeriod = budget.period if budget is not None else "month"
         key_id = principal.key_id or "anonymous"
@@ -279,6 +335,7 @@ async def _ledger_context(app: web.Application) -> AsyncIterator[None]:
     ledger = app[LEDGER]
     await ledger.store.open()
     yield
+    ledger.drain()
     await ledger.store.close()
     if ledger.sink is not None:
         ledger.sink.close()

@@ -8,6 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.endpoints import Operation, add_route, route_info
+from gateway.ledger.service import LEDGER
 from gateway.metrics import METRICS, UPSTREAM_WAIT
 from gateway.routes.common import text_answer
 from gateway.stamps import RESPONSE_STAMPS
@@ -17,6 +18,9 @@ from gateway.state import SETTINGS
 async def metrics(request: web.Request) -> web.Response:
     """The exposition; the auth middleware has checked the metrics token, when one is set."""
     metrics = request.app[METRICS]
+    ledger = request.app.get(LEDGER)
+    if ledger is not None:
+        ledger.drain()  # the cost of every request answered before the scrape
     metrics.flush()  # so the scrape sees every request answered before it
     # Collecting reads every worker's files in multiprocess mode: keep it off the loop.
     body = await asyncio.to_thread(metrics.exposition)

@@ -81,7 +81,7 @@ async def usage(request: web.Request) -> web.Response:
     # At most MAX_DAYS days, the latest ones; from after to: no day at all.
     first, last = max(start, _days_before(end, MAX_DAYS)).isoformat(), end.isoformat()
     group_by = _group_by(request.query.get("group_by"))
-    rows = await ledger.store.rows(first, last)
+    rows = await ledger.rows(first, last)
     data, totals = query(
         rows,
         first,
@@ -123,7 +123,7 @@ async def usage_logs(request: web.Request) -> web.Response:
     status = params.get("status")
     if status is not None and not _STATUS.fullmatch(status):
         raise InvalidRequest("status: ok, error, or an HTTP status code.", param="status")
-    page = await ledger.store.logs(limit, before, params.get("key_id"), status)
+    page = await ledger.logs(limit, before, params.get("key_id"), status)
     entries = page.entries
     next_before = entries[-1]["id"] if len(entries) == limit else None
     return web.json_response({"object": "list", "data": entries, "next_before": next_before})

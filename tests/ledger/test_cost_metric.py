@@ -40,6 +40,7 @@ async def test_a_model_labelled_other_gets_its_own_series_once_listed(tmp_path: 
         usage = StreamUsage(prompt_tokens=prompt)
         request[FACTS] = RequestFacts(attempts=1, provider="p", model="model-a", usage=usage)
         ledger.record(request, CALLER, "/v1/chat/completions", 200, 0.01, "req-1")
+        ledger.drain()
 
     charge(1_000_000)  # $1
     assert cost_lines(metrics) == ['gateway_cost_usd_total{model="other",provider="p"} 1.0']

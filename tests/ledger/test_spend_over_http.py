@@ -253,3 +253,19 @@ async def test_embeddings_and_the_messages_api_are_metered_too(gateway: Client) 
             "claude-sonnet-4-5", prompt, completion, DETAILS["an"][0]
         )
     assert (messages_plain["streamed"], messages_stream["streamed"]) == (False, True)
+
+
+async def test_a_scrape_right_after_a_request_shows_its_cost(gateway: Client) -> None:
+    """Entries are counted in batches: a scrape counts what is waiting first."""
+    await chat(gateway, "oa/gpt-4o-mini")
+    metrics = await (await gateway.get("/metrics")).text()
+    line = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('gateway_cost_usd_total{model="gpt-4o-mini",provider="oa"}')
+    )
+    prompt, completion = COUNTS["oa"]
+    cached, _reasoning = DETAILS["oa"]
+    assert float(line.split()[-1]) == pytest.approx(
+        expected_cost("gpt-4o-mini", prompt, completion, cached), rel=1e-9
+    )
