@@ -45,30 +45,31 @@ class EncodedLog:
 
     Entries are encoded as the file holds them (seq included) when they are
     added, so a flush writes the kept and the new entries as two slices and
-    touches no entry one by one. The buffer never shrinks: entries dropped off
-    the front are reclaimed in place once they fill half of it, and an emptied
-    log keeps its memory for the next entries. Handing megabytes back to the
-    system and faulting them in again every flush cost more CPU than the
-    entries' own code. Only the event loop changes it (a flush thread reads it
-    while no one does).
+    touches no entry one by one. Neither the buffer nor the entries' bounds ever
+    shrink: entries dropped off the front are reclaimed in place once they fill
+    half the buffer, and an emptied log keeps its memory for the next entries.
+    Handing megabytes back to the system and faulting them in again every flush
+    cost more CPU than the entries' own code. Only the event loop changes it (a
+    flush thread reads it while no one does).
     """
 
-    __slots__ = ("_bounds", "_data", "_first", "_view")
+    __slots__ = ("_bounds", "_data", "_first", "_n", "_view")
 
     def __init__(self, entries: Sequence[bytes] = ()) -> None:
         self._data = bytearray()
-        """The buffer; its first ``_bounds[-1]`` bytes are in use."""
+        """The buffer; its first ``_bounds[_n - 1]`` bytes are in use."""
         self._view = memoryview(self._data)
         """Writes go through it (faster than the bytearray's own slices); released to grow."""
         self._bounds = array("q", [0])
         """Entry i is ``_data[_bounds[i] + 1 : _bounds[i + 1]]`` (after its comma); an array,
-        so that no int object is kept per entry either."""
+        so that no int object is kept per entry either. The first ``_n`` are in use."""
+        self._n = 1
         self._first = 0
         """The oldest entry still kept."""
         self.extend(entries)
 
     def __len__(self) -> int:
-        return len(self._bounds) - 1 - self._first
+        return self._n - 1 - self._first
 
     @property
     def capacity(self) -> int:
@@ -77,24 +78,33 @@ class EncodedLog:
 
     def tail(self, count: int) -> memoryview:
         """The newest ``count`` entries, comma-separated, as a view (release it after use)."""
-        bounds = self._bounds
-        if count <= 0 or len(bounds) == 1:
+        bounds, n = self._bounds, self._n
+        if count <= 0 or n == 1:
             return memoryview(b"")
-        start = bounds[max(self._first, len(bounds) - 1 - count)]
-        return memoryview(self._data)[start + 1 : bounds[-1]]
+        start = bounds[max(self._first, n - 1 - count)]
+        return memoryview(self._data)[start + 1 : bounds[n - 1]]
 
     def append(self, entry: bytes) -> int:
         """Add one entry (its bytes go into the buffer, no object is kept); the new length."""
-        bounds = self._bounds
-        end = bounds[-1]
+        bounds, n = self._bounds, self._n
+        end = bounds[n - 1]
         stop = end + 1 + len(entry)
         if stop > len(self._data):
             self._room(stop)
         view = self._view
         view[end] = 44  # ","
         view[end + 1 : stop] = entry
-        bounds.append(stop)
-        return len(bounds) - 1 - self._first
+        self._bound(n, stop)
+        return n - self._first
+
+    def _bound(self, n: int, stop: int) -> None:
+        """``_bounds[n] = stop``, the array grown if need be; ``n + 1`` bounds are in use."""
+        bounds = self._bounds
+        if n < len(bounds):
+            bounds[n] = stop
+        else:
+            bounds.append(stop)
+        self._n = n + 1
 
     def _room(self, stop: int) -> memoryview:
         """A view of the buffer, grown to hold ``stop`` bytes (by half again: growth is rare)."""
@@ -107,52 +117,60 @@ class EncodedLog:
 
     def oldest_first(self) -> Iterator[bytes]:
         data, bounds = self._data, self._bounds
-        for index in range(self._first, len(bounds) - 1):
+        for index in range(self._first, self._n - 1):
             yield bytes(data[bounds[index] + 1 : bounds[index + 1]])
 
     def newest_first(self) -> Iterator[bytes]:
         data, bounds = self._data, self._bounds
-        for index in range(len(bounds) - 2, self._first - 1, -1):
+        for index in range(self._n - 2, self._first - 1, -1):
             yield bytes(data[bounds[index] + 1 : bounds[index + 1]])
 
     def keep(self, count: int) -> None:
         """Drop all but the newest ``count`` entries."""
-        bounds = self._bounds
-        self._first = first = max(self._first, len(bounds) - 1 - max(count, 0))
-        start, end = bounds[first], bounds[-1]
+        bounds, n = self._bounds, self._n
+        self._first = first = max(self._first, n - 1 - max(count, 0))
+        start, end = bounds[first], bounds[n - 1]
         if start > end // 2:  # the kept entries move to the front, in place
-            size = end - start
-            if size:
-                self._view[:size] = self._view[start:end]
-            self._bounds = array("q", map((-start).__add__, bounds[first:]))  # no list
+            if end > start:
+                self._view[: end - start] = self._view[start:end]
+            for index in range(n - first):
+                bounds[index] = bounds[first + index] - start
+            self._n = n - first
             self._first = 0
 
     def clear(self) -> None:
-        """Drop every entry; the buffer keeps its memory."""
-        self._bounds = array("q", [0])
+        """Drop every entry; the buffer and the bounds keep their memory."""
+        self._bounds[0] = 0
+        self._n = 1
         self._first = 0
 
     def extend(self, entries: Sequence[bytes]) -> None:
         if not entries:
             return
-        bounds = self._bounds
-        end = bounds[-1]
+        end = self._bounds[self._n - 1]
         joined = b"," + b",".join(entries)
         self._room(end + len(joined))[end : end + len(joined)] = joined
         for entry in entries:
             end += 1 + len(entry)
-            bounds.append(end)
+            self._bound(self._n, end)
 
     def extend_log(self, other: EncodedLog) -> None:
-        """Add ``other``'s entries after these: one copy of its buffer, no entry one by one."""
+        """Add ``other``'s entries after these: one copy of its buffer, no entry encoded again."""
         if not other:
             return
-        start, stop = other._bounds[other._first], other._bounds[-1]
-        end = self._bounds[-1]
-        self._room(end + stop - start)[end : end + stop - start] = memoryview(other._data)[
-            start:stop
-        ]
-        self._bounds.extend(map((end - start).__add__, other._bounds[other._first + 1 :]))
+        theirs = other._bounds
+        start, stop = theirs[other._first], theirs[other._n - 1]
+        end = self._bounds[self._n - 1]
+        self._room(end + stop - start)[end : end + stop - start] = other._view[start:stop]
+        shift = end - start
+        bounds, n = self._bounds, self._n
+        for index in range(other._first + 1, other._n):
+            if n < len(bounds):
+                bounds[n] = theirs[index] + shift
+            else:
+                bounds.append(theirs[index] + shift)
+            n += 1
+        self._n = n
 
 
 def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:
