@@ -15,7 +15,7 @@ gateways, two with ``usage.enabled`` true and two false, in interleaved rounds; 
 with aiohttp's ClientSession below the upstream boundary
 (benchmarks/aiohttp_gateway.py) gets the throughput, latency and streaming rows
 too, for the client comparison. Prints a table and writes
-benchmarks/results/latest.json. Bounded: the whole run takes about two minutes.
+benchmarks/results/latest.json. Bounded: the whole run takes about two and a half minutes.
 """
 
 from __future__ import annotations
