@@ -10,7 +10,8 @@ processes, so only the gateway's own work is measured here. Modes:
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         python -m benchmarks.profile_chat quiet 300     # instructions (Ir), see below
 
-``BENCH_LEDGER=off`` turns the usage ledger off in the other modes (to measure the rest).
+``BENCH_LEDGER=off`` turns the usage ledger off in the other modes (to measure the rest);
+``BENCH_LOG_ENTRIES=0`` keeps it on without its request log.
 ``BENCH_FLUSH_S=300`` flushes the ledger file only at the end: under callgrind, which
 slows the gateway about 50 times, a flush every 2 s falls on every ~25 requests instead of
 on thousands, so this separates the ledger's per-request cost from its flush's.
