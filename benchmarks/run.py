@@ -302,8 +302,8 @@ LEDGER_GATEWAYS = {"ledger_on_1": True, "ledger_off_1": False, "ledger_off_2": F
 """Four gateways started alike, in this order (on, off, off, on: start order cancels out),
 usage.enabled as given, that serve only this part.
 
-Two processes a side, because one process differs from another started alike by up
-to 2-3 % in CPU per request (memory layout); all four share one PYTHONHASHSEED so
+Two processes a side, because one process differs from another started alike by 1-3 %
+in CPU per request (up to 6 % in this VM's slow phases); all four share one PYTHONHASHSEED so
 dicts are laid out alike. The two "off" gateways' ratio is reported as the
 measurement's resolution.
 """

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -94,17 +94,23 @@ class EncodedLog:
         view = self._view
         view[end] = 44  # ","
         view[end + 1 : stop] = entry
-        self._bound(n, stop)
-        return n - self._first
-
-    def _bound(self, n: int, stop: int) -> None:
-        """``_bounds[n] = stop``, the array grown if need be; ``n + 1`` bounds are in use."""
-        bounds = self._bounds
-        if n < len(bounds):
+        if n < len(bounds):  # _add_bounds((stop,)), written out: once per request
             bounds[n] = stop
         else:
             bounds.append(stop)
         self._n = n + 1
+        return n - self._first
+
+    def _add_bounds(self, stops: Iterable[int]) -> None:
+        """Entries ending at ``stops`` follow: the bounds array is reused, grown if need be."""
+        bounds, n = self._bounds, self._n
+        for stop in stops:
+            if n < len(bounds):
+                bounds[n] = stop
+            else:
+                bounds.append(stop)
+            n += 1
+        self._n = n
 
     def _room(self, stop: int) -> memoryview:
         """A view of the buffer, grown to hold ``stop`` bytes (by half again: growth is rare)."""
@@ -150,9 +156,8 @@ class EncodedLog:
         end = self._bounds[self._n - 1]
         joined = b"," + b",".join(entries)
         self._room(end + len(joined))[end : end + len(joined)] = joined
-        for entry in entries:
-            end += 1 + len(entry)
-            self._bound(self._n, end)
+        lengths = itertools.accumulate(1 + len(entry) for entry in entries)
+        self._add_bounds(end + length for length in lengths)
 
     def extend_log(self, other: EncodedLog) -> None:
         """Add ``other``'s entries after these: one copy of its buffer, no entry encoded again."""
@@ -163,14 +168,7 @@ class EncodedLog:
         end = self._bounds[self._n - 1]
         self._room(end + stop - start)[end : end + stop - start] = other._view[start:stop]
         shift = end - start
-        bounds, n = self._bounds, self._n
-        for index in range(other._first + 1, other._n):
-            if n < len(bounds):
-                bounds[n] = theirs[index] + shift
-            else:
-                bounds.append(theirs[index] + shift)
-            n += 1
-        self._n = n
+        self._add_bounds(theirs[index] + shift for index in range(other._first + 1, other._n))
 
 
 def read_ledger(path: Path) -> tuple[Rows, list[bytes], dict[str, float]]:

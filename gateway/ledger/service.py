@@ -43,7 +43,7 @@ DRAIN_DELAY_S = 0.02
 """How long a finished request waits in the batch at most (budget checks and reads drain
 it at once): at 5,000 requests/s, a hundred are counted together."""
 DRAIN_AFTER = 512
-"""Past this many requests in the batch, it is counted at once."""
+"""At this many requests in the batch, it is counted at once."""
 MAX_METERS = 10_000
 """Distinct (provider, model) pairs whose Meter the ledger remembers."""
 

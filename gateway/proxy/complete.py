@@ -122,13 +122,12 @@ async def complete(
                 last = exc
                 continue
             attempts.settle(provider.id, model, "ok", started)
-            if fmt is None:
+            if native is None:
                 attempts.used(provider.id, model, usage_of(answer))
-            elif native is None:
-                attempts.used(provider.id, model, usage_of(answer))
-                answer = fmt.answer(answer)
+                if fmt is not None:
+                    answer = fmt.answer(answer)
             else:
-                attempts.used(provider.id, model, fmt.native_usage(answer))
+                attempts.used(provider.id, model, format_of(fmt).native_usage(answer))
             return web.Response(
                 body=orjson.dumps(answer),
                 content_type="application/json",
