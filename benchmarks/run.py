@@ -9,9 +9,9 @@ connections), added latency at a fixed 200 req/s (open loop), streaming
 upstreams; Anthropic's Messages API as the ingress, translated to the OpenAI
 upstream and passed through to the Anthropic one, in events/s as a ratio of the
 chat stream's; the Responses API translated from the Anthropic upstream), the
-gateway's memory, and what the usage ledger costs (CPU per request of four fresh
-gateways, two with ``usage.enabled`` true and two false, in interleaved rounds; alone:
-``python -m benchmarks.run ledger``, about 80 s); the same gateway
+gateway's memory, and what the usage ledger costs (CPU per request of two pairs of
+gateways, ``usage.enabled`` true and false, each pair loaded at once on one core; alone:
+``python -m benchmarks.run ledger``, about 50 s); the same gateway
 with aiohttp's ClientSession below the upstream boundary
 (benchmarks/aiohttp_gateway.py) gets the throughput, latency and streaming rows
 too, for the client comparison. Prints a table and writes
@@ -48,9 +48,9 @@ WRK_SECONDS = 6
 LATENCY_RATE, LATENCY_SECONDS = 200, 5
 STREAMS, HELD_STREAMS, ROUNDS = 500, 2000, 5
 LEDGER_ROUNDS, LEDGER_SECONDS = 5, 2
-"""The ledger's cost: this many rounds of wrk against each of the ledger's gateways."""
+"""The ledger's cost: this many windows of wrk against each pair of the ledger's gateways."""
 LEDGER_WARMUP_S = 6
-"""wrk against each ledger gateway first: three 2-second flushes, after which the file
+"""wrk against each ledger pair first: three 2-second flushes, after which the file
 backend's buffers have grown to their size (measured in the steady state)."""
 LEDGER_RULE = 1.05
 
@@ -154,24 +154,45 @@ def wrk(
     With ``pid``, also the server's CPU time per request: unlike requests per
     second, it hardly moves when other work shares the machine.
     """
-    used = cpu_seconds(pid) if pid is not None else 0.0
+    return wrk_together([(url, pid)], body, seconds, connections=32)[0]
+
+
+def wrk_together(
+    targets: list[tuple[str, int | None]], body: bytes, seconds: int, connections: int
+) -> list[dict[str, float]]:
+    """One wrk per (url, server pid), all running at once over the same seconds."""
+    pids = [pid for _url, pid in targets]
+    used = [cpu_seconds(pid) if pid is not None else 0.0 for pid in pids]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % body.decode())
     try:
-        argv = pinned(LOAD_CORE, "wrk", "-t1", "-c32", f"-d{seconds}s", "-s", script.name, url)
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30).stdout
+        argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name]
+        children = [
+            subprocess.Popen(pinned(LOAD_CORE, *argv, url), stdout=subprocess.PIPE, text=True)
+            for url, _pid in targets
+        ]
+        outs = [child.communicate(timeout=seconds + 30)[0] for child in children]
     finally:
         os.unlink(script.name)
-    used_s = cpu_seconds(pid) - used if pid is not None else 0.0
+    return [
+        wrk_summary(out, cpu_seconds(pid) - before if pid is not None else None)
+        for out, pid, before in zip(outs, pids, used, strict=True)
+    ]
+
+
+def wrk_summary(out: str, cpu_s: float | None) -> dict[str, float]:
+    """wrk's requests/s and errors; with the server's CPU seconds, its CPU per request."""
     done = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)", out)
     socket_errors = sum(int(g) for g in errors.groups()) if errors else 0
+    count = int(done.group(1)) if done else 0
+    per_request = cpu_s * 1e6 / count if count and cpu_s is not None else 0.0
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
         "errors": (int(bad.group(1)) if bad else 0) + socket_errors,
-        "cpu_us_per_request": round(used_s * 1e6 / int(done.group(1)), 1) if done and pid else 0.0,
+        "cpu_us_per_request": round(per_request, 1),
     }
 
 
@@ -299,40 +320,50 @@ async def measure(targets: dict[str, str], pids: dict[str, int]) -> dict[str, An
 
 LEDGER_GATEWAYS = {"ledger_on_1": True, "ledger_off_1": False, "ledger_off_2": False,
                    "ledger_on_2": True}  # fmt: skip
-"""Four gateways started alike, in this order (on, off, off, on: start order cancels out),
-usage.enabled as given, that serve only this part.
-
-Two processes a side, because one process differs from another started alike by 1-3 %
-in CPU per request (up to 6 % in this VM's slow phases); all four share one PYTHONHASHSEED so
-dicts are laid out alike. The two "off" gateways' ratio is reported as the
-measurement's resolution.
-"""
+"""Four gateways started alike (one PYTHONHASHSEED), usage.enabled as given, that serve
+only this part."""
+LEDGER_PAIRS = (("ledger_on_1", "ledger_off_1"), ("ledger_on_2", "ledger_off_2"))
+"""Each pair is loaded at once, on one core: both see the same moment of the host."""
+LEDGER_CONTROL = ("ledger_off_1", "ledger_off_2")
+"""Two "off" gateways measured the same way: the ratio the method reads for no difference."""
 
 
 def ledger_cost(urls: dict[str, str], pids: dict[str, int], body: bytes) -> dict[str, Any]:
-    """CPU per chat request with the ledger on and off: each gateway's median over rounds.
+    """CPU per chat request with the ledger on over the same with it off.
 
-    Each round runs wrk once against every gateway, in alternating order, so load
-    from elsewhere and drift land on all of them; the ratio is the mean of the
-    "on" medians over the mean of the "off" medians.
+    Measured one after another, CPU per request moved by 5-10 % from one second to
+    the next on this VM (other tenants), more than the effect measured. So the two
+    gateways of a pair run at the same time, pinned to one core, each under its own
+    wrk: whatever the host does lands on both. A pair's ratio is the median over
+    LEDGER_ROUNDS windows; the row is the mean of the two pairs' (two processes a
+    side, started in both orders), and the control pair's ratio is its resolution.
     """
-    names = list(LEDGER_GATEWAYS)
-    for name in names:
-        wrk(urls[name], body, seconds=LEDGER_WARMUP_S)  # all alike: "off" ones too
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    for n in range(LEDGER_ROUNDS):
-        for name in names if n % 2 == 0 else names[::-1]:
-            result = wrk(urls[name], body, seconds=LEDGER_SECONDS, pid=pids[name])
-            cpu[name].append(result["cpu_us_per_request"])
+    for on, off in LEDGER_PAIRS:  # three 2-second flushes: the log's buffers have grown
+        wrk_together([(urls[on], None), (urls[off], None)], body, LEDGER_WARMUP_S, 16)
+    ratios: dict[str, float] = {}
+    cpu: dict[str, list[float]] = {name: [] for name in LEDGER_GATEWAYS}
+    for first, second in (*LEDGER_PAIRS, LEDGER_CONTROL):
+        window_ratios = []
+        for _ in range(LEDGER_ROUNDS):
+            one, two = wrk_together(
+                [(urls[first], pids[first]), (urls[second], pids[second])],
+                body, LEDGER_SECONDS, 16,
+            )  # fmt: skip
+            window_ratios.append(one["cpu_us_per_request"] / two["cpu_us_per_request"])
+            if (first, second) != LEDGER_CONTROL:
+                cpu[first].append(one["cpu_us_per_request"])
+                cpu[second].append(two["cpu_us_per_request"])
+        ratios[f"{first}/{second}"] = round(statistics.median(window_ratios), 4)
+    pair_ratios = [ratios[f"{on}/{off}"] for on, off in LEDGER_PAIRS]
     medians = {name: statistics.median(values) for name, values in cpu.items()}
-    on = statistics.mean(v for name, v in medians.items() if LEDGER_GATEWAYS[name])
-    off_medians = [v for name, v in medians.items() if not LEDGER_GATEWAYS[name]]
-    off = statistics.mean(off_medians)
+    on_us = statistics.mean(v for name, v in medians.items() if LEDGER_GATEWAYS[name])
+    off_us = statistics.mean(v for name, v in medians.items() if not LEDGER_GATEWAYS[name])
     return {
-        "on_cpu_us": round(on, 1),
-        "off_cpu_us": round(off, 1),
-        "ratio": round(on / off, 3) if off else 0.0,
-        "off_vs_off": round(off_medians[0] / off_medians[1], 3) if off_medians[1] else 0.0,
+        "ratio": round(statistics.mean(pair_ratios), 3),
+        "off_vs_off": round(ratios["/".join(LEDGER_CONTROL)], 3),
+        "on_cpu_us": round(on_us, 1),
+        "off_cpu_us": round(off_us, 1),
+        "pair_ratios": ratios,
         "medians_us": medians,
         "rounds": LEDGER_ROUNDS,
     }
@@ -440,7 +471,7 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         ledger = report["ledger"]
         measured = (
             f"{ledger['on_cpu_us']:.1f} vs {ledger['off_cpu_us']:.1f}: {ledger['ratio']:.3f}x"
-            f" (2 gateways a side; off vs off {ledger['off_vs_off']:.3f}x)"
+            f" (2 pairs at once on one core; off vs off {ledger['off_vs_off']:.3f}x)"
         )
         rows.append(
             (
