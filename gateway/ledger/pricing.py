@@ -1,4 +1,4 @@
-"""Prices per model as data: USD per million input, output and cached-input tokens.
+"""Prices per model as data: USD per million input, output, cached-input and cache-write tokens.
 
 Templates and providers carry ``pricing:`` maps from a model name or a glob
 (``gpt-4o*``) to a Price. Costs are kept as integers in pico-USD (1e-12 USD),
@@ -23,8 +23,8 @@ Dollars = Annotated[float, Field(ge=0, le=100_000)]
 ModelPattern = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class Price(BaseModel):
-    """One model's price in USD per million tokens (as the providers publish them)."""
+class TokenPrices(BaseModel):
+    """USD per million tokens of each kind (as the providers publish them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -32,6 +32,23 @@ class Price(BaseModel):
     output: Dollars = 0.0
     cached_input: Dollars | None = None
     """Prompt tokens read from the provider's cache; None: charged as input."""
+    cache_write_input: Dollars | None = None
+    """Prompt tokens written to the provider's cache (Anthropic: 1.25x input for the
+    default 5-minute cache); None: charged as input."""
+
+
+class LongPromptPrice(TokenPrices):
+    """What every token of a request costs once its prompt is longer than ``above`` tokens."""
+
+    above: int = Field(gt=0)
+    """Prompt tokens (cached and written ones included), as the provider counts them."""
+
+
+class Price(TokenPrices):
+    """One model's price; ``long_prompt``: its tier for long prompts (Gemini 2.5 Pro and
+    Claude Sonnet 4 charge more for every token of a request past 200k prompt tokens)."""
+
+    long_prompt: LongPromptPrice | None = None
 
 
 Pricing = dict[ModelPattern, Price]
@@ -49,22 +66,38 @@ class Rate:
     input: int
     output: int
     cached_input: int
+    cache_write: int
+    long_above: int = 0
+    """Above this many prompt tokens ``long`` applies instead (0: no such tier)."""
+    long: Rate | None = None
 
     @classmethod
-    def of(cls, price: Price) -> Rate:
+    def of(cls, price: TokenPrices) -> Rate:
         cached = price.cached_input if price.cached_input is not None else price.input
+        write = price.cache_write_input if price.cache_write_input is not None else price.input
+        long_prompt = price.long_prompt if isinstance(price, Price) else None
         return cls(
             _pico_per_token(price.input),
             _pico_per_token(price.output),
             _pico_per_token(cached),
+            _pico_per_token(write),
+            long_prompt.above if long_prompt is not None else 0,
+            cls.of(long_prompt) if long_prompt is not None else None,
         )
 
-    def cost(self, prompt: int, completion: int, cached: int) -> int:
-        """pico-USD for these counts; ``cached`` is part of ``prompt``."""
-        if cached > prompt:  # a provider that counts them apart: no more than the prompt
-            cached = prompt
+    def cost(self, prompt: int, completion: int, cached: int, written: int = 0) -> int:
+        """pico-USD for these counts; ``cached`` and ``written`` (cache reads and writes) are
+        part of ``prompt``."""
+        if self.long is not None and prompt > self.long_above:
+            return self.long.cost(prompt, completion, cached, written)
+        if cached + written > prompt:  # a provider that counts them apart: no more than the prompt
+            cached = min(cached, prompt)
+            written = min(written, prompt - cached)
         return (
-            (prompt - cached) * self.input + cached * self.cached_input + completion * self.output
+            (prompt - cached - written) * self.input
+            + cached * self.cached_input
+            + written * self.cache_write
+            + completion * self.output
         )
 
 

@@ -166,7 +166,7 @@ class Ledger:
                     elif rate is None or series is None:
                         cost = None
                     else:
-                        cost = rate.cost(prompt, completion, cached)
+                        cost = rate.cost(prompt, completion, cached, usage.cache_write_tokens)
                         if cost:
                             series.inc(cost / PICO_PER_USD)
             if not self._day_start <= now < self._day_end:

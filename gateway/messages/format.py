@@ -49,19 +49,16 @@ def native_usage(counts: object, previous: StreamUsage | None = None) -> StreamU
         else base.cached_tokens
     )
     if "input_tokens" in counts:
-        prompt = (
-            token_count(counts.get("input_tokens"))
-            + token_count(counts.get("cache_creation_input_tokens"))
-            + read
-        )
+        written = token_count(counts.get("cache_creation_input_tokens"))
+        prompt = token_count(counts.get("input_tokens")) + written + read
     else:
-        prompt = base.prompt_tokens
+        prompt, written = base.prompt_tokens, base.cache_write_tokens
     output = (
         token_count(counts["output_tokens"])
         if "output_tokens" in counts
         else base.completion_tokens
     )
-    return StreamUsage(prompt, output, read, base.reasoning_tokens)
+    return StreamUsage(prompt, output, read, base.reasoning_tokens, written)
 
 
 class MessagesFormat:

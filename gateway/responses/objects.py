@@ -23,10 +23,11 @@ def new_id(prefix: str) -> str:
 
 
 def response_usage(usage: StreamUsage) -> JSON:
-    """OpenAI's ResponseUsage; the gateway does not track cache writes (always 0)."""
+    """OpenAI's ResponseUsage (cache writes as Anthropic reports them; 0 elsewhere)."""
+    details = {"cached_tokens": usage.cached_tokens, "cache_write_tokens": usage.cache_write_tokens}
     return {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": 0},
+        "input_tokens_details": details,
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,

@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from gateway.adapters.base import Target, TemplatePaths
-from tests.fakes.base import FakeUpstream, split_text
+from tests.fakes.base import FakeUpstream, Reply, split_text
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -29,6 +29,18 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
     return (
         b"event: " + name.encode() + b"\ndata: " + orjson.dumps({"type": name, **payload}) + b"\n\n"
     )
+
+
+def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:
+    """Anthropic's usage: ``input_tokens`` leaves out the cache reads and writes."""
+    written = reply.cache_write_tokens
+    return {
+        "input_tokens": reply.prompt_tokens - reply.cached_tokens - written,
+        "cache_read_input_tokens": reply.cached_tokens,
+        "cache_creation_input_tokens": written,
+        "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens,
+    }
 
 
 def _thinking_problem(body: dict[str, Any]) -> str | None:
@@ -121,12 +133,7 @@ class FakeAnthropic(FakeUpstream):
                 "content": self._blocks(),
                 "stop_reason": self._stop_reason(),
                 "stop_sequence": None,
-                "usage": {
-                    "input_tokens": reply.prompt_tokens - reply.cached_tokens,
-                    "cache_read_input_tokens": reply.cached_tokens,
-                    "cache_creation_input_tokens": 0,
-                    "output_tokens": reply.completion_tokens,
-                },
+                "usage": _usage(reply, reply.completion_tokens),
             }
         )
 
@@ -149,12 +156,7 @@ class FakeAnthropic(FakeUpstream):
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": reply.prompt_tokens - reply.cached_tokens,
-                "cache_read_input_tokens": reply.cached_tokens,
-                "cache_creation_input_tokens": 0,
-                "output_tokens": 1,
-            },
+            "usage": _usage(reply, 1),
         }
         yield _event("message_start", {"message": message})
         yield _event("ping", {})

@@ -45,6 +45,8 @@ class Reply:
     completion_tokens: int = 7
     cached_tokens: int = 0
     """Of prompt_tokens, read from the prompt cache (each provider's own field)."""
+    cache_write_tokens: int = 0
+    """Of prompt_tokens, written to the prompt cache (Anthropic only)."""
     reasoning_tokens: int = 0
     """Of completion_tokens, spent thinking (Gemini's thoughtsTokenCount, OpenAI's details)."""
     finish_message: str | None = None

@@ -22,11 +22,24 @@ ADMIN_KEY = "admin-ledger-test-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 HELLO = [{"role": "user", "content": "hi"}]
 
-# The built-in templates' published prices (USD per million: input, output, cached input).
+
+def _usd(*prices: str) -> tuple[Decimal, ...]:
+    return tuple(Decimal(price) for price in prices)
+
+
+# The built-in templates' published prices, USD per million: input, output, cache reads
+# and cache writes (a provider without a write price charges writes as input).
 TEMPLATE_PRICES = {
-    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60"), Decimal("0.075")),
-    "claude-sonnet-4-5": (Decimal("3.00"), Decimal("15.00"), Decimal("0.30")),
-    "gemini-2.5-flash": (Decimal("0.30"), Decimal("2.50"), Decimal("0.075")),
+    "gpt-4o-mini": _usd("0.15", "0.60", "0.075", "0.15"),
+    "claude-sonnet-4-5": _usd("3.00", "15.00", "0.30", "3.75"),
+    "gemini-2.5-flash": _usd("0.30", "2.50", "0.075", "0.30"),
+    "gemini-2.5-pro": _usd("1.25", "10.00", "0.31", "1.25"),
+}
+LONG_PROMPT = 200_000
+"""Past this many prompt tokens, these models charge their LONG_PROMPT_PRICES for every token."""
+LONG_PROMPT_PRICES = {
+    "claude-sonnet-4-5": _usd("6.00", "22.50", "0.60", "7.50"),
+    "gemini-2.5-pro": _usd("2.50", "15.00", "0.625", "2.50"),
 }
 MODEL_OF = {"oa": "gpt-4o-mini", "an": "claude-sonnet-4-5", "ge": "gemini-2.5-flash"}
 
@@ -47,13 +60,24 @@ def providers(
     ]
 
 
-def expected_cost(model: str, prompt: int, completion: int, cached: int = 0) -> float:
+def expected_cost(
+    model: str, prompt: int, completion: int, cached: int = 0, written: int = 0
+) -> float:
     """Exact decimal arithmetic, then one rounding to float (as the ledger reports).
 
-    ``cached`` prompt tokens (part of ``prompt``) are charged at the cached-input price.
+    ``cached`` and ``written`` prompt tokens (cache reads and writes, part of ``prompt``)
+    are charged at their own prices.
     """
-    price_in, price_out, price_cached = TEMPLATE_PRICES[model]
-    total = (prompt - cached) * price_in + cached * price_cached + completion * price_out
+    prices = TEMPLATE_PRICES[model]
+    if prompt > LONG_PROMPT and model in LONG_PROMPT_PRICES:
+        prices = LONG_PROMPT_PRICES[model]
+    price_in, price_out, price_cached, price_write = prices
+    total = (
+        (prompt - cached - written) * price_in
+        + cached * price_cached
+        + written * price_write
+        + completion * price_out
+    )
     return float(total / 1_000_000)
 
 

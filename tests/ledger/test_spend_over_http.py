@@ -33,6 +33,7 @@ from tests.ledger.helpers import (
 from tests.providers_d import QUIET, SERVER_KWARGS, gateway_app
 
 Fakes = tuple[FakeOpenAI, FakeAnthropic, FakeGemini]
+CHAT = "/v1/chat/completions"
 COUNTS = {"oa": (1234, 567), "an": (2001, 333), "ge": (999, 4321)}
 """Prompt and completion tokens each fake reports."""
 DETAILS = {"oa": (200, 100), "an": (1000, 0), "ge": (99, 321)}
@@ -269,3 +270,41 @@ async def test_a_scrape_right_after_a_request_shows_its_cost(gateway: Client) ->
     assert float(line.split()[-1]) == pytest.approx(
         expected_cost("gpt-4o-mini", prompt, completion, cached), rel=1e-9
     )
+
+
+async def test_cache_writes_and_long_prompts_are_charged_at_their_own_prices(
+    gateway: Client, fakes: Fakes
+) -> None:
+    """Anthropic's cache writes, through chat and the Messages API, streamed or not; past
+    200k prompt tokens every token at the long-prompt price."""
+    _oa, anthropic, gemini = fakes
+    anthropic.reply = Reply(
+        text="Counted answer.", prompt_tokens=3001, completion_tokens=333, cached_tokens=1000,
+        cache_write_tokens=800,
+    )  # fmt: skip
+    await chat(gateway, "an/claude-sonnet-4-5")
+    await chat(gateway, "an/claude-sonnet-4-5", stream=True)
+    body = {"model": "an/claude-sonnet-4-5", "max_tokens": 100,
+            "messages": [{"role": "user", "content": "hi"}]}  # fmt: skip
+    for stream in (False, True):
+        answer = await gateway.post("/v1/messages", json={**body, "stream": stream}, headers=ADMIN)
+        assert answer.status == 200, await answer.text()
+        await answer.read()
+    for prompt in (200_000, 200_001):  # at the line: the usual price; past it: the long one
+        gemini.reply = Reply(text="Counted answer.", prompt_tokens=prompt, completion_tokens=1000)
+        await chat(gateway, "ge/gemini-2.5-pro")
+    anthropic.reply = Reply(text="Counted answer.", prompt_tokens=250_000, completion_tokens=10,
+                            cached_tokens=50_000, cache_write_tokens=1000)  # fmt: skip
+    await chat(gateway, "an/claude-sonnet-4-5")
+
+    log = (await (await gateway.get("/api/v1/usage/logs", headers=ADMIN)).json())["data"]
+    long_claude, gemini_long, gemini_at_line, *cached_writes = log
+    assert len(cached_writes) == 4
+    for entry in cached_writes:
+        assert (entry["prompt_tokens"], entry["cached_tokens"]) == (3001, 1000)
+        assert entry["cost_usd"] == expected_cost("claude-sonnet-4-5", 3001, 333, 1000, 800)
+    assert [e["route"] for e in cached_writes] == ["/v1/messages"] * 2 + [CHAT] * 2
+    assert gemini_at_line["cost_usd"] == expected_cost("gemini-2.5-pro", 200_000, 1000)
+    assert gemini_long["cost_usd"] == expected_cost("gemini-2.5-pro", 200_001, 1000)
+    assert gemini_long["cost_usd"] > 1.9 * gemini_at_line["cost_usd"]
+    assert long_claude["cost_usd"] == expected_cost("claude-sonnet-4-5", 250_000, 10, 50_000, 1000)

@@ -44,7 +44,7 @@ def test_native_stream_usage_is_read_as_it_passes() -> None:
     messages = fmt()
     messages.watch_native(events[:40], usage)  # no usage in this piece
     messages.watch_native(events, usage)
-    assert usage[-1] == StreamUsage(115, 42, 100, 0)
+    assert usage[-1] == StreamUsage(115, 42, 100, 0, cache_write_tokens=5)
 
 
 def test_error_events_in_anthropic_shape() -> None:
