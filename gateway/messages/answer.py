@@ -47,13 +47,20 @@ def stop_reason(
 
 
 def usage(counts: StreamUsage, *, cache_known: bool) -> JSON:
-    """Anthropic's usage object; the cache field only when the provider reports it."""
+    """Anthropic's usage object; cache fields only when the provider reports them.
+
+    Anthropic's ``input_tokens`` leaves out the cache reads and writes, which chat's
+    ``prompt_tokens`` includes.
+    """
+    written = counts.cache_write_tokens
     out: JSON = {
-        "input_tokens": max(0, counts.prompt_tokens - counts.cached_tokens),
+        "input_tokens": max(0, counts.prompt_tokens - counts.cached_tokens - written),
         "output_tokens": counts.completion_tokens,
     }
     if cache_known:
         out["cache_read_input_tokens"] = counts.cached_tokens
+    if written:
+        out["cache_creation_input_tokens"] = written
     return out
 
 

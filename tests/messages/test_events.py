@@ -185,6 +185,25 @@ async def test_cached_tokens_move_to_cache_read() -> None:
     }
 
 
+async def test_cache_writes_move_to_cache_creation() -> None:
+    """An OpenAI-compatible upstream that reports writes (OpenRouter's cache_write_tokens)."""
+    details = {"cached_tokens": 60, "cache_write_tokens": 30}
+    usage_chunk = {
+        "choices": [],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 3, "prompt_tokens_details": details},
+    }
+    events, _ = await translate(
+        [chunk({"content": "a"}, "stop"), usage_chunk],
+        usage=[StreamUsage(100, 3, 60, cache_write_tokens=30)],
+    )
+    assert final_delta(events)["usage"] == {
+        "input_tokens": 10,
+        "output_tokens": 3,
+        "cache_read_input_tokens": 60,
+        "cache_creation_input_tokens": 30,
+    }
+
+
 async def test_an_empty_upstream_stream_still_makes_a_whole_message() -> None:
     events, _ = await translate([])
     assert check_stream(events) == []
