@@ -48,6 +48,10 @@ CHANNEL_PREFIX = "gw:changes:"
 WATCHDOG_INTERVAL_S = 1.0
 BACKOFF_START_S = 0.05
 BACKOFF_MAX_S = 0.5
+STARTUP_WAIT_S = 5.0
+"""At start-up, PINGs that time out are tried again for this long: no request waits on
+them, and a loaded host may take longer than ``redis_timeout_s`` to answer the first one.
+A refused connection (no Redis there) fails at once."""
 
 UNAVAILABLE_MESSAGE = (
     "The shared store (Redis) is unreachable, so changes cannot be saved right now; "
@@ -270,7 +274,7 @@ class RedisStorage:
     async def open(self) -> None:
         """Load every collection; refuse to start when Redis cannot be reached at all."""
         try:
-            await bounded(self.client.ping(), self.timeout_s)
+            await self._first_ping()
             for collection in list(self._collections.values()):
                 await collection.reload(notify=False)
         except UNAVAILABLE_ERRORS as exc:
@@ -280,6 +284,17 @@ class RedisStorage:
             ) from None
         self.mark_up()
         self._watcher = asyncio.create_task(self._watch(), name="redis-storage-watch")
+
+    async def _first_ping(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_WAIT_S
+        while True:
+            try:
+                await bounded(self.client.ping(), self.timeout_s)
+                return
+            except TIMEOUTS:
+                if loop.time() + self.timeout_s > deadline:
+                    raise
 
     async def close(self) -> None:
         self._closing = True  # a cancel racing redis-py's read timeout can be lost; this cannot
