@@ -281,15 +281,17 @@ class FileLedger:
 
     # hot path ------------------------------------------------------------------
 
-    def add(self, entry: Entry) -> None:
-        """Count one entry in memory, and encode it with its seq; written at the next flush."""
-        add_entry(self._pending, entry)
+    def add(self, entries: Sequence[Entry]) -> None:
+        """Count entries in memory, and encode each with its seq; written at the next flush."""
+        pending, last_used = self._pending, self._last_used
+        for entry in entries:
+            add_entry(pending, entry)
+            last_used[entry[AT_KEY_ID]] = entry[AT_TIME]
         if self.log_entries:
-            log = self._pending_log
-            encoded = orjson.dumps(entry + (next(self._seqs),))  # noqa: RUF005 (faster than *)
-            if log.append(encoded) > self.log_entries:
-                log.keep(self.log_entries)  # the oldest goes, and with it its seq
-        self._last_used[entry[AT_KEY_ID]] = entry[AT_TIME]
+            log, seqs = self._pending_log, self._seqs
+            log.extend([orjson.dumps(entry + (next(seqs),)) for entry in entries])  # noqa: RUF005 (faster than *)
+            if len(log) > self.log_entries:
+                log.keep(self.log_entries)  # the oldest go, and with them their seqs
 
     # flushing ------------------------------------------------------------------
 

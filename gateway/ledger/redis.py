@@ -112,18 +112,19 @@ class RedisLedger:
 
     # hot path ------------------------------------------------------------------
 
-    def add(self, entry: Entry) -> None:
-        add_entry(self._rows, entry)
-        day = entry[AT_DAY]
-        key_id = entry[AT_KEY_ID]
-        cost = entry[AT_COST] or 0
-        tokens = entry[AT_PROMPT] + entry[AT_COMPLETION]
-        for kind, window_id in (("day", day), ("month", day[:7]), ("total", "total")):
-            _count(self._spend, (key_id, kind, window_id), cost, tokens)
-            _count(self._unconfirmed, (key_id, window_id), cost, tokens)
-        self._last_used[key_id] = entry[AT_TIME]
+    def add(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            add_entry(self._rows, entry)
+            day = entry[AT_DAY]
+            key_id = entry[AT_KEY_ID]
+            cost = entry[AT_COST] or 0
+            tokens = entry[AT_PROMPT] + entry[AT_COMPLETION]
+            for kind, window_id in (("day", day), ("month", day[:7]), ("total", "total")):
+                _count(self._spend, (key_id, kind, window_id), cost, tokens)
+                _count(self._unconfirmed, (key_id, window_id), cost, tokens)
+            self._last_used[key_id] = entry[AT_TIME]
         if self.log_entries:
-            self._log.append(entry)
+            self._log.extend(entries)
             if len(self._log) > self.log_entries:  # Redis away for long: keep the newest
                 del self._log[: -self.log_entries]
         self._schedule(WRITE_DELAY_S)

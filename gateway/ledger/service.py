@@ -137,7 +137,8 @@ class Ledger:
         if not batch:
             return
         self._batch = []
-        add, sink = self.store.add, self.sink
+        entries: list[Entry] = []
+        add, sink = entries.append, self.sink
         for facts, meter, key_id, route, status, elapsed, request_id, now in batch:
             cost: int | None = 0
             if facts is None:
@@ -195,6 +196,7 @@ class Ledger:
             add(entry)
             if sink is not None:
                 sink.add(orjson.dumps(UsageRecord(*entry).as_json()))
+        self.store.add(entries)
 
     def _meter(self, provider: str, model: str) -> Meter:
         """The provider's rate for ``model`` and its cost series, remembered."""

@@ -62,7 +62,8 @@ class LedgerStore(Protocol):
     async def close(self) -> None:
         """Write whatever is still pending."""
 
-    def add(self, entry: Entry) -> None: ...
+    def add(self, entries: Sequence[Entry]) -> None:
+        """Count a batch of entries (oldest first)."""
 
     async def rows(self, first_day: str, last_day: str) -> Rows:
         """Aggregate rows of these days (inclusive)."""

@@ -59,7 +59,7 @@ def flush_forever(folder: Path) -> None:
     n = 0
     while True:
         for _ in range(BATCH):
-            ledger.add(record(n))
+            ledger.add([record(n)])
             n += 1
         ledger.flush_sync()
 

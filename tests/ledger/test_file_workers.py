@@ -16,7 +16,7 @@ async def test_two_workers_add_up_in_one_file(tmp_path: Path) -> None:
     for ledger in (first, second):
         ledger.load()
     for n in range(30):
-        (first if n % 3 else second).add(record(n))
+        (first if n % 3 else second).add([record(n)])
         if n % 7 == 0:
             first.flush_sync()
             second.flush_sync()
@@ -36,7 +36,7 @@ async def test_two_workers_add_up_in_one_file(tmp_path: Path) -> None:
     (spent,) = await reader.spend(["key_0"], [when])
     assert spent.requests == len([n for n in range(30) if n % 7 == 0])
     # A worker's flush reads the others' counts back: from then on it sees everything.
-    second.add(record(30))
+    second.add([record(30)])
     second.flush_sync()
     seen = await second.rows("2000-01-01", "2100-01-01")
     assert sum(counters[0] for counters in seen.values()) == 31
@@ -52,11 +52,11 @@ async def test_the_log_keeps_the_newest_entries_with_their_seqs(tmp_path: Path) 
         return [(entry["request_id"], entry["id"].rpartition("-")[2]) for entry in page.entries]
 
     for n in range(5):
-        ledger.add(record(n))
+        ledger.add([record(n)])
     assert await shown(ledger) == [("req-4", "5"), ("req-3", "4"), ("req-2", "3")]
     ledger.flush_sync()
     for n in range(5, 7):
-        ledger.add(record(n))
+        ledger.add([record(n)])
     expected = [("req-6", "7"), ("req-5", "6"), ("req-4", "5")]
     assert (await shown(ledger))[:3] == expected  # the file's older entries follow until a flush
     ledger.flush_sync()
@@ -73,7 +73,7 @@ async def test_a_failed_flush_keeps_every_entry_for_the_next(
     ledger = FileLedger(tmp_path, 5, 60)
     ledger.load()
     for n in range(3):
-        ledger.add(record(n))
+        ledger.add([record(n)])
     ledger.flush_sync()
 
     def full_disk(path: Path, payload: object) -> None:
@@ -82,11 +82,11 @@ async def test_a_failed_flush_keeps_every_entry_for_the_next(
     with monkeypatch.context() as patch:
         patch.setattr("gateway.ledger.file.write_atomically", full_disk)
         for n in range(3, 6):
-            ledger.add(record(n))
+            ledger.add([record(n)])
         with pytest.raises(OSError):
             ledger.flush_sync()
     for n in range(6, 9):  # added after the failure: the log keeps the newest 5
-        ledger.add(record(n))
+        ledger.add([record(n)])
     ledger.flush_sync()
 
     reloaded = FileLedger(tmp_path, 5, 60)

@@ -102,7 +102,7 @@ def seed_ledger(folder: Path, records: list[UsageRecord]) -> None:
     ledger = FileLedger(folder, log_entries=10_000, flush_interval_s=60)
     ledger.load()
     for record in sorted(records, key=lambda r: r.time):  # as they would have ended
-        ledger.add(entry_of(record))
+        ledger.add([entry_of(record)])
     ledger.flush_sync()
 
 
