@@ -84,23 +84,6 @@ class EncodedLog:
         start = bounds[max(self._first, n - 1 - count)]
         return memoryview(self._data)[start + 1 : bounds[n - 1]]
 
-    def append(self, entry: bytes) -> int:
-        """Add one entry (its bytes go into the buffer, no object is kept); the new length."""
-        bounds, n = self._bounds, self._n
-        end = bounds[n - 1]
-        stop = end + 1 + len(entry)
-        if stop > len(self._data):
-            self._room(stop)
-        view = self._view
-        view[end] = 44  # ","
-        view[end + 1 : stop] = entry
-        if n < len(bounds):  # _add_bounds((stop,)), written out: once per request
-            bounds[n] = stop
-        else:
-            bounds.append(stop)
-        self._n = n + 1
-        return n - self._first
-
     def _add_bounds(self, stops: Iterable[int]) -> None:
         """Entries ending at ``stops`` follow: the bounds array is reused, grown if need be."""
         bounds, n = self._bounds, self._n
@@ -151,11 +134,15 @@ class EncodedLog:
         self._first = 0
 
     def extend(self, entries: Sequence[bytes]) -> None:
+        """Add entries after these (one copy of them, joined, on the way in)."""
         if not entries:
             return
         end = self._bounds[self._n - 1]
-        joined = b"," + b",".join(entries)
-        self._room(end + len(joined))[end : end + len(joined)] = joined
+        joined = b",".join(entries)
+        stop = end + 1 + len(joined)
+        view = self._room(stop)
+        view[end] = 44  # ","
+        view[end + 1 : stop] = joined
         lengths = itertools.accumulate(1 + len(entry) for entry in entries)
         self._add_bounds(end + length for length in lengths)
 
@@ -289,7 +276,8 @@ class FileLedger:
             last_used[entry[AT_KEY_ID]] = entry[AT_TIME]
         if self.log_entries:
             log, seqs = self._pending_log, self._seqs
-            log.extend([orjson.dumps(entry + (next(seqs),)) for entry in entries])  # noqa: RUF005 (faster than *)
+            # entry + (seq,): faster than (*entry, seq)
+            log.extend([orjson.dumps(entry + (next(seqs),)) for entry in entries])  # noqa: RUF005
             if len(log) > self.log_entries:
                 log.keep(self.log_entries)  # the oldest go, and with them their seqs
 
