@@ -104,11 +104,6 @@ class EncodedLog:
             self._view = memoryview(data)
         return self._view
 
-    def oldest_first(self) -> Iterator[bytes]:
-        data, bounds = self._data, self._bounds
-        for index in range(self._first, self._n - 1):
-            yield bytes(data[bounds[index] + 1 : bounds[index + 1]])
-
     def newest_first(self) -> Iterator[bytes]:
         data, bounds = self._data, self._bounds
         for index in range(self._n - 2, self._first - 1, -1):
